@@ -1,0 +1,1 @@
+"""Panel administratora: operator accounts, their companies and rights."""

@@ -1,0 +1,118 @@
+"""Reading the check history: a server's checks, one check's decisions, the last check's summary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, true
+
+from ekpanel.checks.models import (
+    OUTCOME_FAILED,
+    OUTCOME_OK,
+    OUTCOME_PARTIAL,
+    OUTCOME_RUNNING,
+    Check,
+    Decision,
+)
+from ekpanel.extensions import db
+
+CHECKS_PAGE = 50
+DECISIONS_PAGE = 200
+
+
+def last_check_summary(server_id: int) -> dict:
+    """What a server row shows about its checks.
+
+    Keys: ``check`` (the last finished Check or None), ``finished_at``, ``outcome``
+    (``ok``/``partial``/``failed`` or None when never checked), ``error_code``, ``error_message``,
+    ``examined``, ``taken``, ``documents``, ``skipped``, ``errors`` (counts of that check, 0 when none),
+    ``running`` (a check is under way now), ``failing_since`` (start of the first of the failed checks
+    in a row that ends with the last one; None unless the last check failed).
+    """
+    last = db.session.scalar(
+        select(Check)
+        .where(Check.server_id == server_id, Check.outcome != OUTCOME_RUNNING)
+        .order_by(Check.started_at.desc(), Check.id.desc())
+        .limit(1)
+    )
+    running = (
+        db.session.scalar(
+            select(Check.id)
+            .where(Check.server_id == server_id, Check.outcome == OUTCOME_RUNNING)
+            .where(Check.started_at >= last.started_at if last is not None else true())
+            .limit(1)
+        )
+        is not None
+    )
+    summary = {
+        "check": last,
+        "finished_at": last.finished_at if last else None,
+        "outcome": last.outcome if last else None,
+        "error_code": last.error_code if last else None,
+        "error_message": last.error_message if last else None,
+        "examined": last.examined if last else 0,
+        "taken": last.taken if last else 0,
+        "documents": last.documents if last else 0,
+        "skipped": last.skipped if last else 0,
+        "errors": last.errors if last else 0,
+        "running": running,
+        "failing_since": None,
+    }
+    if last is not None and last.outcome == OUTCOME_FAILED:
+        summary["failing_since"] = failing_since(server_id)
+    return summary
+
+
+def failing_since(server_id: int) -> datetime | None:
+    """When the current run of failed checks began (the start of its first check)."""
+    last_good = db.session.scalar(
+        select(func.max(Check.started_at)).where(
+            Check.server_id == server_id, Check.outcome.in_((OUTCOME_OK, OUTCOME_PARTIAL))
+        )
+    )
+    query = select(func.min(Check.started_at)).where(
+        Check.server_id == server_id, Check.outcome == OUTCOME_FAILED
+    )
+    if last_good is not None:
+        query = query.where(Check.started_at > last_good)
+    return db.session.scalar(query)
+
+
+def server_checks(server_id: int, *, before_id: int | None = None, limit: int = CHECKS_PAGE) -> list[Check]:
+    """The server's checks, newest first; ``limit + 1`` rows tell the caller there is a next page."""
+    query = select(Check).where(Check.server_id == server_id)
+    if before_id is not None:
+        query = query.where(Check.id < before_id)
+    return list(db.session.scalars(query.order_by(Check.id.desc()).limit(limit + 1)))
+
+
+def _matching(text: str):
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(Decision.sender.ilike(pattern, escape="\\"), Decision.subject.ilike(pattern, escape="\\"))
+
+
+def check_decisions(
+    check_id: int, text: str = "", *, after_id: int | None = None, limit: int = DECISIONS_PAGE
+) -> list[Decision]:
+    """The messages one check examined, in the order it examined them, optionally by sender/subject."""
+    query = select(Decision).where(Decision.check_id == check_id)
+    if text.strip():
+        query = query.where(_matching(text.strip()))
+    if after_id is not None:
+        query = query.where(Decision.id > after_id)
+    return list(db.session.scalars(query.order_by(Decision.id).limit(limit + 1)))
+
+
+def server_decisions(server_id: int, text: str, *, limit: int = DECISIONS_PAGE) -> list[Decision]:
+    """Every check's decisions about messages whose sender or subject matches, newest first.
+
+    A skipped message is recorded once, by the check that first saw it, so "why did this invoice
+    not arrive?" is answered by searching across all of a server's checks, not the last one.
+    """
+    query = (
+        select(Decision)
+        .where(Decision.server_id == server_id, _matching(text.strip()))
+        .order_by(Decision.id.desc())
+        .limit(limit + 1)
+    )
+    return list(db.session.scalars(query))

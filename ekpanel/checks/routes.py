@@ -1,0 +1,104 @@
+"""Check history: per server, every check and every message it examined, with the reason.
+
+Administrators see every server; operators with the refresh right see their companies' servers.
+Someone who may not see the company gets 404 (its existence stays hidden); an operator of the
+company without the right gets 403.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request, url_for
+from flask_login import current_user
+
+from ekpanel.access import company_or_404
+from ekpanel.checks import queries
+from ekpanel.checks.forms import DecisionSearchForm
+from ekpanel.checks.models import Check
+from ekpanel.documents.queries import enabled_servers
+from ekpanel.extensions import db
+from ekpanel.htmx import render_page_or_fragment
+from ekpanel.servers.models import MailServer
+
+bp = Blueprint("checks", __name__)
+
+
+def _history_company_or_404(company_id: int):
+    company = company_or_404(company_id, include_inactive=True)
+    if not current_user.may_refresh:
+        abort(403)
+    return company
+
+
+def _server_or_404(server_id: int) -> MailServer:
+    server = db.session.get(MailServer, server_id)
+    if server is None:
+        abort(404)
+    _history_company_or_404(server.company_id)
+    return server
+
+
+@bp.get("/companies/<int:company_id>/checks")
+def company_history(company_id: int):
+    """The company's servers, each with its last check and a link to its history."""
+    company = _history_company_or_404(company_id)
+    servers = company.servers if current_user.is_admin else enabled_servers(company.id)
+    rows = [(server, queries.last_check_summary(server.id)) for server in servers]
+    return render_template("checks/company.html", company=company, rows=rows)
+
+
+@bp.get("/servers/<int:server_id>/checks")
+def server_history(server_id: int):
+    """A server's checks, newest first, and a search of its decisions by sender or subject."""
+    server = _server_or_404(server_id)
+    form = DecisionSearchForm(formdata=request.args)
+    form.validate()
+    text = form.text()
+    found = queries.server_decisions(server.id, text) if text else None
+    before_id = request.args.get("before", type=int)
+    checks = queries.server_checks(server.id, before_id=before_id)
+    older_url = None
+    if len(checks) > queries.CHECKS_PAGE:
+        checks = checks[: queries.CHECKS_PAGE]
+        older_url = url_for("checks.server_history", server_id=server.id, before=checks[-1].id)
+    found_more = found is not None and len(found) > queries.DECISIONS_PAGE
+    return render_page_or_fragment(
+        "checks/server.html",
+        "checks/_server_search.html",
+        server=server,
+        company=server.company,
+        form=form,
+        checks=checks,
+        older_url=older_url,
+        found=found[: queries.DECISIONS_PAGE] if found is not None else None,
+        found_more=found_more,
+        summary=queries.last_check_summary(server.id),
+    )
+
+
+@bp.get("/checks/<int:check_id>")
+def show(check_id: int):
+    """One check: its counts and every message it examined, searchable by sender or subject."""
+    check = db.session.get(Check, check_id)
+    if check is None:
+        abort(404)
+    server = _server_or_404(check.server_id)
+    form = DecisionSearchForm(formdata=request.args)
+    form.validate()
+    text = form.text()
+    after_id = request.args.get("after", type=int)
+    decisions = queries.check_decisions(check.id, text, after_id=after_id)
+    next_url = None
+    if len(decisions) > queries.DECISIONS_PAGE:
+        decisions = decisions[: queries.DECISIONS_PAGE]
+        args = {"q": text} if text else {}
+        next_url = url_for("checks.show", check_id=check.id, after=decisions[-1].id, **args)
+    return render_page_or_fragment(
+        "checks/check.html",
+        "checks/_decisions.html",
+        check=check,
+        server=server,
+        company=server.company,
+        form=form,
+        decisions=decisions,
+        next_url=next_url,
+    )

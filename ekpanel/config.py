@@ -1,0 +1,70 @@
+"""Settings from the environment. Every name is prefixed ``EKPANEL_``; nothing needs to be set.
+
+The README's configuration table lists the same names; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def instance_file_secret(instance_dir: Path, filename: str, make) -> str:
+    """A value generated once and kept in the instance folder (never in the repository)."""
+    path = instance_dir / filename
+    if not path.exists():
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two processes starting together must not write two different keys.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(make())
+    return path.read_text().strip()
+
+
+def load_config(env: dict[str, str] | None = None) -> dict:
+    """The Flask config for this process, read from ``env`` (the process environment by default)."""
+    env = os.environ if env is None else env
+    instance_dir = Path(env.get("EKPANEL_INSTANCE_DIR") or PROJECT_DIR / "instance").resolve()
+    instance_dir.mkdir(parents=True, exist_ok=True)
+
+    def get(name: str, default: str) -> str:
+        return env.get(f"EKPANEL_{name}") or default
+
+    redis_url = get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    return {
+        "INSTANCE_DIR": str(instance_dir),
+        "SQLALCHEMY_DATABASE_URI": get("DATABASE_URL", f"sqlite:///{instance_dir / 'ekpanel.sqlite3'}"),
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": env.get("EKPANEL_SECRET_KEY")
+        or instance_file_secret(instance_dir, "secret_key", lambda: secrets.token_urlsafe(48)),
+        # Fernet keys for secrets at rest; comma-separated, newest first (MultiFernet).
+        "SECRETS_KEY": env.get("EKPANEL_SECRETS_KEY", ""),
+        "TIMEZONE": get("TIMEZONE", "Europe/Warsaw"),
+        "STORAGE_DIR": get("STORAGE_DIR", str(instance_dir / "documents")),
+        "MAX_PDF_MB": int(get("MAX_PDF_MB", "50")),
+        "IMAP_TIMEOUT": float(get("IMAP_TIMEOUT", "30")),
+        "CHECK_TIMEOUT": int(get("CHECK_TIMEOUT", "1800")),
+        "CHECK_TIMES": get("CHECK_TIMES", "05:00,12:00,14:00"),
+        "MISFIRE_MINUTES": int(get("MISFIRE_MINUTES", "60")),
+        "LOG_DAYS": int(get("LOG_DAYS", "90")),
+        "MS_LOGIN_URL": get("MS_LOGIN_URL", "https://login.microsoftonline.com").rstrip("/"),
+        "GRAPH_URL": get("GRAPH_URL", "https://graph.microsoft.com/v1.0").rstrip("/"),
+        "CA_BUNDLE": env.get("EKPANEL_CA_BUNDLE", ""),
+        "BABEL_DEFAULT_LOCALE": "pl",
+        "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_DIR / "translations"),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Counts shared by every web process through Redis, which the panel needs anyway; if Redis is
+        # down, each process counts alone rather than refusing everything.
+        "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URL", redis_url),
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    }

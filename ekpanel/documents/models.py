@@ -1,0 +1,48 @@
+"""Documents taken from e-mail: one per PDF of a taken message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ekpanel.extensions import db
+from ekpanel.timeutil import utcnow
+
+STATUS_NEW = "new"  # Nowy
+STATUS_REGISTERED = "registered"  # Zarejestrowany
+
+
+class Document(db.Model):
+    __tablename__ = "documents"
+    __table_args__ = (
+        # Exactly once: the same PDF of the same message is one document, however often it is seen.
+        UniqueConstraint("company_id", "message_key", "sha256", name="uq_documents_company_message_pdf"),
+        Index("ix_documents_company_received", "company_id", "received_at", "id"),
+        Index("ix_documents_company_status", "company_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    # A deleted server keeps its documents; its name stays in server_label.
+    server_id: Mapped[int | None] = mapped_column(ForeignKey("mail_servers.id", ondelete="SET NULL"))
+    server_label: Mapped[str] = mapped_column(String(255), default="")
+    check_id: Mapped[int | None] = mapped_column(ForeignKey("checks.id", ondelete="SET NULL"))
+    source_folder: Mapped[str] = mapped_column(String(500), default="")
+    message_id: Mapped[str | None] = mapped_column(Text)
+    message_key: Mapped[str] = mapped_column(String(64))
+    sender: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime | None] = mapped_column(DateTime)
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=STATUS_NEW)
+    status_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    status_changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    company = relationship("Company")
+    server = relationship("MailServer")
+    status_changed_by = relationship("User")

@@ -1,0 +1,285 @@
+"""Reading the documents list: filters, keyset pages and capped counts.
+
+Pages are keyset pages over the index ``(company_id, received_at, id)``: a page is "the next
+50 after this (received_at, id)", so page 2 000 costs what page 1 costs. Documents without a date
+received (a message with no usable date) come after all dated ones, on both databases: the two
+groups are read by two index range scans, never by ``NULLS LAST`` (which PostgreSQL cannot serve
+from the index backwards).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select, tuple_
+
+from ekpanel import jobs
+from ekpanel.checks.models import OUTCOME_FAILED, OUTCOME_RUNNING, Check
+from ekpanel.documents.models import STATUS_NEW, STATUS_REGISTERED, Document
+from ekpanel.extensions import db
+from ekpanel.servers.models import MailServer
+
+PAGE_SIZE = 50
+COUNT_CAP = 10_000  # beyond this the list says "more than 10 000" instead of counting every row
+STATUSES = (STATUS_NEW, STATUS_REGISTERED)
+STAMP_FORMAT = "%Y%m%dT%H%M%S%f"  # a moment in a URL: list cursors, the refresh's "since"
+
+
+@dataclass(frozen=True)
+class DocumentFilters:
+    text: str = ""
+    date_from: date | None = None  # inclusive, in the office's time zone
+    date_to: date | None = None  # inclusive, in the office's time zone
+    status: str = ""  # "" for any
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the list: the (received_at, id) of a document."""
+
+    received_at: datetime | None
+    id: int
+
+    def encode(self) -> str:
+        stamp = self.received_at.strftime(STAMP_FORMAT) if self.received_at else ""
+        return f"{stamp}~{self.id}"
+
+    @classmethod
+    def of(cls, document: Document) -> Cursor:
+        return cls(document.received_at, document.id)
+
+    @classmethod
+    def decode(cls, value: str | None) -> Cursor | None:
+        """The cursor in a URL; None for anything malformed (the first page is shown then)."""
+        if not value or "~" not in value:
+            return None
+        stamp, _, ident = value.partition("~")
+        try:
+            received_at = datetime.strptime(stamp, STAMP_FORMAT) if stamp else None
+            return cls(received_at, int(ident))
+        except ValueError:
+            return None
+
+
+@dataclass
+class DocumentPage:
+    documents: list[Document]
+    newer: Cursor | None  # set when there are newer documents: the link goes "before" it
+    older: Cursor | None  # set when there are older documents: the link goes "after" it
+    total: int
+    total_capped: bool  # True: there are more than ``total`` documents
+
+
+def _day_start_utc(day: date, timezone: str) -> datetime:
+    local = datetime.combine(day, time.min, tzinfo=ZoneInfo(timezone))
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def filter_conditions(company_id: int, filters: DocumentFilters, timezone: str) -> list:
+    conditions = [Document.company_id == company_id]
+    if filters.status in STATUSES:
+        conditions.append(Document.status == filters.status)
+    if filters.date_from:
+        conditions.append(Document.received_at >= _day_start_utc(filters.date_from, timezone))
+    if filters.date_to:
+        conditions.append(
+            Document.received_at < _day_start_utc(filters.date_to + timedelta(days=1), timezone)
+        )
+    text = filters.text.strip()
+    if text:
+        pattern = _like_pattern(text)
+        conditions.append(
+            or_(
+                Document.sender.ilike(pattern, escape="\\"),
+                Document.subject.ilike(pattern, escape="\\"),
+                Document.filename.ilike(pattern, escape="\\"),
+            )
+        )
+    return conditions
+
+
+def list_query(conditions: list, limit: int = PAGE_SIZE):
+    """The first page's query (dated documents, newest first); the bench and EXPLAIN tests use it."""
+    return (
+        select(Document)
+        .where(*conditions, Document.received_at.is_not(None))
+        .order_by(Document.received_at.desc(), Document.id.desc())
+        .limit(limit)
+    )
+
+
+def _older_than(conditions: list, cursor: Cursor | None, limit: int) -> list[Document]:
+    """Up to ``limit`` documents after ``cursor`` in list order (newest first)."""
+    received, ident = Document.received_at, Document.id
+    rows: list[Document] = []
+    if cursor is None or cursor.received_at is not None:
+        query = list_query(conditions, limit)
+        if cursor is not None:
+            # A row-value comparison is one range of the index on both databases.
+            query = query.where(tuple_(received, ident) < (cursor.received_at, cursor.id))
+        rows = list(db.session.scalars(query))
+    if len(rows) < limit:
+        query = select(Document).where(*conditions, received.is_(None))
+        if cursor is not None and cursor.received_at is None:
+            query = query.where(ident < cursor.id)
+        rows += db.session.scalars(query.order_by(ident.desc()).limit(limit - len(rows)))
+    return rows
+
+
+def _newer_than(conditions: list, cursor: Cursor, limit: int) -> list[Document]:
+    """Up to ``limit`` documents before ``cursor`` in list order, nearest first."""
+    received, ident = Document.received_at, Document.id
+    rows: list[Document] = []
+    if cursor.received_at is None:
+        query = select(Document).where(*conditions, received.is_(None), ident > cursor.id)
+        rows = list(db.session.scalars(query.order_by(ident.asc()).limit(limit)))
+    if len(rows) < limit:
+        query = select(Document).where(*conditions, received.is_not(None))
+        if cursor.received_at is not None:
+            query = query.where(tuple_(received, ident) > (cursor.received_at, cursor.id))
+        query = query.order_by(received.asc(), ident.asc()).limit(limit - len(rows))
+        rows += db.session.scalars(query)
+    return rows
+
+
+def capped_count(conditions: list) -> tuple[int, bool]:
+    """How many documents match, counting no further than COUNT_CAP."""
+    inner = select(Document.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    count = db.session.scalar(select(func.count()).select_from(inner)) or 0
+    return min(count, COUNT_CAP), count > COUNT_CAP
+
+
+def document_page(
+    company_id: int,
+    filters: DocumentFilters,
+    *,
+    timezone: str,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    size: int = PAGE_SIZE,
+) -> DocumentPage:
+    """One page of the list: the first, the one ``after`` a cursor (older), or ``before`` it (newer)."""
+    conditions = filter_conditions(company_id, filters, timezone)
+    if before is not None:
+        rows = _newer_than(conditions, before, size + 1)
+        if len(rows) > size:
+            documents = list(reversed(rows[:size]))
+            return DocumentPage(
+                documents, Cursor.of(documents[0]), Cursor.of(documents[-1]), *capped_count(conditions)
+            )
+        after = None  # fewer than a page of newer documents: that is the first page
+    rows = _older_than(conditions, after, size + 1)
+    documents = rows[:size]
+    newer = Cursor.of(documents[0]) if after is not None and documents else None
+    older = Cursor.of(documents[-1]) if len(rows) > size else None
+    if after is None and older is None:
+        total, capped = len(documents), False  # all of it is on this page: no second scan to count
+    else:
+        total, capped = capped_count(conditions)
+    return DocumentPage(documents, newer, older, total, capped)
+
+
+def new_counts(company_ids: list[int]) -> dict[int, int]:
+    """How many documents are still *Nowy*, per company (the left-hand list shows it)."""
+    if not company_ids:
+        return {}
+    rows = db.session.execute(
+        select(Document.company_id, func.count())
+        .where(Document.company_id.in_(company_ids), Document.status == STATUS_NEW)
+        .group_by(Document.company_id)
+    )
+    return dict(rows.all())
+
+
+def company_documents_by_id(company_id: int, ids: list[int]) -> list[Document]:
+    """The documents among ``ids`` that belong to the company; others are silently left out."""
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(select(Document).where(Document.company_id == company_id, Document.id.in_(ids)))
+    )
+
+
+# --- Odśwież: what each server's check is doing ------------------------------------------------
+
+
+def encode_stamp(value: datetime) -> str:
+    return value.strftime(STAMP_FORMAT)
+
+
+def decode_stamp(value: str | None) -> datetime | None:
+    try:
+        return datetime.strptime(value, STAMP_FORMAT) if value else None
+    except ValueError:
+        return None
+
+
+def enabled_servers(company_id: int) -> list[MailServer]:
+    return list(
+        db.session.scalars(
+            select(MailServer)
+            .where(MailServer.company_id == company_id, MailServer.active.is_(True))
+            .order_by(MailServer.name, MailServer.id)
+        )
+    )
+
+
+@dataclass
+class ServerProgress:
+    """One line of the progress panel."""
+
+    server: MailServer
+    state: str  # queued / checking / done / failed
+    folder: str | None = None
+    examined: int | None = None
+    to_examine: int | None = None
+    documents: int | None = None
+    skipped: int | None = None
+    errors: int | None = None
+    error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("queued", "checking")
+
+
+def server_progress(server) -> ServerProgress:
+    """The server's queued or running check from its job, else the outcome of its last check."""
+    job = jobs.last_server_job(server.id)
+    progress = jobs.job_progress(job)  # a job queued, waiting for a retry or running is not finished
+    if job is not None and not progress["finished"]:
+        return ServerProgress(
+            server,
+            "checking" if progress["state"] == "checking" else "queued",
+            folder=progress["folder"],
+            examined=progress["examined"],
+            to_examine=progress["to_examine"],
+            documents=progress["documents"],
+        )
+    check = db.session.get(Check, progress["check_id"]) if progress["check_id"] else None
+    if check is None:
+        check = db.session.scalar(
+            select(Check)
+            .where(Check.server_id == server.id)
+            .order_by(Check.started_at.desc(), Check.id.desc())
+            .limit(1)
+        )
+    if check is None or check.outcome == OUTCOME_RUNNING:
+        # No record, or one its job no longer carries on (a killed worker): the check ended without one.
+        return ServerProgress(server, "failed", error=progress["error_message"] or "interrupted")
+    return ServerProgress(
+        server,
+        "failed" if check.outcome == OUTCOME_FAILED else "done",
+        examined=check.examined,
+        documents=check.documents,
+        skipped=check.skipped,
+        errors=check.errors,
+        error=check.error_message or check.error_code,
+    )

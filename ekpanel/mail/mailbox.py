@@ -1,0 +1,132 @@
+"""The mailbox interface the check knows: IMAP and Microsoft Graph both implement it.
+
+Everything here is plain data; adapters translate their protocol into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class RemoteFolder:
+    """A folder as it exists on the server."""
+
+    ref: str  # what the adapter needs to open it: the IMAP name, or the Graph folder id
+    display: str  # human-readable path, decoded (``INBOX.Wiadomości-śmieci``)
+    delimiter: str | None = None
+    # IMAP flags incl. SPECIAL-USE (``\\Junk``); Graph: ``\\Inbox``/``\\Junk``
+    flags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class AttachmentPart:
+    """One non-text leaf of a message's structure; its bytes are not loaded yet."""
+
+    ref: str  # IMAP body section ("2", "3.2"); Graph attachment id (or "<attachment id>/<mime section>")
+    filename: str | None  # decoded from RFC 2231 / encoded words, NFC-normalised
+    content_type: str  # lower-case "type/subtype"
+    size: int | None  # size as the server reports it (encoded octets for IMAP)
+    encoding: str | None = None  # Content-Transfer-Encoding, lower-case (IMAP only)
+    disposition: str | None = None  # "attachment" / "inline" / None
+    in_forwarded: bool = False  # inside a message/rfc822 (or a Graph item attachment)
+
+
+@dataclass
+class MessageSummary:
+    """What the check needs to decide about a message, without its body."""
+
+    ref: str  # IMAP UID (as text) or Graph message id
+    message_id: str | None  # the Message-ID header, without angle brackets
+    sender: str | None  # addr-spec of From, or None when it cannot be read
+    subject: str
+    received_at: datetime | None  # timezone-aware
+    header_hash: str  # stable hash of identifying headers, for messages without Message-ID
+    parts: list[AttachmentPart] = field(default_factory=list)
+    has_attachments: bool = False  # any attachment at all, PDF or not
+    parse_error: str | None = None  # set when the structure could not be read
+
+
+@dataclass
+class FolderCursor:
+    """Where the last check of one folder stopped; stored per server and folder."""
+
+    uidvalidity: int | None = None
+    last_uid: int | None = None
+    delta_link: str | None = None
+
+
+@dataclass
+class MoveOutcome:
+    moved: dict[str, str] = field(default_factory=dict)  # old ref -> new ref ("" when unknown)
+    failed: dict[str, str] = field(default_factory=dict)  # ref -> why it stayed
+
+
+# The MailboxError code for one message that cannot be read (gone meanwhile, or refused): the
+# check records that message as an error and goes on.
+MESSAGE_MISSING = "message_missing"
+FOLDER_UNAVAILABLE = "folder_unavailable"  # one folder cannot be read now; the others still are
+
+
+class MailboxError(Exception):
+    """A failure of the whole mailbox (login, network, TLS, permissions), classified.
+
+    ``code`` is a stable machine name (``auth_failed``, ``host_not_found``, ``connection_refused``,
+    ``timeout``, ``tls_untrusted``, ``starttls_missing``, ``throttled``, ``consent_missing``, …);
+    ``message`` is for people (Polish by default through the caller's gettext); ``transient``
+    says whether trying again later may help.
+    """
+
+    def __init__(self, code: str, message: str, *, transient: bool = False, detail: str = ""):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.transient = transient
+        self.detail = detail
+
+
+class Mailbox(Protocol):
+    """One mailbox session; open it with ``with``."""
+
+    def __enter__(self) -> Mailbox: ...
+
+    def __exit__(self, *exc) -> None: ...
+
+    def list_folders(self) -> list[RemoteFolder]: ...
+
+    def new_messages(
+        self,
+        folder: RemoteFolder,
+        cursor: FolderCursor,
+        needs_structure: Callable[[str | None], bool] | None = None,
+    ) -> Iterator[tuple[list[MessageSummary], FolderCursor]]:
+        """Yield batches of messages newer than ``cursor``, each with the cursor after that batch.
+
+        A cursor whose UIDVALIDITY (or delta link) no longer holds means a full scan.
+        ``needs_structure(sender)`` says whose attachment structure the caller will look at;
+        the others' ``parts`` may stay empty (an adapter may skip reading them).
+        """
+        ...
+
+    def fetch_part(self, folder: RemoteFolder, message: MessageSummary, part: AttachmentPart) -> bytes:
+        """The decoded bytes of one part. Never marks the message read."""
+        ...
+
+    def fetch_parts(
+        self, folder: RemoteFolder, wanted: list[tuple[MessageSummary, AttachmentPart]]
+    ) -> list[bytes | MailboxError]:
+        """:meth:`fetch_part` for several parts at once, in the same order; a message that went
+        missing meanwhile gives its MailboxError (``message_missing``) in place of its parts
+        instead of raising. Never marks a message read."""
+        ...
+
+    def ensure_folder(self, name: str) -> RemoteFolder:
+        """The folder ``name`` under the personal namespace, created (and subscribed) if missing."""
+        ...
+
+    def move(
+        self, folder: RemoteFolder, messages: list[MessageSummary], destination: RemoteFolder
+    ) -> MoveOutcome: ...

@@ -1,0 +1,184 @@
+"""What a check writes: decisions, documents (exactly once), and the pruning of old decisions.
+
+Only flushes and commits through ``db.session``; the check decides when. Documents are unique
+per company, message key and PDF hash, so a message met again (after a crash before its move,
+in a second folder, after a rescan) adds nothing and is recorded as a duplicate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from ekpanel.checks.models import DECISION_SKIPPED, REASON_DUPLICATE, Decision
+from ekpanel.documents.models import Document
+from ekpanel.extensions import db
+from ekpanel.mail.decide import Verdict
+from ekpanel.mail.mailbox import MessageSummary, RemoteFolder
+from ekpanel.timeutil import utcnow
+
+DUPLICATE_DETAIL = "Dokumenty z tej wiadomości już są; wiadomość zostanie przeniesiona."
+
+
+@dataclass
+class TakenMessage:
+    message: MessageSummary
+    key: str
+    verdict: Verdict
+    files: list[tuple[str, int, str]]  # (file name, size, SHA-256) of its stored PDFs
+
+
+class Recorder:
+    """Writes the rows of one check of one server.
+
+    Decisions are queued by :meth:`record` and written with the batch's documents by
+    :meth:`commit_taken`: one INSERT per table and one transaction per batch, not one ORM object
+    per examined message.
+    """
+
+    def __init__(self, *, check_id: int, server_id: int, company_id: int, server_label: str) -> None:
+        self.check_id = check_id
+        self.server_id = server_id
+        self.company_id = company_id
+        self.server_label = server_label
+        self._queued: list[dict] = []
+
+    def recorded_skips(self, keys: set[str]) -> set[tuple[str, str | None]]:
+        """(message key, reason) of skips already recorded for this server: not recorded again."""
+        if not keys:
+            return set()
+        rows = db.session.execute(
+            select(Decision.message_key, Decision.reason).where(
+                Decision.server_id == self.server_id,
+                Decision.decision == DECISION_SKIPPED,
+                Decision.message_key.in_(keys),
+            )
+        )
+        return {(row.message_key, row.reason) for row in rows}
+
+    def record(self, folder: RemoteFolder, message: MessageSummary, key: str, verdict: Verdict) -> None:
+        """Queue the decision about one message; :meth:`commit_taken` writes it."""
+        self._queued.append(self._decision(folder, message, key, verdict))
+
+    def forget_queued(self) -> None:
+        """Drop the decisions queued since the last commit (their batch was rolled back)."""
+        self._queued = []
+
+    def commit_taken(self, folder: RemoteFolder, taken: list[TakenMessage]) -> list[int]:
+        """Commit the queued decisions and the documents of taken messages; per taken message,
+        how many documents were new (0: duplicate).
+
+        One transaction when nothing collides; when another check of the same company committed
+        some of the same documents meanwhile, the queued decisions first, then message by message.
+        """
+        queued, self._queued = self._queued, []
+        try:
+            created = self._add(folder, taken, queued)
+            db.session.commit()
+            return created
+        except IntegrityError:
+            db.session.rollback()
+        self._insert(Decision, queued)
+        db.session.commit()
+        created = []
+        for item in taken:
+            try:
+                created += self._add(folder, [item])
+                db.session.commit()
+            except IntegrityError:
+                db.session.rollback()
+                created += self._add(folder, [item], duplicate=True)
+                db.session.commit()
+        return created
+
+    def _add(
+        self,
+        folder: RemoteFolder,
+        taken: list[TakenMessage],
+        decisions: list[dict] | None = None,
+        *,
+        duplicate: bool = False,
+    ) -> list[int]:
+        existing = self._existing({item.key for item in taken}) if taken else set()
+        decisions = list(decisions or [])
+        documents = []
+        created = []
+        for item in taken:
+            count = 0
+            for filename, size, sha in item.files:
+                if duplicate or (item.key, sha) in existing:
+                    continue
+                existing.add((item.key, sha))
+                documents.append(self._document(folder, item.message, item.key, filename, size, sha))
+                count += 1
+            verdict = item.verdict if count else Verdict(DECISION_SKIPPED, REASON_DUPLICATE, DUPLICATE_DETAIL)
+            decisions.append(self._decision(folder, item.message, item.key, verdict))
+            created.append(count)
+        self._insert(Decision, decisions)
+        self._insert(Document, documents)
+        return created
+
+    @staticmethod
+    def _insert(model: type, rows: list[dict]) -> None:
+        if rows:
+            db.session.execute(insert(model), rows)
+
+    def _existing(self, keys: set[str]) -> set[tuple[str, str]]:
+        """(message key, SHA-256) of this company's documents from these messages."""
+        rows = db.session.execute(
+            select(Document.message_key, Document.sha256).where(
+                Document.company_id == self.company_id, Document.message_key.in_(keys)
+            )
+        )
+        return set(rows.tuples())
+
+    def _decision(self, folder: RemoteFolder, message: MessageSummary, key: str, verdict: Verdict) -> dict:
+        return {
+            "check_id": self.check_id,
+            "server_id": self.server_id,
+            "folder": folder.display[:500],
+            "message_ref": message.ref[:500],
+            "message_key": key,
+            "message_id": message.message_id,
+            "sender": (message.sender or "")[:320] or None,
+            "subject": message.subject,
+            "received_at": naive_utc(message.received_at),
+            "decision": verdict.decision,
+            "reason": verdict.reason,
+            "detail": verdict.detail,
+        }
+
+    def _document(
+        self, folder: RemoteFolder, message: MessageSummary, key: str, filename: str, size: int, sha: str
+    ) -> dict:
+        return {
+            "company_id": self.company_id,
+            "server_id": self.server_id,
+            "server_label": self.server_label[:255],
+            "check_id": self.check_id,
+            "source_folder": folder.display[:500],
+            "message_id": message.message_id,
+            "message_key": key,
+            "sender": (message.sender or "")[:320] or None,
+            "subject": message.subject,
+            "received_at": naive_utc(message.received_at),
+            "filename": filename,
+            "size": size,
+            "sha256": sha,
+        }
+
+
+def prune_decisions(server_id: int, log_days: int) -> None:
+    """Forget the decisions of this server older than ``log_days``."""
+    cutoff = utcnow() - timedelta(days=max(log_days, 1))
+    db.session.execute(delete(Decision).where(Decision.server_id == server_id, Decision.created_at < cutoff))
+    db.session.commit()
+
+
+def naive_utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value

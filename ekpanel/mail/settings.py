@@ -1,0 +1,48 @@
+"""The settings the mail code needs, read once from the Flask config into plain values.
+
+A job, the CLI and tests build one of these and hand it down, so nothing below reaches for
+``current_app`` in the middle of talking to a mail server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ekpanel.mail.pdf import DEFAULT_MAX_PDF_MB
+
+DEFAULT_IMAP_TIMEOUT = 30.0
+DEFAULT_LOG_DAYS = 90
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    timezone: str = "Europe/Warsaw"
+    max_pdf_bytes: int = DEFAULT_MAX_PDF_MB * 1024 * 1024
+    imap_timeout: float = DEFAULT_IMAP_TIMEOUT  # seconds, for every socket operation
+    ca_bundle: str | None = None  # extra trusted CAs (PEM), on top of the system store
+    ms_login_url: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    storage_dir: Path = Path("documents")
+    log_days: int = DEFAULT_LOG_DAYS
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> MailSettings:
+        """From the Flask config (the ``EKPANEL_*`` names without the prefix, see ekpanel.config)."""
+        megabytes = float(config.get("MAX_PDF_MB") or DEFAULT_MAX_PDF_MB)
+        if megabytes <= 0:
+            megabytes = DEFAULT_MAX_PDF_MB
+        timeout = float(config.get("IMAP_TIMEOUT") or DEFAULT_IMAP_TIMEOUT)
+        return cls(
+            timezone=config.get("TIMEZONE") or "Europe/Warsaw",
+            max_pdf_bytes=int(megabytes * 1024 * 1024),
+            imap_timeout=timeout if timeout > 0 else DEFAULT_IMAP_TIMEOUT,
+            ca_bundle=config.get("CA_BUNDLE") or None,
+            ms_login_url=(config.get("MS_LOGIN_URL") or cls.ms_login_url).rstrip("/"),
+            graph_url=(config.get("GRAPH_URL") or cls.graph_url).rstrip("/"),
+            storage_dir=Path(
+                config.get("STORAGE_DIR") or Path(config.get("INSTANCE_DIR") or ".") / "documents"
+            ),
+            log_days=int(config.get("LOG_DAYS") or DEFAULT_LOG_DAYS),
+        )

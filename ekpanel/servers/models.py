@@ -1,0 +1,116 @@
+"""Mail servers (serwery pocztowe) configured per company, and where each folder's last check stopped."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ekpanel.extensions import db
+from ekpanel.timeutil import utcnow
+
+PROTOCOL_IMAP = "imap"
+PROTOCOL_GRAPH = "graph"  # "API Outlook 365"
+
+ENCRYPTION_SSL = "ssl"
+ENCRYPTION_STARTTLS = "starttls"
+ENCRYPTION_NONE = "none"
+
+# The IMAP port each kind of encryption uses unless the administrator says otherwise.
+DEFAULT_PORTS = {ENCRYPTION_SSL: 993, ENCRYPTION_STARTTLS: 143, ENCRYPTION_NONE: 143}
+
+
+class MailServer(db.Model):
+    __tablename__ = "mail_servers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    protocol: Mapped[str] = mapped_column(String(10), default=PROTOCOL_IMAP)
+    name: Mapped[str | None] = mapped_column(String(200))  # Outlook: the configuration's own name
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    # IMAP
+    host: Mapped[str | None] = mapped_column(String(255))
+    port: Mapped[int | None] = mapped_column(Integer)
+    encryption: Mapped[str | None] = mapped_column(String(10))
+    username: Mapped[str | None] = mapped_column(String(255))
+
+    # Outlook 365 (Microsoft Graph, app-only)
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    tenant: Mapped[str | None] = mapped_column(String(255))
+    mailbox_address: Mapped[str | None] = mapped_column(String(320))
+    secret_expires_on: Mapped[date | None] = mapped_column(Date)
+    consent_granted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    consent_granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    # The IMAP password or the Outlook client secret, Fernet-encrypted; never plain text.
+    secret_encrypted: Mapped[str | None] = mapped_column(Text)
+
+    # Normalised entries, one per line (see ekpanel.mail.whitelist).
+    whitelist: Mapped[str] = mapped_column(Text, default="")
+    # Configured folder names, one per line.
+    folders: Mapped[str] = mapped_column(Text, default="INBOX\nspam")
+
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    company = relationship("Company", back_populates="servers")
+    consent_granted_by = relationship("User")
+    folder_states = relationship("FolderState", cascade="all, delete-orphan", back_populates="server")
+
+    @property
+    def is_graph(self) -> bool:
+        return self.protocol == PROTOCOL_GRAPH
+
+    @property
+    def label(self) -> str:
+        """What people call this server in lists and logs."""
+        if self.name:
+            return self.name
+        if self.is_graph:
+            return self.mailbox_address or ""
+        return f"{self.username}@{self.host}" if self.username else (self.host or "")
+
+    @property
+    def whitelist_entries(self) -> list[str]:
+        return [line for line in (self.whitelist or "").splitlines() if line.strip()]
+
+    @property
+    def folder_names(self) -> list[str]:
+        return [line.strip() for line in (self.folders or "").splitlines() if line.strip()]
+
+    def __repr__(self) -> str:
+        return f"<MailServer {self.id} {self.protocol} {self.label}>"
+
+
+class FolderState(db.Model):
+    """Where the last check of one configured folder stopped (IMAP UID or Graph delta link).
+
+    ``config_hash`` is the whitelist and folder list it was made under: when they change,
+    the folder is scanned in full again.
+    """
+
+    __tablename__ = "folder_states"
+    __table_args__ = (UniqueConstraint("server_id", "folder"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    server_id: Mapped[int] = mapped_column(ForeignKey("mail_servers.id", ondelete="CASCADE"))
+    folder: Mapped[str] = mapped_column(String(500))  # the folder as resolved on the server
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int | None] = mapped_column(BigInteger)
+    delta_link: Mapped[str | None] = mapped_column(Text)
+    config_hash: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    server = relationship("MailServer", back_populates="folder_states")

@@ -1,0 +1,30 @@
+"""Test data, built through the same operations the panel uses."""
+
+from __future__ import annotations
+
+import itertools
+
+from ekpanel.accounts.operations import create_user
+from ekpanel.companies.operations import save_company
+from ekpanel.extensions import db
+
+_counter = itertools.count(1)
+
+PASSWORD = "haslo-testowe-1"
+
+
+def make_user(login: str | None = None, *, admin: bool = False, companies=(), **fields):
+    user = create_user(login or f"operator{next(_counter)}", PASSWORD, is_admin=admin, **fields)
+    user.companies = list(companies)
+    db.session.commit()
+    return user
+
+
+def make_company(name: str | None = None, **fields):
+    company = save_company(
+        None, name=name or f"Firma {next(_counter)} sp. z o.o.", nip=fields.pop("nip", None)
+    )
+    for key, value in fields.items():
+        setattr(company, key, value)
+    db.session.commit()
+    return company

@@ -1,0 +1,96 @@
+"""Real Chromium (Debian's package) through Playwright, against the app served on a loopback port."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.factories import PASSWORD
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # Without these Chromium keeps calling out to Google, and this machine refuses it.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail("Debian's chromium is not installed (scripts/test installs it)")
+    return path
+
+
+class LiveServer:
+    """The Flask app in a thread of this process, so tests share its database and objects."""
+
+    def __init__(self, app):
+        self.app = app
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(sqlite_app):
+    sqlite_app.config["WTF_CSRF_ENABLED"] = True  # the browser goes through the real CSRF checks
+    server = LiveServer(sqlite_app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, locale="pl-PL", timezone_id="Europe/Warsaw")
+    context.set_default_timeout(20_000)  # generous: CI has two cores for everything
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def log_in(page, login: str, password: str = PASSWORD) -> None:
+    """Log in through the form, as a person would."""
+    page.goto("/login")
+    page.get_by_label("Login").fill(login)
+    page.get_by_label("Hasło").fill(password)
+    page.get_by_role("button", name="Zaloguj").click()
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def htmx_settled(page) -> None:
+    """Wait until htmx has no request in flight and has processed what it swapped in.
+
+    A control swapped in a moment ago has no htmx listeners until htmx processes it; a test acting
+    within those milliseconds (no person does) would change it unseen by htmx.
+    """
+    busy = ".htmx-request, .htmx-settling, .htmx-swapping, .htmx-added"
+    page.wait_for_function(f"() => window.htmx && !document.querySelector('{busy}')")

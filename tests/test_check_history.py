@@ -1,0 +1,172 @@
+"""Check history: who may see it, what a check shows, "why was this message not taken?", server rows."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+
+from ekpanel.checks.models import (
+    DECISION_SKIPPED,
+    DECISION_TAKEN,
+    OUTCOME_FAILED,
+    OUTCOME_OK,
+    OUTCOME_PARTIAL,
+    OUTCOME_RUNNING,
+    REASON_NO_PDF,
+    REASON_SENDER,
+    TRIGGER_REFRESH,
+)
+from ekpanel.checks.queries import last_check_summary
+from ekpanel.extensions import db
+from ekpanel.servers.models import MailServer
+from tests.factories import make_company, make_user
+from tests.support.documents import make_check, make_decision
+
+
+@pytest.fixture
+def server(app):
+    company = make_company("Alfa sp. z o.o.")
+    server = MailServer(
+        company=company, host="imap.alfa.example", username="faktury", port=993, encryption="ssl"
+    )
+    db.session.add(server)
+    db.session.commit()
+    return server
+
+
+def test_server_history_lists_checks_with_trigger_who_outcome_and_counts(client, auth, server):
+    ewa = make_user("ewa", companies=[server.company], can_refresh=True)
+    make_check(
+        server, started_at=datetime(2026, 11, 20, 4, 0), examined=12, taken=2, documents=3, skipped_sender=10
+    )
+    make_check(
+        server,
+        started_at=datetime(2026, 11, 21, 11, 0),
+        trigger=TRIGGER_REFRESH,
+        user_id=ewa.id,
+        outcome=OUTCOME_FAILED,
+        error_code="auth_failed",
+        error_message="Serwer odrzucił login lub hasło.",
+    )
+    auth.login("ewa")
+    html = client.get(f"/servers/{server.id}/checks").get_data(as_text=True)
+    rows = re.findall(r'<tr data-check-id="\d+">(.*?)</tr>', html, re.S)
+    assert len(rows) == 2
+    newest, oldest = (re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in rows)
+    assert newest.startswith("2026-11-21 12:00 odświeżenie ewa błąd Serwer odrzucił login lub hasło.")
+    assert oldest.startswith("2026-11-20 05:00 harmonogram poprawnie")
+    assert "sprawdzone: 12 · pobrane: 2 · dokumenty: 3 · pominięte: 10" in oldest
+
+
+def test_one_check_shows_every_message_with_its_decision_and_reason(client, auth, server):
+    make_user("szef", admin=True)
+    check = make_check(server)
+    make_decision(check, decision=DECISION_TAKEN, sender="faktury@dostawca.pl", subject="FV 1/11")
+    make_decision(check, decision=DECISION_SKIPPED, reason=REASON_SENDER, sender="spam@obcy.example")
+    make_decision(check, decision=DECISION_SKIPPED, reason=REASON_NO_PDF, subject="Faktura w treści")
+    auth.login("szef")
+    html = client.get(f"/checks/{check.id}").get_data(as_text=True)
+    decisions = re.findall(r'<tr data-decision="(\w+)">', html)
+    assert decisions == ["taken", "skipped", "skipped"]
+    assert "nadawca spoza listy" in html and "brak pliku PDF" in html
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"), [("OBCY.example", ["spam@obcy.example"]), ("w treści", [None])]
+)
+def test_a_check_decisions_are_searched_by_sender_or_subject(client, auth, server, query, expected):
+    make_user("szef", admin=True)
+    check = make_check(server)
+    make_decision(check, decision=DECISION_TAKEN, sender="faktury@dostawca.pl", subject="FV 1/11")
+    make_decision(check, decision=DECISION_SKIPPED, reason=REASON_SENDER, sender="spam@obcy.example")
+    make_decision(
+        check, decision=DECISION_SKIPPED, reason=REASON_NO_PDF, sender=None, subject="Faktura w treści"
+    )
+    auth.login("szef")
+    response = client.get(f"/checks/{check.id}", query_string={"q": query}, headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert "<html" not in html and 'id="check-decisions"' in html
+    senders = [s or None for s in re.findall(r'<td class="nowrap">[^<]*</td><td>([^<]*)</td>', html)]
+    assert senders == expected
+
+
+def test_why_was_it_not_taken_finds_the_check_that_first_skipped_it(client, auth, server):
+    """A skipped message is recorded once, by the first check that saw it; later checks do not repeat it."""
+    make_user("szef", admin=True)
+    first = make_check(server, started_at=datetime(2026, 11, 1, 4, 0))
+    make_decision(
+        first, decision=DECISION_SKIPPED, reason=REASON_SENDER, sender="nowy@kontrahent.pl", subject="FV 7"
+    )
+    make_check(server, started_at=datetime(2026, 11, 2, 4, 0))
+    auth.login("szef")
+    html = client.get(f"/servers/{server.id}/checks", query_string={"q": "kontrahent"}).get_data(as_text=True)
+    found = html.split('id="decision-search"')[1].split("</section>")[0]
+    assert "nowy@kontrahent.pl" in found and "nadawca spoza listy" in found
+
+
+def test_operator_of_the_company_without_the_right_is_refused(client, auth, server):
+    check = make_check(server)
+    make_user("anna", companies=[server.company])
+    auth.login("anna")
+    assert client.get(f"/companies/{server.company_id}/checks").status_code == 403
+    assert client.get(f"/servers/{server.id}/checks").status_code == 403
+    assert client.get(f"/checks/{check.id}").status_code == 403
+
+
+def test_operator_of_another_company_gets_404(client, auth, server):
+    check = make_check(server)
+    make_user("obcy", companies=[make_company("Gamma")], can_refresh=True)
+    auth.login("obcy")
+    assert client.get(f"/companies/{server.company_id}/checks").status_code == 404
+    assert client.get(f"/servers/{server.id}/checks").status_code == 404
+    assert client.get(f"/checks/{check.id}").status_code == 404
+    assert client.get("/checks/999999").status_code == 404
+
+
+def test_company_history_lists_its_servers_with_their_last_check(client, auth, server):
+    make_check(server, documents=4, taken=2, examined=5)
+    make_user("ewa", companies=[server.company], can_refresh=True)
+    auth.login("ewa")
+    html = client.get(f"/companies/{server.company_id}/checks").get_data(as_text=True)
+    assert "faktury@imap.alfa.example" in html
+    assert "dokumenty: 4" in html
+    assert f'href="/servers/{server.id}/checks"' in html
+
+
+def test_summary_of_a_server_never_checked(server):
+    summary = last_check_summary(server.id)
+    assert (summary["check"], summary["outcome"], summary["failing_since"], summary["running"]) == (
+        None,
+        None,
+        None,
+        False,
+    )
+
+
+def test_summary_says_since_when_the_checks_fail(server):
+    start = datetime(2026, 11, 20, 4, 0)
+    make_check(server, started_at=start, outcome=OUTCOME_FAILED)
+    make_check(server, started_at=start + timedelta(hours=7), outcome=OUTCOME_PARTIAL)
+    first_failure = make_check(server, started_at=start + timedelta(hours=9), outcome=OUTCOME_FAILED)
+    last = make_check(
+        server, started_at=start + timedelta(days=1), outcome=OUTCOME_FAILED, error_message="Brak sieci"
+    )
+    make_check(
+        server, started_at=start + timedelta(days=1, hours=7), outcome=OUTCOME_RUNNING, finished_at=None
+    )
+    summary = last_check_summary(server.id)
+    assert summary["check"].id == last.id
+    assert summary["outcome"] == OUTCOME_FAILED
+    assert summary["error_message"] == "Brak sieci"
+    assert summary["failing_since"] == first_failure.started_at
+    assert summary["running"] is True
+
+
+def test_summary_after_a_good_check_has_no_failing_since(server):
+    make_check(server, started_at=datetime(2026, 11, 20, 4, 0), outcome=OUTCOME_FAILED)
+    ok = make_check(server, started_at=datetime(2026, 11, 20, 11, 0), outcome=OUTCOME_OK, documents=2)
+    summary = last_check_summary(server.id)
+    assert (summary["check"].id, summary["failing_since"], summary["documents"]) == (ok.id, None, 2)
+    assert summary["finished_at"] == ok.finished_at

@@ -1,0 +1,46 @@
+"""Real-world mail from other projects' fixtures: the PDFs we find are the PDFs there are.
+
+``INDEX.tsv`` in the shared corpus says, per message, how many parts are both declared a PDF
+and a PDF by their bytes (what the intake turns into documents), and the *From* addr-spec.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from ekpanel.mail.pdf import is_pdf_candidate, looks_like_pdf
+from ekpanel.mail.structure import message_header, mime_part_bytes, parts_from_mime
+from ekpanel.mail.whitelist import sender_address
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+def corpus_rows() -> list:
+    index = CORPUS / "INDEX.tsv"
+    if not index.is_file():
+        return [
+            pytest.param(None, id="corpus-missing", marks=pytest.mark.skip(reason=f"no corpus at {CORPUS}"))
+        ]
+    with index.open(newline="", encoding="utf-8") as handle:
+        return [pytest.param(row, id=row["file"]) for row in csv.DictReader(handle, delimiter="\t")]
+
+
+@pytest.mark.parametrize("row", corpus_rows())
+def test_pdfs_found_in_corpus_message_match_the_index(row):
+    raw = (CORPUS / row["file"]).read_bytes()
+    pdfs = [
+        part
+        for part in parts_from_mime(raw)
+        if is_pdf_candidate(part) and looks_like_pdf(mime_part_bytes(raw, part.ref))
+    ]
+    assert len(pdfs) == int(row["pdf_declared_and_magic"])
+
+
+@pytest.mark.parametrize("row", corpus_rows())
+def test_sender_of_corpus_message_matches_the_index(row):
+    raw = (CORPUS / row["file"]).read_bytes()
+    # An empty column: the message has no From at all, and no sender must be made up for it.
+    assert sender_address(message_header(raw, "From")) == (row["from"] or None)

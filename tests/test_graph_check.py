@@ -1,0 +1,445 @@
+"""The check on an "API Outlook 365" server, against the Microsoft emulator: the same rules as IMAP.
+
+Request counts come from the emulator's log, so they are what really went over the wire.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from ekpanel.checks.models import Check, Decision
+from ekpanel.documents.models import Document
+from ekpanel.documents.storage import pdf_path
+from ekpanel.extensions import db
+from ekpanel.mail.check import run_check
+from ekpanel.mail.connect import list_server_folders
+from ekpanel.mail.folders import year_folder_name
+from ekpanel.mail.mailbox import MailboxError
+from tests.support import messages as m
+from tests.support.ms_fixtures import CLIENT_ID, MAILBOX, make_graph_server
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+TOKEN = r"/oauth2/v2\.0/token$"
+DISCOVERY = r"/openid-configuration$"
+ATTACHMENT_LIST = r"/attachments$"
+ATTACHMENT_DOWNLOAD = r"/attachments/[^/]+/\$value$"
+MOVE = r"/move$"
+
+
+def documents() -> list[Document]:
+    return list(db.session.scalars(select(Document).order_by(Document.id)))
+
+
+def decisions(**where) -> list[Decision]:
+    return list(db.session.scalars(select(Decision).filter_by(**where).order_by(Decision.id)))
+
+
+def year_folder() -> str:
+    return year_folder_name(datetime.now(ZoneInfo("Europe/Warsaw")).year)
+
+
+def deliver(emulator, raw: bytes, folder: str = "inbox") -> str:
+    """Put a message built by tests.support.messages into the mailbox, as Exchange would store it."""
+    return emulator.add_raw_message(MAILBOX, folder, raw)
+
+
+def in_folder(emulator, folder: str) -> list[dict]:
+    try:
+        return emulator.messages(MAILBOX, folder)
+    except KeyError:  # the folder does not exist
+        return []
+
+
+# -- taken vs skipped ------------------------------------------------------------------------
+
+
+def test_pdf_from_whitelisted_sender_becomes_a_document_and_moves_to_year_folder(graph_app, ms_emulator):
+    server = make_graph_server()
+    pdf = m.pdf_bytes()
+    deliver(ms_emulator, m.with_pdf(pdf, subject="Faktura 7/2026"))
+
+    result = run_check(server.id, trigger="cli")
+
+    assert (result.outcome, result.taken, result.documents) == ("ok", 1, 1)
+    [document] = documents()
+    assert (document.filename, document.sender, document.subject) == (
+        "faktura.pdf",
+        m.WHITELISTED,
+        "Faktura 7/2026",
+    )
+    assert (document.source_folder, document.size, document.server_id) == ("Inbox", len(pdf), server.id)
+    assert pdf_path(document.sha256).read_bytes() == pdf
+    assert in_folder(ms_emulator, "inbox") == []
+    [moved] = in_folder(ms_emulator, year_folder())
+    assert moved["isRead"] is False  # moving never marks read
+    [decision] = decisions(server_id=server.id)
+    assert (decision.decision, decision.check_id) == ("taken", result.check_id)
+
+
+def test_message_from_sender_not_on_the_list_stays_and_its_attachments_are_not_even_listed(
+    graph_app, ms_emulator
+):
+    server = make_graph_server()
+    deliver(ms_emulator, m.with_pdf(sender=m.STRANGER))
+    before = in_folder(ms_emulator, "inbox")
+
+    result = run_check(server.id, trigger="cli")
+
+    assert (result.outcome, result.taken, result.skipped) == ("ok", 0, 1)
+    assert in_folder(ms_emulator, "inbox") == before
+    [decision] = decisions(server_id=server.id)
+    assert (decision.reason, decision.sender) == ("sender not on the list", m.STRANGER)
+    assert ms_emulator.count("GET", ATTACHMENT_LIST) == 0
+    assert ms_emulator.count("GET", ATTACHMENT_DOWNLOAD) == 0
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (lambda: m.message(), "no attachment"),
+        (lambda: m.with_png(m.message()), "no PDF"),
+    ],
+    ids=["plain text", "only a PNG"],
+)
+def test_whitelisted_message_without_a_pdf_is_skipped_with_its_reason_and_nothing_downloaded(
+    graph_app, ms_emulator, build, reason
+):
+    server = make_graph_server()
+    deliver(ms_emulator, m.as_bytes(build()))
+
+    result = run_check(server.id, trigger="cli")
+
+    assert (result.taken, result.skipped) == (0, 1)
+    assert [d.reason for d in decisions(server_id=server.id)] == [reason]
+    assert len(in_folder(ms_emulator, "inbox")) == 1
+    assert ms_emulator.count("GET", ATTACHMENT_DOWNLOAD) == 0
+
+
+@pytest.mark.parametrize("shape", m.PDF_SHAPES, ids=list(m.PDF_SHAPES))
+def test_every_pdf_shape_is_found_by_its_bytes(graph_app, ms_emulator, shape):
+    build, expected_names = m.PDF_SHAPES[shape]
+    server = make_graph_server()
+    deliver(ms_emulator, m.as_bytes(build(m.pdf_bytes())))
+
+    result = run_check(server.id, trigger="cli")
+
+    assert [d.filename for d in documents()] == expected_names
+    assert all(pdf_path(d.sha256).read_bytes().startswith(b"%PDF-") for d in documents())
+    assert result.taken == (1 if expected_names else 0)
+    if not expected_names:
+        assert [d.reason for d in decisions(server_id=server.id)] == ["no PDF"]
+
+
+def test_inline_pdf_is_taken_although_graph_reports_no_attachments(graph_app, ms_emulator):
+    server = make_graph_server()
+    msg = m.message()
+    m.add_inline(msg, m.pdf_bytes())
+    deliver(ms_emulator, m.as_bytes(msg))
+    assert in_folder(ms_emulator, "inbox")[0]["hasAttachments"] is False
+
+    result = run_check(server.id, trigger="cli")
+
+    assert (result.taken, result.documents) == (1, 1)
+
+
+def test_spam_means_the_junk_email_folder(graph_app, ms_emulator):
+    server = make_graph_server()
+    deliver(ms_emulator, m.with_pdf(), folder="junkemail")
+
+    result = run_check(server.id, trigger="cli")
+
+    assert result.taken == 1 and [d.source_folder for d in documents()] == ["Junk Email"]
+    assert in_folder(ms_emulator, "junkemail") == []
+
+
+# -- the year folder, exactly once -----------------------------------------------------------
+
+
+def test_year_folder_is_created_once(graph_app, ms_emulator):
+    server = make_graph_server()
+    deliver(ms_emulator, m.with_pdf())
+    run_check(server.id, trigger="cli")
+    deliver(ms_emulator, m.with_pdf())
+
+    second = run_check(server.id, trigger="cli")
+
+    assert second.taken == 1
+    assert [f["path"] for f in ms_emulator.folders(MAILBOX)].count(year_folder()) == 1
+    assert ms_emulator.count("POST", r"/mailFolders$") == 1
+    assert len(in_folder(ms_emulator, year_folder())) == 2
+
+
+def test_crash_between_store_and_move_then_next_check_moves_without_a_second_document(graph_app, ms_emulator):
+    server = make_graph_server()
+    deliver(ms_emulator, m.with_pdf())
+
+    def crash(folder, messages):
+        raise RuntimeError("worker killed between store and move")
+
+    first = run_check(server.id, trigger="schedule", before_move=crash)
+
+    assert first.outcome == "failed" and len(documents()) == 1
+    assert len(in_folder(ms_emulator, "inbox")) == 1
+
+    second = run_check(server.id, trigger="schedule")
+
+    assert (second.outcome, second.taken, second.duplicates) == ("ok", 0, 1)
+    assert len(documents()) == 1
+    assert in_folder(ms_emulator, "inbox") == [] and len(in_folder(ms_emulator, year_folder())) == 1
+
+
+def test_expired_delta_link_rescans_without_duplicates(graph_app, ms_emulator):
+    server = make_graph_server()
+    deliver(ms_emulator, m.with_pdf())
+    deliver(ms_emulator, m.with_pdf(sender=m.STRANGER))
+    run_check(server.id, trigger="cli")
+    ms_emulator.expire_delta_links()
+    deliver(ms_emulator, m.with_pdf())
+
+    result = run_check(server.id, trigger="cli")
+
+    assert (result.outcome, result.taken) == ("ok", 1)
+    assert len(documents()) == 2
+    assert len(decisions(server_id=server.id, reason="sender not on the list")) == 1  # recorded once
+
+
+def test_message_moved_away_before_the_move_is_a_warning_not_a_crash(graph_app, ms_emulator):
+    server = make_graph_server()
+    ref = deliver(ms_emulator, m.with_pdf())
+
+    def someone_files_it(folder, messages):
+        ms_emulator.move_message(MAILBOX, ref, "archive")  # a person was quicker
+
+    result = run_check(server.id, trigger="cli", before_move=someone_files_it)
+
+    assert (result.outcome, result.documents) == ("partial", 1)
+    assert any("zniknęła" in warning for warning in result.warnings)
+    assert len(in_folder(ms_emulator, "archive")) == 1
+
+
+# -- what it costs ---------------------------------------------------------------------------
+
+
+def test_one_token_request_per_check_and_none_for_the_next_check_in_the_same_worker(graph_app, ms_emulator):
+    server = make_graph_server()
+    deliver(ms_emulator, m.with_pdf())
+
+    run_check(server.id, trigger="cli")
+    assert (ms_emulator.count("GET", DISCOVERY), ms_emulator.count("POST", TOKEN)) == (1, 1)
+
+    deliver(ms_emulator, m.with_pdf())
+    run_check(server.id, trigger="cli")
+    assert (ms_emulator.count("GET", DISCOVERY), ms_emulator.count("POST", TOKEN)) == (1, 1)
+
+
+def test_two_servers_of_the_same_application_keep_their_own_tokens(graph_app, ms_emulator):
+    other_mailbox = "druga@biuro-rachunkowe.onmicrosoft.com"
+    ms_emulator.add_mailbox(other_mailbox)
+    first, second = make_graph_server(), make_graph_server(mailbox=other_mailbox)
+
+    for _ in range(2):
+        assert run_check(first.id, trigger="cli").outcome == "ok"
+        assert run_check(second.id, trigger="cli").outcome == "ok"
+
+    assert (ms_emulator.count("GET", DISCOVERY), ms_emulator.count("POST", TOKEN)) == (2, 2)
+
+
+def test_second_check_without_new_mail_takes_nothing_and_downloads_nothing(graph_app, ms_emulator):
+    server = make_graph_server()
+    deliver(ms_emulator, m.with_pdf())
+    deliver(ms_emulator, m.with_pdf(sender=m.STRANGER))
+    deliver(ms_emulator, m.as_bytes(m.message()), folder="junkemail")
+    run_check(server.id, trigger="cli")
+    ms_emulator.reset_counts()
+
+    result = run_check(server.id, trigger="cli")
+
+    assert (result.outcome, result.examined, result.taken) == ("ok", 0, 0)
+    paths = [request.path.rsplit("/v1.0", 1)[-1] for request in ms_emulator.requests]
+    # The well-known ids (2), the folder list (1), one delta per configured folder (2); no token.
+    assert len(paths) == 5, paths
+    assert sum(path.endswith("/messages/delta") for path in paths) == 2
+    assert ms_emulator.count(None, r"/attachments") == 0
+    assert ms_emulator.count("POST", TOKEN) == 0
+
+
+def test_skipped_messages_cost_no_attachment_request_and_taken_ones_only_their_pdf(graph_app, ms_emulator):
+    server = make_graph_server()
+    for _ in range(3):
+        deliver(ms_emulator, m.with_pdf(sender=m.STRANGER))
+    msg = m.message()
+    m.add_pdf(msg, m.pdf_bytes())
+    m.with_png(msg)
+    deliver(ms_emulator, m.as_bytes(msg))
+
+    result = run_check(server.id, trigger="cli")
+
+    assert (result.taken, result.skipped) == (1, 3)
+    assert ms_emulator.count("GET", ATTACHMENT_LIST) == 1  # the admitted message only
+    assert ms_emulator.count("GET", ATTACHMENT_DOWNLOAD) == 1  # its PDF, not its PNG
+
+
+# -- throttling and faults -------------------------------------------------------------------
+
+
+def test_throttled_move_succeeds_after_retry_after(graph_app, ms_emulator):
+    server = make_graph_server()
+    deliver(ms_emulator, m.with_pdf())
+    ms_emulator.fail_next(MOVE, 429, retry_after=1, method="POST")
+
+    result = run_check(server.id, trigger="cli")
+
+    assert (result.outcome, result.taken) == ("ok", 1)
+    assert ms_emulator.count("POST", MOVE) == 2
+    assert in_folder(ms_emulator, "inbox") == [] and len(in_folder(ms_emulator, year_folder())) == 1
+
+
+def test_throttling_that_does_not_end_fails_the_check_and_the_next_check_finishes_the_job(
+    graph_app, ms_emulator
+):
+    server = make_graph_server()
+    deliver(ms_emulator, m.with_pdf())
+    ms_emulator.fail_next(MOVE, 429, retry_after=3600, method="POST")  # longer than we ever wait
+
+    first = run_check(server.id, trigger="schedule")
+
+    assert (first.outcome, first.error_code, first.transient) == ("failed", "throttled", True)
+    assert len(documents()) == 1 and len(in_folder(ms_emulator, "inbox")) == 1
+
+    second = run_check(server.id, trigger="schedule")
+
+    assert (second.outcome, second.duplicates) == ("ok", 1)
+    assert len(documents()) == 1 and in_folder(ms_emulator, "inbox") == []
+
+
+def test_message_graph_refuses_to_describe_is_an_error_and_the_check_goes_on(graph_app, ms_emulator):
+    server = make_graph_server()
+    deliver(ms_emulator, m.with_pdf(subject="pierwsza"))
+    deliver(ms_emulator, m.with_pdf(subject="druga"))
+    ms_emulator.fail_next(ATTACHMENT_LIST, 400, code="ErrorInvalidRequest")
+
+    result = run_check(server.id, trigger="cli")
+
+    assert (result.outcome, result.errors, result.taken) == ("partial", 1, 1)
+    [error] = decisions(server_id=server.id, decision="error")
+    assert error.subject == "pierwsza" and "ErrorInvalidRequest" in error.detail
+
+
+def test_folder_list_refused_fails_the_check_with_graph_code(graph_app, ms_emulator):
+    server = make_graph_server()
+    ms_emulator.fail_next(r"/mailFolders$", 400, code="ErrorInvalidRequest", method="GET")
+
+    result = run_check(server.id, trigger="cli")
+
+    assert (result.outcome, result.error_code) == ("failed", "graph_error")
+    assert "ErrorInvalidRequest" in result.error_message
+
+
+def test_missing_consent_gives_a_classified_failed_check(graph_app, ms_emulator):
+    server = make_graph_server()
+    ms_emulator.set_consent(CLIENT_ID, False)
+
+    result = run_check(server.id, trigger="cli")
+
+    check = db.session.get(Check, result.check_id)
+    assert (check.outcome, check.error_code) == ("failed", "consent_missing")
+    assert "nie udzielił zgody" in check.error_message and MAILBOX in check.error_message
+
+
+def test_wrong_secret_gives_a_classified_failed_check(graph_app, ms_emulator):
+    server = make_graph_server(secret="to-nie-jest-ten-klucz")
+
+    result = run_check(server.id, trigger="cli")
+
+    check = db.session.get(Check, result.check_id)
+    assert (check.outcome, check.error_code) == ("failed", "secret_invalid")
+    assert "AADSTS7000215" in check.error_message
+    assert ms_emulator.count(None, r"^/v1\.0/") == 0
+
+
+def test_unknown_tenant_gives_a_classified_failed_check(graph_app, ms_emulator):
+    server = make_graph_server(tenant="contoso-nieznany.onmicrosoft.com")
+
+    result = run_check(server.id, trigger="cli")
+
+    assert (result.outcome, result.error_code) == ("failed", "tenant_unknown")
+
+
+def test_token_revoked_between_checks_is_renewed(graph_app, ms_emulator):
+    server = make_graph_server()
+    run_check(server.id, trigger="cli")
+    ms_emulator.expire_tokens()  # msal still holds it as valid
+    deliver(ms_emulator, m.with_pdf())
+
+    result = run_check(server.id, trigger="cli")
+
+    assert (result.outcome, result.taken) == ("ok", 1)
+    assert ms_emulator.count("POST", TOKEN) == 2
+
+
+# -- the server dialog's folder list ---------------------------------------------------------
+
+
+def test_server_dialog_lists_the_outlook_folders_with_child_folders(graph_app, ms_emulator, graph_settings):
+    ms_emulator.add_folder(MAILBOX, "Faktury", "inbox")
+    server = make_graph_server()
+
+    folders = list_server_folders(server, graph_settings)
+
+    names = [folder.display for folder in folders]
+    assert names[0] == "Inbox" and "Inbox/Faktury" in names and "Junk Email" in names
+    assert "Conversation Action Settings" not in names  # hidden
+
+
+def test_server_dialog_explains_a_wrong_secret(graph_app, ms_emulator, graph_settings):
+    server = make_graph_server(secret="zly-klucz")
+
+    with pytest.raises(MailboxError) as raised:
+        list_server_folders(server, graph_settings)
+
+    assert raised.value.code == "secret_invalid"
+    assert "klucz sekretny" in raised.value.message.lower()
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_fetch_command_checks_an_outlook_server(graph_app, ms_emulator, redis_url):
+    server_id = make_graph_server().id
+    deliver(ms_emulator, m.with_pdf(subject="Faktura z CLI"))
+    deliver(ms_emulator, m.with_pdf(sender=m.STRANGER))
+    config = graph_app.config
+    env = {
+        **os.environ,
+        "EKPANEL_INSTANCE_DIR": config["INSTANCE_DIR"],
+        "EKPANEL_DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
+        "EKPANEL_STORAGE_DIR": config["STORAGE_DIR"],
+        "EKPANEL_SECRET_KEY": config["SECRET_KEY"],
+        "EKPANEL_MS_LOGIN_URL": ms_emulator.login_url,
+        "EKPANEL_GRAPH_URL": ms_emulator.graph_url,
+        "EKPANEL_CA_BUNDLE": ms_emulator.ca_path,
+        "EKPANEL_REDIS_URL": redis_url,  # never the machine's own Redis
+    }
+    db.session.remove()  # the command opens the same SQLite file
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "fetch", "--server", str(server_id)],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert "ok; pobrane wiadomości 1, dokumenty 1, pominięte 1" in completed.stdout
+    assert [d.subject for d in documents()] == ["Faktura z CLI"]
+    assert len(in_folder(ms_emulator, year_folder())) == 1

@@ -1,0 +1,215 @@
+"""Checks as RQ jobs against a real Redis and Dovecot: the job, progress, idempotent enqueueing, retries."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import redis
+from rq import Queue
+from rq.job import Job, JobStatus
+from sqlalchemy import func, select
+
+import ekpanel.mail.check
+from ekpanel.checks.models import TRIGGER_REFRESH, TRIGGER_SCHEDULE, Check
+from ekpanel.documents.models import Document
+from ekpanel.extensions import db
+from ekpanel.jobs import (
+    CHECK_QUEUE,
+    STATE_DONE,
+    STATE_FAILED,
+    STATE_QUEUED,
+    enqueue_check,
+    job_progress,
+    make_worker,
+    server_job,
+)
+from ekpanel.servers.secrets import encrypt_secret
+from tests.factories import make_user
+from tests.support.check_jobs import invoice_message, make_server
+from tests.support.ports import free_port
+
+
+@pytest.fixture
+def jobs_app(sqlite_app, redis_url, redis_conn):
+    sqlite_app.config.update(REDIS_URL=redis_url)
+    return sqlite_app
+
+
+def work(app, conn) -> None:
+    """Run what is queued in this process (rq's SimpleWorker in the app context), then return."""
+    make_worker(app, simple=True, connection=conn).work(burst=True, with_scheduler=True)
+
+
+def checks_of(server) -> list[Check]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(Check).where(Check.server_id == server.id).order_by(Check.id)))
+
+
+def documents_of(server) -> int:
+    return db.session.scalar(select(func.count(Document.id)).where(Document.company_id == server.company_id))
+
+
+def test_job_runs_the_check_and_records_trigger_and_user(jobs_app, redis_conn, mail_user):
+    for n in range(2):
+        mail_user.append("INBOX", invoice_message(mail_user.login, n))
+    server = make_server(mail_user)
+    user = make_user()
+
+    job = enqueue_check(server.id, TRIGGER_REFRESH, user.id, connection=redis_conn)
+    assert job_progress(job)["state"] == STATE_QUEUED
+    work(jobs_app, redis_conn)
+
+    [check] = checks_of(server)
+    assert (check.trigger, check.user_id, check.job_id, check.outcome) == (
+        TRIGGER_REFRESH,
+        user.id,
+        job.id,
+        "ok",
+    )
+    assert documents_of(server) == 2
+    assert mail_user.list("INBOX") == []
+    progress = job_progress(job)
+    assert progress["state"] == STATE_DONE
+    assert progress["finished"] is True
+    assert (progress["check_id"], progress["documents"], progress["examined"]) == (check.id, 2, 2)
+    assert (progress["trigger"], progress["user_id"], progress["server_id"]) == (
+        TRIGGER_REFRESH,
+        user.id,
+        server.id,
+    )
+
+
+def test_progress_appears_in_job_meta_during_the_check(
+    jobs_app, redis_conn, redis_url, mail_user, monkeypatch
+):
+    messages = 25
+    for n in range(messages):
+        mail_user.append("INBOX", invoice_message(mail_user.login, n))
+    server = make_server(mail_user)
+    job = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
+    # What a polling page sees, read over its own connection each time the check reports progress.
+    page = redis.Redis.from_url(redis_url)
+    seen: list[dict] = []
+    real_run_check = ekpanel.mail.check.run_check
+
+    def observed_run_check(*args, progress, **kwargs):
+        def report(update):
+            progress(update)
+            seen.append(job_progress(Job.fetch(job.id, connection=page)))
+
+        return real_run_check(*args, progress=report, **kwargs)
+
+    monkeypatch.setattr(ekpanel.mail.check, "run_check", observed_run_check)
+    work(jobs_app, redis_conn)
+    page.close()
+
+    during = [p for p in seen if p["examined"] and p["examined"] < messages]
+    assert during, "no progress was visible before the check ended"
+    assert {p["state"] for p in during} == {"checking"}
+    assert {p["folder"] for p in during} == {"INBOX"}
+    assert {p["to_examine"] for p in during} == {messages}
+    examined = [p["examined"] for p in seen]
+    assert examined == sorted(examined)
+    assert max(p["documents"] for p in during) > 0
+    assert job_progress(job)["documents"] == messages
+
+
+def test_two_enqueue_requests_for_one_server_give_one_job(jobs_app, redis_conn):
+    server = make_server()
+    first = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
+    second = enqueue_check(server.id, TRIGGER_SCHEDULE, connection=redis_conn)
+
+    assert second.id == first.id
+    assert Queue(CHECK_QUEUE, connection=redis_conn).get_job_ids() == [first.id]
+    assert server_job(server.id, redis_conn).id == first.id
+
+
+def test_concurrent_enqueue_requests_give_one_job(jobs_app, redis_conn, redis_url):
+    server_id = make_server().id
+    barrier = threading.Barrier(4)
+    ids: list[str] = []
+
+    def request():
+        conn = redis.Redis.from_url(redis_url)
+        barrier.wait()
+        ids.append(enqueue_check(server_id, TRIGGER_REFRESH, connection=conn).id)
+        conn.close()
+
+    threads = [threading.Thread(target=request) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(set(ids)) == 1
+    assert Queue(CHECK_QUEUE, connection=redis_conn).get_job_ids() == [ids[0]]
+
+
+def test_a_server_whose_check_ended_gets_a_new_job(jobs_app, redis_conn, mail_user):
+    server = make_server(mail_user)
+    first = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
+    work(jobs_app, redis_conn)
+
+    assert server_job(server.id, redis_conn) is None
+    second = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
+    assert second.id != first.id
+    assert Queue(CHECK_QUEUE, connection=redis_conn).get_job_ids() == [second.id]
+
+
+def test_transient_failure_is_retried_with_growing_intervals(jobs_app, redis_conn):
+    server = make_server(host="127.0.0.1", port=free_port(), encryption="none", username="x")  # refused
+    job = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
+    work(jobs_app, redis_conn)
+
+    job.refresh()
+    assert job.get_status() == JobStatus.SCHEDULED
+    assert job.retries_left == 2
+    assert job.retry_intervals == [60, 300, 900]
+    progress = job_progress(job)
+    assert (progress["state"], progress["retrying"], progress["finished"]) == (STATE_QUEUED, True, False)
+    assert progress["error_code"] == "connection_refused"
+    assert server_job(server.id, redis_conn).id == job.id  # still this server's job: no second one
+
+
+def test_transient_failure_gives_up_after_three_retries(jobs_app, redis_conn):
+    jobs_app.config["CHECK_RETRY_INTERVALS"] = [0]  # retried at once, so one burst runs every attempt
+    server = make_server(host="127.0.0.1", port=free_port(), encryption="none", username="x")
+    job = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
+    work(jobs_app, redis_conn)
+
+    assert [c.error_code for c in checks_of(server)] == ["connection_refused"] * 4
+    assert job.get_status() == JobStatus.FAILED
+    progress = job_progress(job)
+    assert (progress["state"], progress["finished"], progress["error_code"]) == (
+        STATE_FAILED,
+        True,
+        "connection_refused",
+    )
+
+
+def test_permanent_failure_is_not_retried(jobs_app, redis_conn, mail_user):
+    server = make_server(mail_user)
+    server.secret_encrypted = encrypt_secret("not-the-password")
+    db.session.commit()
+    job = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
+    work(jobs_app, redis_conn)
+
+    [check] = checks_of(server)
+    assert check.error_code == "auth_failed"
+    assert job.get_status() == JobStatus.FINISHED
+    progress = job_progress(job)
+    assert (progress["state"], progress["finished"], progress["error_code"]) == (
+        STATE_FAILED,
+        True,
+        "auth_failed",
+    )
+
+
+def test_job_for_a_deleted_server_fails_without_retrying(jobs_app, redis_conn):
+    job = enqueue_check(987654, TRIGGER_REFRESH, connection=redis_conn)
+    work(jobs_app, redis_conn)
+
+    assert job.get_status() == JobStatus.FINISHED
+    progress = job_progress(job)
+    assert (progress["state"], progress["error_code"]) == (STATE_FAILED, "server_missing")

@@ -1,0 +1,280 @@
+"""The sender whitelist: what the form accepts, and which senders an entry admits."""
+
+from __future__ import annotations
+
+import pytest
+
+from ekpanel.mail.whitelist import (
+    SenderWhitelist,
+    entries_overlap,
+    normalise_entry,
+    parse_entries,
+    sender_address,
+)
+
+# -- The form: parsing and normalising entries ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "faktury@firma.pl\n*@helpoffice.pl",
+        "faktury@firma.pl,*@helpoffice.pl",
+        "faktury@firma.pl;*@helpoffice.pl",
+        "faktury@firma.pl *@helpoffice.pl",
+        "  faktury@firma.pl ,\r\n\t; *@helpoffice.pl ;\n",
+    ],
+)
+def test_entries_are_separated_by_newlines_commas_semicolons_and_spaces(text):
+    assert parse_entries(text) == (["faktury@firma.pl", "*@helpoffice.pl"], [])
+
+
+def test_entries_are_stored_trimmed_lower_case_and_unique_in_input_order():
+    entries, invalid = parse_entries("Faktury@Firma.PL\n*@HelpOffice.pl\nfaktury@firma.pl\n")
+    assert entries == ["faktury@firma.pl", "*@helpoffice.pl"]
+    assert invalid == []
+
+
+def test_empty_form_gives_no_entries():
+    assert parse_entries("") == ([], [])
+    assert parse_entries(" \n ,; ") == ([], [])
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "jan.kowalski",
+        "firma.pl",
+        "@firma.pl",
+        "jan@",
+        "jan@@firma.pl",
+        "jan@firma",
+        "jan@firma..pl",
+        "jan@[1.2.3.4]",
+    ],
+)
+def test_entry_that_is_neither_address_nor_pattern_is_reported_as_typed(typed):
+    entries, invalid = parse_entries(f"faktury@firma.pl\n{typed}")
+    assert entries == ["faktury@firma.pl"]
+    assert invalid == [typed]
+
+
+def test_each_invalid_entry_is_named_once():
+    assert parse_entries("Bad bad Bad")[1] == ["Bad", "bad"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("*@helpoffice.pl", "*@helpoffice.pl"),
+        ("faktury*@*.pl", "faktury*@*.pl"),
+        ("*@*", "*@*"),
+        ("*", "*@*"),  # a bare star means everyone, stored one way
+        ("f**@firma.pl", "f*@firma.pl"),
+        ("<Faktury@Firma.pl>", "faktury@firma.pl"),
+        ("mailto:faktury@firma.pl", "faktury@firma.pl"),
+        ("faktury@firma.pl.", "faktury@firma.pl"),
+        ("faktury@XN--MCHINE-BUA.example", "faktury@mächine.example"),
+        ("faktury@MÄCHINE.example", "faktury@mächine.example"),
+        ("jdöe@mächine.example", "jdöe@mächine.example"),
+        ("faktury?@firma.pl", "faktury?@firma.pl"),
+        ("faktury[1]@firma.pl", "faktury[1]@firma.pl"),
+    ],
+)
+def test_entry_is_normalised(typed, stored):
+    assert normalise_entry(typed) == stored
+
+
+def test_punycode_and_unicode_spellings_of_one_entry_are_one_entry():
+    entries, _ = parse_entries("faktury@xn--mchine-bua.example faktury@mächine.example")
+    assert entries == ["faktury@mächine.example"]
+
+
+# -- Extracting the sender from a From header ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("from_value", "address"),
+    [
+        ("jan@firma.pl", "jan@firma.pl"),
+        ("Jan Kowalski <jan@firma.pl>", "jan@firma.pl"),
+        ('"Kowalski, Jan" <JAN@Firma.PL>', "JAN@Firma.PL"),
+        ("Kowalski, Jan <jan@firma.pl>", "jan@firma.pl"),
+        ("=?utf-8?Q?Kowalski=2C_Jan_=C5=BB?= <jan@firma.pl>", "jan@firma.pl"),
+        ("=?iso-8859-2?Q?Reisinger_=C1d=E1m?= <Reisinger.Adam@example.com>", "Reisinger.Adam@example.com"),
+        ("Księgowość\r\n <ksiegowosc@firma.pl>", "ksiegowosc@firma.pl"),
+        ("Faktury: faktury@firma.pl;", "faktury@firma.pl"),
+        ("jdöe@mächine.example", "jdöe@mächine.example"),
+        (b"Jan <jan@firma.pl>", "jan@firma.pl"),
+    ],
+)
+def test_sender_address_is_the_addr_spec_of_from(from_value, address):
+    assert sender_address(from_value) == address
+
+
+@pytest.mark.parametrize("from_value", [None, "", "   ", "undisclosed-recipients:;", "Jan Kowalski", "<>"])
+def test_from_without_an_address_has_no_sender(from_value):
+    assert sender_address(from_value) is None
+
+
+# -- Admitting senders ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "faktury@firma.pl",
+        "FAKTURY@FIRMA.PL",
+        '"Kowalski, Jan" <Faktury@Firma.PL>',
+        "=?utf-8?B?RmFrdHVyeSBGaXJtYQ==?= <faktury@firma.pl>",
+    ],
+)
+def test_listed_address_is_admitted_whatever_its_case_and_display_name(sender):
+    assert SenderWhitelist(["faktury@firma.pl"]).admits(sender)
+
+
+def test_unlisted_sender_is_not_admitted():
+    whitelist = SenderWhitelist(["faktury@firma.pl"])
+    assert not whitelist.admits("jan@firma.pl")
+    assert not whitelist.admits("faktury@firma.pl.evil.example")
+    assert not whitelist.admits("xfaktury@firma.pl")
+
+
+@pytest.mark.parametrize("sender", [None, "", "not an address", "undisclosed-recipients:;"])
+def test_message_without_a_readable_sender_is_not_admitted(sender):
+    assert not SenderWhitelist(["*@*"]).admits(sender)
+
+
+def test_star_admits_a_whole_domain():
+    whitelist = SenderWhitelist(["*@helpoffice.pl"])
+    assert whitelist.admits("anna@helpoffice.pl")
+    assert whitelist.admits("Biuro <BIURO@HelpOffice.PL>")
+    assert not whitelist.admits("anna@helpoffice.pl.evil.example")
+    assert not whitelist.admits("anna@nothelpoffice.pl")
+
+
+def test_star_may_stand_in_local_part_and_domain():
+    whitelist = SenderWhitelist(["faktury*@*.pl"])
+    assert whitelist.admits("faktury@firma.pl")
+    assert whitelist.admits("faktury-2026@oddzial.firma.pl")
+    assert not whitelist.admits("biuro@firma.pl")
+    assert not whitelist.admits("faktury@firma.com")
+
+
+def test_everyone_entry_admits_any_address():
+    assert SenderWhitelist(["*"]).admits("kto.kolwiek@gdzie.kolwiek.example")
+
+
+def test_question_mark_in_entry_is_literal():
+    whitelist = SenderWhitelist(["faktury?@firma.pl"])
+    assert whitelist.admits("faktury?@firma.pl")
+    assert not whitelist.admits("fakturyx@firma.pl")
+
+
+def test_bracket_in_entry_is_literal():
+    whitelist = SenderWhitelist(["faktury[12]@firma.pl"])
+    assert whitelist.admits("faktury[12]@firma.pl")
+    assert not whitelist.admits("faktury1@firma.pl")
+
+
+def test_dot_in_entry_is_literal():
+    assert not SenderWhitelist(["faktury@firma.pl"]).admits("faktury@firmaxpl")
+
+
+@pytest.mark.parametrize("address", ["faktury?@firma.pl", "f[a]ktury@firma.pl", "(faktury)@firma.pl"])
+def test_glob_characters_in_the_address_do_not_confuse_matching(address):
+    assert not SenderWhitelist(["faktury@firma.pl"]).admits(address)
+
+
+def test_star_does_not_reach_across_the_at_sign():
+    # A quoted local part can contain "@": it must not pass for an address at firma.pl.
+    whitelist = SenderWhitelist(["*@firma.pl", "faktury@*"])
+    assert not whitelist.admits('"jan@firma.pl"@evil.example')
+    assert whitelist.matching_entries('"faktury@firma.pl"@evil.example') == []
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        '"faktury@firma.pl" <oszust@evil.example>',
+        "=?utf-8?Q?faktury@firma.pl?= <oszust@evil.example>",
+        "faktury@firma.pl <oszust@evil.example>",
+        '"<faktury@firma.pl>" <oszust@evil.example>',
+        "oszust@evil.example (faktury@firma.pl)",
+    ],
+)
+def test_listed_address_in_the_display_name_does_not_admit_the_real_sender(sender):
+    assert not SenderWhitelist(["faktury@firma.pl"]).admits(sender)
+
+
+@pytest.mark.parametrize(
+    ("entry", "sender"),
+    [
+        ("faktury@mächine.example", "faktury@xn--mchine-bua.example"),
+        ("faktury@xn--mchine-bua.example", "Faktury <faktury@mächine.example>"),
+        ("*@mächine.example", "FAKTURY@XN--MCHINE-BUA.EXAMPLE"),
+        ("*@*.mächine.example", "biuro@dział.xn--mchine-bua.example"),
+        ("jdöe@mächine.example", "JDÖE@MÄCHINE.example"),
+    ],
+)
+def test_idn_domain_matches_in_unicode_and_punycode(entry, sender):
+    assert SenderWhitelist([entry]).admits(sender)
+
+
+def test_broken_punycode_in_address_does_not_crash_matching():
+    whitelist = SenderWhitelist(["*@mächine.example"])
+    assert not whitelist.admits("jan@xn--zz-broken-.example")
+
+
+def test_matching_entries_say_which_entries_admitted_the_sender():
+    whitelist = SenderWhitelist(["faktury@firma.pl", "*@firma.pl", "*@helpoffice.pl"])
+    assert whitelist.matching_entries("Faktury <faktury@firma.pl>") == ["faktury@firma.pl", "*@firma.pl"]
+    assert whitelist.matching_entries("jan@inna.pl") == []
+
+
+def test_whitelist_from_stored_entries_normalises_and_ignores_invalid_ones():
+    whitelist = SenderWhitelist.from_entries(["Faktury@Firma.pl", "faktury@firma.pl", "not an entry"])
+    assert whitelist.entries == ("faktury@firma.pl",)
+    assert whitelist.admits("faktury@firma.pl")
+
+
+def test_empty_whitelist_admits_nobody():
+    assert not SenderWhitelist([]).admits("faktury@firma.pl")
+
+
+# -- Collisions between servers on one mailbox ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("faktury@firma.pl", "faktury@firma.pl"),
+        ("*@firma.pl", "faktury@firma.pl"),
+        ("*@firma.pl", "f*@*.pl"),
+        ("faktury@firma.pl", "FAKTURY@FIRMA.PL"),
+        ("a*@x.pl", "*b@x.pl"),  # ab@x.pl
+        ("*@*", "faktury@firma.pl"),
+        ("f*y@firma.pl", "*k*@firma.pl"),
+        ("faktury@mächine.example", "*@xn--mchine-bua.example"),
+    ],
+)
+def test_entries_that_admit_a_common_sender_overlap(a, b):
+    assert entries_overlap(a, b)
+    assert entries_overlap(b, a)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("faktury@firma.pl", "biuro@firma.pl"),
+        ("a*@x.pl", "b*@x.pl"),
+        ("*a@x.pl", "*b@x.pl"),
+        ("*@firma.pl", "*@firma.com"),
+        ("*@*.pl", "*@*.com"),
+        ("faktury?@firma.pl", "fakturyx@firma.pl"),
+        ("*@firma.pl", "*@*.firma.pl"),  # firma.pl itself is not a subdomain of itself
+    ],
+)
+def test_entries_without_a_common_sender_do_not_overlap(a, b):
+    assert not entries_overlap(a, b)
+    assert not entries_overlap(b, a)

@@ -1,0 +1,36 @@
+"""The RQ worker: runs the checks (ekpanel.jobs.check_server) inside the app context.
+
+    .venv/bin/python worker.py           # until SIGTERM or Ctrl-C
+    .venv/bin/python worker.py --burst   # run what is queued, then exit
+
+The scheduler component is on, so transient failures are retried after their intervals. rq's own
+signal handling stops it: the first SIGTERM/SIGINT is a warm shutdown (the running check ends first),
+a second one kills the work-horse (safe: the check takes every message exactly once on the next run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ekpanel import create_app
+from ekpanel.jobs import make_worker
+
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="ekpanel's RQ worker (the checks).")
+    parser.add_argument("--burst", action="store_true", help="run the queued jobs, then exit")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format=LOG_FORMAT)
+    app = create_app()
+    worker = make_worker(app)
+    worker.work(burst=args.burst, with_scheduler=True, logging_level="INFO")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
