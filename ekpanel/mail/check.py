@@ -24,6 +24,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ekpanel.checks.models import (
@@ -119,7 +120,7 @@ def run_check(
         error = failure
     except Exception as failure:
         current_app.logger.exception("check %s of server %s failed unexpectedly", check_id, server_id)
-        error = MailboxError("unexpected", f"Nieoczekiwany błąd: {failure!r}", transient=True)
+        error = MailboxError("unexpected", _("Nieoczekiwany błąd: %(error)r", error=failure), transient=True)
     db.session.rollback()  # anything half-done of the failing message goes; committed work stays
     return run.finish(db.session.get(Check, check_id), error)
 
@@ -176,9 +177,16 @@ class _Run:
             for name in self.folder_names:
                 folder = resolve_folder(name, folders)
                 if folder is None:
-                    self.warn(f"Folder „{name}” nie istnieje na serwerze; pozostałe foldery sprawdzono.")
+                    self.warn(
+                        _(
+                            "Folder „%(name)s” nie istnieje na serwerze; pozostałe foldery sprawdzono.",
+                            name=name,
+                        )
+                    )
                 elif _YEAR_FOLDER.search(folder.display):
-                    self.warn(f"Folder „{name}” to folder pobranych wiadomości; nie jest sprawdzany.")
+                    self.warn(
+                        _("Folder „%(name)s” to folder pobranych wiadomości; nie jest sprawdzany.", name=name)
+                    )
                 elif folder.ref not in {f.ref for f in resolved}:
                     resolved.append(folder)
             for folder in resolved:
@@ -272,7 +280,14 @@ class _Run:
             self.year_folder = mailbox.ensure_folder(year_folder_name(year))
         outcome = mailbox.move(folder, messages, self.year_folder)
         for ref, why in outcome.failed.items():
-            self.warn(f"Wiadomość {ref} w folderze {folder.display} nie została przeniesiona: {why}")
+            self.warn(
+                _(
+                    "Wiadomość %(ref)s w folderze %(folder)s nie została przeniesiona: %(reason)s",
+                    ref=ref,
+                    folder=folder.display,
+                    reason=why,
+                )
+            )
 
     # -- bookkeeping -------------------------------------------------------------------------
 

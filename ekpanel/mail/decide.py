@@ -10,6 +10,8 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
+
 from ekpanel.checks.models import (
     DECISION_ERROR,
     DECISION_SKIPPED,
@@ -141,10 +143,18 @@ def _conclude(pdfs: list[FoundPdf], too_large: list[AttachmentPart], max_pdf_byt
     large_names = ", ".join(part.filename or part.ref for part in too_large)
     limit = f"{max_pdf_bytes / (1024 * 1024):g} MB"
     if pdfs:
-        detail = f"Pominięto zbyt duże pliki PDF (ponad {limit}): {large_names}" if too_large else None
+        detail = (
+            _("Pominięto zbyt duże pliki PDF (ponad %(limit)s): %(names)s", limit=limit, names=large_names)
+            if too_large
+            else None
+        )
         return Verdict(DECISION_TAKEN, detail=detail, pdfs=pdfs)
     if too_large:
-        return Verdict(DECISION_SKIPPED, REASON_TOO_LARGE, detail=f"Ponad {limit}: {large_names}")
+        return Verdict(
+            DECISION_SKIPPED,
+            REASON_TOO_LARGE,
+            detail=_("Ponad %(limit)s: %(names)s", limit=limit, names=large_names),
+        )
     return Verdict(DECISION_SKIPPED, REASON_NO_PDF)
 
 

@@ -24,6 +24,7 @@ from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from imapclient import IMAPClient, imap_utf7
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, ProtocolError
 from imapclient.response_parser import parse_fetch_response
@@ -142,8 +143,11 @@ class ImapMailbox:
                     if not client.has_capability("STARTTLS"):
                         raise MailboxError(
                             "starttls_missing",
-                            f"Serwer {self.host} nie oferuje STARTTLS, więc hasło nie zostało wysłane. "
-                            "Wybierz szyfrowanie SSL/TLS (zwykle port 993) albo sprawdź port.",
+                            _(
+                                "Serwer %(host)s nie oferuje STARTTLS, więc hasło nie zostało wysłane. "
+                                "Wybierz szyfrowanie SSL/TLS (zwykle port 993) albo sprawdź port.",
+                                host=self.host,
+                            ),
                         )
                     client.starttls(context)
                 if f"{self.username}{self._password}".isascii():
@@ -341,7 +345,7 @@ class ImapMailbox:
             response = self.client.fetch([uid], [f"BODY.PEEK[{part.ref}]"])
         found = response.get(uid, {})
         if item not in found:
-            raise MailboxError(MESSAGE_MISSING, "Wiadomość zniknęła z folderu w trakcie sprawdzania.")
+            raise MailboxError(MESSAGE_MISSING, _("Wiadomość zniknęła z folderu w trakcie sprawdzania."))
         return decode_transfer_encoding(found[item] or b"", part.encoding)
 
     def fetch_parts(
@@ -380,7 +384,7 @@ class ImapMailbox:
                 results.append(data if binary else decode_transfer_encoding(data, part.encoding))
             else:
                 results.append(
-                    MailboxError(MESSAGE_MISSING, "Wiadomość zniknęła z folderu w trakcie sprawdzania.")
+                    MailboxError(MESSAGE_MISSING, _("Wiadomość zniknęła z folderu w trakcie sprawdzania."))
                 )
         return results
 
@@ -430,7 +434,7 @@ class ImapMailbox:
         has_uidplus = self.client.has_capability("UIDPLUS")
         if not has_move and not has_uidplus:
             for message in messages:
-                outcome.failed[message.ref] = (
+                outcome.failed[message.ref] = _(
                     "Serwer nie umie przenosić wiadomości (brak MOVE i UIDPLUS); "
                     "wiadomość została w folderze."
                 )
@@ -482,7 +486,12 @@ class ImapMailbox:
                 raise
             self._selected = None
             raise MailboxError(
-                FOLDER_UNAVAILABLE, f"Nie można otworzyć folderu {folder.display}: {error.detail}"
+                FOLDER_UNAVAILABLE,
+                _(
+                    "Nie można otworzyć folderu %(folder)s: %(reason)s",
+                    folder=folder.display,
+                    reason=error.detail,
+                ),
             ) from error
         self._selected = (folder.ref, not readonly)
         return self._status
@@ -544,7 +553,7 @@ class ImapMailbox:
         if uid not in response:
             return []
         summary = summary_from_fetch(uid, response[uid], with_structure=False)
-        summary.parse_error = "Serwer zwrócił strukturę wiadomości, której nie da się odczytać."
+        summary.parse_error = _("Serwer zwrócił strukturę wiadomości, której nie da się odczytać.")
         return [summary]
 
     def _fetch_binary(self, uid: int, section: str) -> bytes | None:

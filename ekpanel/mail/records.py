@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -19,8 +20,6 @@ from ekpanel.extensions import db
 from ekpanel.mail.decide import Verdict
 from ekpanel.mail.mailbox import MessageSummary, RemoteFolder
 from ekpanel.timeutil import utcnow
-
-DUPLICATE_DETAIL = "Dokumenty z tej wiadomości już są; wiadomość zostanie przeniesiona."
 
 
 @dataclass
@@ -114,7 +113,9 @@ class Recorder:
                 existing.add((item.key, sha))
                 documents.append(self._document(folder, item.message, item.key, filename, size, sha))
                 count += 1
-            verdict = item.verdict if count else Verdict(DECISION_SKIPPED, REASON_DUPLICATE, DUPLICATE_DETAIL)
+            verdict = (
+                item.verdict if count else Verdict(DECISION_SKIPPED, REASON_DUPLICATE, _duplicate_detail())
+            )
             decisions.append(self._decision(folder, item.message, item.key, verdict))
             created.append(count)
         self._insert(Decision, decisions)
@@ -182,3 +183,7 @@ def naive_utc(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value
+
+
+def _duplicate_detail() -> str:
+    return _("Dokumenty z tej wiadomości już są; wiadomość zostanie przeniesiona.")
