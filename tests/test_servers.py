@@ -306,6 +306,24 @@ def test_saving_warns_about_another_company_on_the_same_mailbox(admin_client, co
     assert db.session.scalar(db.select(db.func.count(MailServer.id))) == 2  # saved anyway
 
 
+def test_enabling_a_server_warns_about_a_collision_that_arose_while_it_was_off(admin_client, company):
+    mine = imap_server(company, whitelist=["faktury@dostawca.pl"], folders=["INBOX"], active=False)
+    imap_server(make_company("Beta sp. z o.o."), whitelist=["*@dostawca.pl"], folders=["INBOX"])
+    url = f"/settings/email/servers/{mine.id}/active"
+
+    response = admin_client.post(url, headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert response.headers["HX-Retarget"] == "#company-panel"  # the panel, where messages show
+    assert "Uwaga: firma Beta sp. z o.o. ma serwer" in html
+    assert "faktury@dostawca.pl / *@dostawca.pl" in html
+    db.session.refresh(mine)
+    assert mine.active is True  # enabled anyway
+
+    response = admin_client.post(url, headers={"HX-Request": "true"})  # disabling warns of nothing
+    assert "HX-Retarget" not in response.headers
+    assert "Uwaga: firma" not in response.get_data(as_text=True)
+
+
 def test_no_collision_warning_for_a_different_mailbox(admin_client, company):
     imap_server(make_company("Beta"), user="kadry@biuro.pl", whitelist=["*@dostawca.pl"])
     html = admin_client.post(new_url(company), data=IMAP_FORM, follow_redirects=True).get_data(as_text=True)

@@ -165,8 +165,10 @@ def _values(form: ServerForm) -> ServerValues:
     )
 
 
-def _flash_collisions(server: MailServer) -> None:
-    for collision in find_collisions(server):
+def _flash_collisions(server: MailServer) -> bool:
+    """Warn about other companies' servers that would take the same messages; True if any."""
+    collisions = find_collisions(server)
+    for collision in collisions:
         pairs = ", ".join(f"{mine} / {theirs}" for mine, theirs in collision.entries)
         flash(
             _(
@@ -180,6 +182,7 @@ def _flash_collisions(server: MailServer) -> None:
             ),
             "warning",
         )
+    return bool(collisions)
 
 
 # --- the dialog -----------------------------------------------------------------------------
@@ -246,10 +249,15 @@ def protocol_fields(company_id: int):
 def toggle_active(server_id: int):
     server = _server_or_404(server_id)
     set_server_active(server, not server.active)
+    # Enabling can bring back a collision that was harmless while this server was off.
+    warned = server.active and _flash_collisions(server)
     db.session.commit()
-    if is_htmx():
-        return render_template("servers/_server_row.html", row=_row(server, _today()), company=server.company)
-    return redirect(url_for("companies.show", company_id=server.company_id))
+    panel_url = url_for("companies.show", company_id=server.company_id)
+    if not is_htmx():
+        return redirect(panel_url)
+    if warned:  # the warning is shown above the rows: the whole panel, not just this row
+        return _render_panel(server.company, panel_url)
+    return render_template("servers/_server_row.html", row=_row(server, _today()), company=server.company)
 
 
 @bp.route("/servers/<int:server_id>/delete", methods=["GET", "POST"])
