@@ -2,8 +2,8 @@
 
 A check never runs inside a web request. The page calls ``enqueue_check`` and the clock (schedule.py)
 ``enqueue_slot_checks``; a worker (worker.py) runs ``check_server`` inside the app context. (``flask --app
-wsgi fetch`` runs the check in the foreground, outside the queue and these guards.) Three guards keep a
-mailbox from being checked twice at once by the workers:
+wsgi fetch`` runs the check in the foreground, outside the queue, but takes the same per-server lock.)
+Three guards keep a mailbox from being checked twice at once by the workers:
 
 - enqueueing is idempotent: a server's queued or running job is remembered under ``server_job_key`` and
   handed back instead of adding another (under a short per-server Redis lock, so two requests racing
@@ -277,11 +277,22 @@ def _is_active(job: Job) -> bool:
 
 
 def _is_abandoned(job: Job) -> bool:
-    """A job still marked started long after it must have ended: its worker was killed."""
+    """A job still marked started that cannot be running: its worker is gone, or it started longer
+    ago than any run may last. A killed worker's registration expires with its heartbeat (about 90 s
+    after the kill), so the server is free again then, not only after the whole job timeout."""
+    if job.worker_name and not _worker_alive(job.connection, job.worker_name):
+        return True
     if job.started_at is None or job.timeout is None or job.timeout < 0:
         return False
     started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
     return datetime.now(UTC) > started + timedelta(seconds=lock_seconds(job.timeout))
+
+
+def _worker_alive(connection: redis.Redis, worker_name: str) -> bool:
+    key = Worker.redis_worker_namespace_prefix + worker_name
+    with connection.pipeline() as pipe:
+        exists, died = pipe.exists(key).hexists(key, "death").execute()
+    return bool(exists) and not died  # a worker that stopped keeps its key 60 s, marked with its death
 
 
 def job_progress(job: Job | None) -> dict:

@@ -29,6 +29,8 @@ from tests.factories import make_user
 from tests.support.check_jobs import invoice_message, make_server
 from tests.support.ports import free_port
 
+WORKER_NAME = "worker-on-another-machine"
+
 
 @pytest.fixture
 def jobs_app(sqlite_app, redis_url, redis_conn):
@@ -155,6 +157,33 @@ def test_a_server_whose_check_ended_gets_a_new_job(jobs_app, redis_conn, mail_us
     second = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
     assert second.id != first.id
     assert Queue(CHECK_QUEUE, connection=redis_conn).get_job_ids() == [second.id]
+
+
+def test_a_job_whose_worker_is_gone_no_longer_holds_the_server(jobs_app, redis_conn):
+    server = make_server()
+    job = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
+    worker_key = f"rq:worker:{WORKER_NAME}"
+    redis_conn.hset(worker_key, "birth", "2026-11-24T00:00:00Z")
+    with redis_conn.pipeline() as pipe:  # what a worker records when it takes the job
+        job.prepare_for_execution(WORKER_NAME, pipe)
+        pipe.execute()
+    assert server_job(server.id, redis_conn).id == job.id
+    assert enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn).id == job.id
+
+    redis_conn.delete(worker_key)  # a killed worker's registration expires with its heartbeat
+    assert server_job(server.id, redis_conn) is None
+    assert job_progress(job)["state"] == STATE_FAILED
+    assert enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn).id != job.id
+
+
+def test_a_job_whose_worker_stopped_no_longer_holds_the_server(jobs_app, redis_conn):
+    server = make_server()
+    job = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
+    with redis_conn.pipeline() as pipe:
+        job.prepare_for_execution(WORKER_NAME, pipe)
+        pipe.execute()
+    redis_conn.hset(f"rq:worker:{WORKER_NAME}", "death", "2026-11-24T00:00:00Z")  # as rq marks it
+    assert server_job(server.id, redis_conn) is None
 
 
 def test_transient_failure_is_retried_with_growing_intervals(jobs_app, redis_conn):
