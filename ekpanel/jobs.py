@@ -29,10 +29,10 @@ from redis.exceptions import LockNotOwnedError, WatchError
 from rq import Queue, Retry, SimpleWorker, Worker, get_current_job
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
-from rq.registry import StartedJobRegistry
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import select
 
-from ekpanel.checks.models import OUTCOME_FAILED, TRIGGER_SCHEDULE
+from ekpanel.checks.models import OUTCOME_FAILED, TRIGGER_REFRESH, TRIGGER_SCHEDULE
 from ekpanel.clock import current_slot
 from ekpanel.companies.models import Company
 from ekpanel.extensions import db
@@ -202,6 +202,8 @@ def _enqueue(
         if current is not None:
             if slot is not None:
                 connection.set(slot_key(server_id, slot), current.id, ex=SLOT_CLAIM_TTL)
+            elif trigger == TRIGGER_REFRESH:
+                _retry_now(current, queue)
             return current, False
 
         job_id = slot_job_id(server_id, slot) if slot is not None else new_job_id(server_id)
@@ -235,6 +237,16 @@ def _enqueue(
         if slot is not None:
             connection.set(slot_key(server_id, slot), job.id, ex=SLOT_CLAIM_TTL)
         return job, created
+
+
+def _retry_now(job: Job, queue: Queue) -> None:
+    """An operator asking for a check should not wait minutes for a retry: a job waiting for one is
+    due at once, and the workers' scheduler puts it on the queue within a second or so."""
+    if job.get_status(refresh=False) != JobStatus.SCHEDULED:
+        return
+    registry = ScheduledJobRegistry(queue=queue)
+    # xx: only while it is still waiting; if the scheduler has just queued it, do not schedule it again.
+    queue.connection.zadd(registry.key, {job.id: int(time.time())}, xx=True)  # rq compares whole seconds
 
 
 def _fetch(job_id: str, connection: redis.Redis) -> Job | None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import redis
 from rq import Queue
 from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select
 
 import ekpanel.mail.check
@@ -199,6 +201,24 @@ def test_transient_failure_is_retried_with_growing_intervals(jobs_app, redis_con
     assert (progress["state"], progress["retrying"], progress["finished"]) == (STATE_QUEUED, True, False)
     assert progress["error_code"] == "connection_refused"
     assert server_job(server.id, redis_conn).id == job.id  # still this server's job: no second one
+
+
+def test_refresh_brings_a_waiting_retry_forward_and_the_clock_does_not(jobs_app, redis_conn):
+    server = make_server(host="127.0.0.1", port=free_port(), encryption="none", username="x")  # refused
+    job = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
+    work(jobs_app, redis_conn)
+    assert job.get_status(refresh=True) == JobStatus.SCHEDULED  # the retry waits a minute
+    waiting = ScheduledJobRegistry(queue=Queue(CHECK_QUEUE, connection=redis_conn))
+
+    assert enqueue_check(server.id, TRIGGER_SCHEDULE, connection=redis_conn).id == job.id
+    assert waiting.get_jobs_to_schedule(time.time()) == []  # the clock leaves the retry where it is
+
+    assert enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn).id == job.id
+    assert waiting.get_jobs_to_schedule(time.time()) == [job.id]  # an operator's refresh: due now
+    work(jobs_app, redis_conn)
+    assert len(checks_of(server)) == 2
+    job.refresh()
+    assert (job.get_status(), job.retries_left) == (JobStatus.SCHEDULED, 1)  # one retry used, not more
 
 
 def test_transient_failure_gives_up_after_three_retries(jobs_app, redis_conn):
