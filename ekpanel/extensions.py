@@ -1,5 +1,7 @@
 """Flask extensions, created unbound; ``create_app`` binds them."""
 
+import sqlite3
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -7,7 +9,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import Engine, MetaData, event
 
 # Stable constraint names, so Alembic migrations work the same on SQLite and PostgreSQL.
 naming_convention = {
@@ -24,3 +26,15 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_unicode_lower(dbapi_connection, _connection_record) -> None:
+    """SQLite's lower() folds ASCII only, so on the embedded database a search for "łódź" (an
+    ILIKE, which SQLite does as lower() LIKE lower()) missed "ŁÓDŹ". Python's lower() folds all."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value

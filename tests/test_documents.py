@@ -69,6 +69,8 @@ def test_list_is_a_fragment_for_htmx_and_says_so_to_caches(client, operator, com
         ({"q": "korekta"}, ["subject"]),
         ({"q": "ZAKUP_2026"}, ["filename"]),
         ({"q": "100%"}, ["percent"]),
+        ({"q": "łódź"}, ["polish"]),  # Polish capitals fold on SQLite too
+        ({"q": "ŻÓŁTA"}, ["polish"]),
         ({"status": "registered"}, ["subject"]),
         ({"date_from": "2026-11-05", "date_to": "2026-11-05"}, ["filename"]),
     ],
@@ -87,6 +89,12 @@ def test_filters_select_by_text_status_and_date(client, operator, company, query
         ),
         "percent": make_document(
             company, subject="Rabat 100% na usługę", received_at=datetime(2026, 11, 6, 12)
+        ),
+        "polish": make_document(
+            company,
+            sender="Hurtownia ŁÓDŹ <biuro@lodz.example>",
+            filename="Żółta_faktura.pdf",
+            received_at=datetime(2026, 11, 7, 12),
         ),
     }
     response = client.get(f"/companies/{company.id}/documents", query_string=query)
