@@ -110,6 +110,15 @@ def test_admin_cannot_create_a_login_twice(client, auth):
     assert "Taki login już istnieje" in response.get_data(as_text=True)
 
 
+def test_admin_is_told_plainly_that_a_password_is_too_short(client, auth):
+    make_user("szef", admin=True)
+    auth.login("szef")
+    response = client.post("/admin/users/new", data={"login": "ewa", "password": "krotkie", "language": "pl"})
+    assert response.status_code == 200
+    assert "Hasło musi mieć od 8 do 200 znaków." in response.get_data(as_text=True)
+    assert db.session.scalar(db.select(User).filter_by(login="ewa")) is None
+
+
 def test_admin_deactivates_operator_and_takes_the_right_away(client, auth):
     make_user("szef", admin=True)
     ewa = make_user("ewa", can_refresh=True)

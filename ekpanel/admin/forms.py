@@ -14,11 +14,14 @@ class UserForm(FlaskForm):
         _l("Login"),
         validators=[
             DataRequired(),
-            Length(max=80),
+            Length(max=80, message=_l("Login może mieć najwyżej 80 znaków.")),
             Regexp(r"^[\w.@+-]+$", message=_l("Login może zawierać litery, cyfry oraz . @ + - _")),
         ],
     )
-    password = PasswordField(_l("Hasło"), validators=[Optional(), Length(min=8, max=200)])
+    password = PasswordField(
+        _l("Hasło"),
+        validators=[Optional(), Length(min=8, max=200, message=_l("Hasło musi mieć od 8 do 200 znaków."))],
+    )
     is_admin = BooleanField(_l("Administrator"))
     can_refresh = BooleanField(_l("Przekazane dokumenty - e-mail (odświeżenie)"))
     active = BooleanField(_l("Aktywny"), default=True)
