@@ -6,6 +6,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
+from flask_babel import format_decimal
+
+ONE_DECIMAL = "#,##0.0"
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -18,13 +21,14 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def file_size(size: int | None) -> str:
+    """Bytes as B, KB or MB in the user's language: "2,9 KB" in Polish, "2.9 KB" in English."""
     if size is None:
         return ""
     if size < 1024:
-        return f"{size} B"
+        return f"{format_decimal(size)} B"
     if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
+        return f"{format_decimal(size / 1024, format=ONE_DECIMAL)} KB"
+    return f"{format_decimal(size / (1024 * 1024), format=ONE_DECIMAL)} MB"
 
 
 def register(app: Flask) -> None:

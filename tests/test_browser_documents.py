@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 from playwright.sync_api import expect
@@ -50,6 +51,8 @@ def test_operator_refreshes_sees_progress_and_the_new_documents_without_reload(
     page.get_by_role("button", name="Odśwież").click()
     progress = page.locator("#refresh-progress")
     expect(progress.locator(f'li[data-server-id="{server.id}"]')).to_contain_text("w kolejce")
+    spinner = progress.locator(".spinner").first.bounding_box()  # a turning circle, not an empty box
+    assert spinner["width"] >= 8 and spinner["height"] >= 8, spinner
 
     run_worker(worker_app, redis_conn)  # the page keeps polling meanwhile
 
@@ -118,8 +121,21 @@ def test_filters_and_pages_stay_in_the_url(page, live_server):
     company = make_company("Alfa sp. z o.o.")
     make_document(company, sender="biuro@energia.pl", subject="Prąd")
     make_document(company, sender="faktury@dostawca.pl", subject="Towar")
+    make_document(company, sender="archiwum@stary.pl", subject="Stara", received_at=datetime(2020, 6, 1, 10))
     make_user("anna", companies=[company])
+    errors: list[str] = []
+    # htmx reports a trigger it cannot read (htmx:syntax:error) as a console error.
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     log_in(page, "anna")
+    expect(page.locator("#documents tbody tr")).to_have_count(3)
+    assert errors == []  # htmx read the filter's trigger, and every resource (the icon too) was there
+
+    page.get_by_label("Otrzymane do").fill("2020-12-31")  # a date filters at once, like the status
+    expect(page.locator("#documents tbody tr")).to_have_count(1)
+    expect(page.locator("#documents tbody")).to_contain_text("archiwum@stary.pl")
+    expect(page).to_have_url(re.compile(r"date_to=2020-12-31"))
+    page.get_by_role("link", name="Wyczyść").click()
+    expect(page.locator("#documents tbody tr")).to_have_count(3)
 
     page.get_by_label("Szukaj").fill("energia")
     page.get_by_label("Szukaj").press("Enter")

@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select, tuple_
 
 from ekpanel import jobs
 from ekpanel.checks.models import OUTCOME_FAILED, OUTCOME_RUNNING, Check
+from ekpanel.checks.queries import last_check_summary
 from ekpanel.documents.models import STATUS_NEW, STATUS_REGISTERED, Document
 from ekpanel.extensions import db
 from ekpanel.servers.models import MailServer
@@ -229,6 +230,31 @@ def enabled_servers(company_id: int) -> list[MailServer]:
             .order_by(MailServer.name, MailServer.id)
         )
     )
+
+
+@dataclass(frozen=True)
+class FailingServer:
+    """An enabled server whose last check failed: the list warns that its mail is not being taken."""
+
+    server: MailServer
+    since: datetime  # start of the first failed check of the run that ends with the last check
+    reason: str | None  # the last check's message, else its code
+
+
+def failing_servers(company_id: int) -> list[FailingServer]:
+    """The company's enabled servers whose last finished check failed (disabled ones are not checked)."""
+    failing = []
+    for server in enabled_servers(company_id):
+        summary = last_check_summary(server.id)
+        if summary["outcome"] == OUTCOME_FAILED:
+            failing.append(
+                FailingServer(
+                    server,
+                    summary["failing_since"],
+                    summary["error_message"] or summary["error_code"],
+                )
+            )
+    return failing
 
 
 @dataclass

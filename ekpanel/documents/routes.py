@@ -292,6 +292,8 @@ def _list_context(company, args, *, notice: dict | None = None) -> dict:
         "older_url": page_url(after=page.older.encode()) if page.older else None,
         "status_url": url_for("documents.change_status", company_id=company.id, **list_args, **cursor_args),
         "highlight_since": queries.decode_stamp(args.get("highlight")),
+        # Part of the fragment: the list reloads after Odśwież, and the warning then goes or stays.
+        "failing_servers": queries.failing_servers(company.id),
         "notice": notice,
         "status_form": StatusForm(formdata=None),
     }

@@ -1,0 +1,155 @@
+"""What the documents list and the document page show people: a dead mailbox, sizes, long values."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import pytest
+
+from ekpanel.extensions import db
+from tests.factories import make_company, make_user
+from tests.support.documents import make_check, make_document
+from tests.test_servers_operations import imap_server
+
+
+@pytest.fixture
+def company():
+    return make_company("Alfa sp. z o.o.")
+
+
+@pytest.fixture
+def operator(client, auth, company):
+    user = make_user("anna", companies=[company])  # no refresh right: the warning is for everyone
+    auth.login("anna")
+    return user
+
+
+def list_html(client, company, **headers) -> str:
+    return client.get(f"/companies/{company.id}/documents", headers=headers).get_data(as_text=True)
+
+
+# --- a server that stopped working -------------------------------------------------------------
+
+
+def test_failing_server_is_announced_above_the_list_since_its_first_failure(client, operator, company):
+    server = imap_server(company, host="imap.dostawca.pl", user="faktury@alfa.pl")
+    make_check(server, started_at=datetime(2026, 11, 20, 4, 0))
+    make_check(
+        server, started_at=datetime(2026, 11, 21, 4, 0), outcome="failed", error_message="Stare hasło."
+    )
+    make_check(
+        server, started_at=datetime(2026, 11, 22, 4, 0), outcome="failed", error_message="Błędne hasło."
+    )
+    make_document(company)
+
+    html = list_html(client, company)
+    banner = re.search(
+        rf'<p class="[^"]*server-down[^"]*" data-failing-server="{server.id}">(.*?)</p>', html, re.S
+    )
+    assert banner is not None
+    text = " ".join(banner.group(1).split())
+    # 04:00 UTC is 05:00 in Warsaw; the reason is the last check's, without a doubled full stop.
+    assert f"Serwer {server.label} nie działa od 2026-11-21 05:00: Błędne hasło." in text
+    assert "Błędne hasło.." not in text
+    assert "Nowe dokumenty z tej skrzynki nie są pobierane — powiadom administratora." in text
+    assert html.index("data-failing-server") < html.index('id="documents"')
+    # The list reloads itself after Odśwież: the warning is in that fragment too, so it goes when fixed.
+    assert f'data-failing-server="{server.id}"' in list_html(client, company, **{"HX-Request": "true"})
+
+
+def test_no_warning_once_the_last_check_succeeded(client, operator, company):
+    server = imap_server(company)
+    make_check(
+        server, started_at=datetime(2026, 11, 21, 4, 0), outcome="failed", error_message="Błędne hasło."
+    )
+    make_check(server, started_at=datetime(2026, 11, 22, 4, 0))
+    assert "data-failing-server" not in list_html(client, company)
+
+
+def test_no_warning_for_a_disabled_server(client, operator, company):
+    server = imap_server(company)
+    make_check(server, outcome="failed", error_message="Błędne hasło.")
+    server.active = False
+    db.session.commit()
+    assert "data-failing-server" not in list_html(client, company)
+
+
+def test_warning_without_a_message_still_reads(client, operator, company):
+    server = imap_server(company)
+    make_check(server, outcome="failed")
+    html = list_html(client, company)
+    assert f'data-failing-server="{server.id}"' in html
+    assert "nieznany błąd." in html
+
+
+# --- sizes in the user's language --------------------------------------------------------------
+
+
+def sized_document(company, size: int):
+    document = make_document(company)
+    document.size = size
+    db.session.commit()
+    return document
+
+
+def test_sizes_have_a_decimal_comma_in_polish_and_a_point_in_english(client, operator, company):
+    small, large = sized_document(company, 3000), sized_document(company, 1_150_000)
+    html = list_html(client, company)
+    assert "2,9 KB" in html and "1,1 MB" in html
+    assert "2,9 KB" in client.get(f"/documents/{small.id}").get_data(as_text=True)
+
+    client.post("/account/language", data={"language": "en", "next": "/"})
+    html = list_html(client, company)
+    assert "2.9 KB" in html and "1.1 MB" in html
+    assert "1.1 MB" in client.get(f"/documents/{large.id}").get_data(as_text=True)
+
+
+# --- long values stay on one line --------------------------------------------------------------
+
+
+def test_long_sender_file_and_server_are_cut_with_the_whole_value_in_the_title(client, operator, company):
+    make_document(
+        company,
+        sender="faktury@bardzo-dlugi-dostawca.example",
+        filename="faktura_bardzo_dluga_nazwa_pliku_2025_12.pdf",
+        server_label="biuro@ksiegowa.example@127.0.0.1",
+        source_folder="INBOX/Faktury",
+    )
+    html = list_html(client, company)
+    assert '<span class="cut sender" title="faktury@bardzo-dlugi-dostawca.example">' in html
+    assert re.search(r'<a class="cut filename" title="faktura_bardzo_dluga_nazwa_pliku_2025_12.pdf"', html)
+    source = re.search(r'<td class="cut-cell source">(.*?)</td>', html, re.S).group(1)
+    assert 'title="biuro@ksiegowa.example@127.0.0.1"' in source
+    assert '<small class="cut muted" title="INBOX/Faktury">INBOX/Faktury</small>' in source
+    assert " / " not in source  # the folder is on its own small line, not after a slash
+
+
+# --- the filter form, the document page, the progress panel, the icon -------------------------
+
+
+def test_filter_trigger_has_no_selector_htmx_would_read_as_an_event_filter(client, operator, company):
+    html = list_html(client, company)
+    trigger = re.search(r'<form id="documents-filter"[^>]*hx-trigger="([^"]+)"', html, re.S).group(1)
+    assert "[" not in trigger
+    assert trigger == "submit, change from:.filter-at-once"
+    for name in ("date_from", "date_to", "status"):
+        assert re.search(rf'<(input|select) class="filter-at-once" id="{name}"', html), name
+    assert not re.search(r'class="filter-at-once" id="q"', html)  # the text waits for Enter
+
+
+def test_document_page_labels_the_checksum_and_puts_it_last(client, operator, company):
+    document = make_document(company)
+    html = client.get(f"/documents/{document.id}").get_data(as_text=True)
+    assert "Suma kontrolna (SHA-256)" in html
+    assert ">SHA-256<" not in html
+    details = html[html.index('class="card document-details"') : html.index("</aside>")]
+    assert details.rindex(document.sha256) > details.index('name="status"')  # after the actions
+
+
+def test_every_page_links_the_icon_and_the_icon_is_served(client, operator, company):
+    html = list_html(client, company)
+    assert '<link rel="icon" type="image/svg+xml" href="/static/favicon.svg">' in html
+    with client.get("/static/favicon.svg") as response:
+        assert response.status_code == 200
+        assert b"<svg" in response.data
