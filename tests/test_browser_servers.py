@@ -93,8 +93,9 @@ def test_admin_adds_an_imap_server_and_picks_a_folder_from_the_server(
     expect(dialog.get_by_label("Foldery IMAP", exact=True)).to_have_value("INBOX\nspam")
     dialog.get_by_role("button", name="Zapisz").click()
 
-    expect(page.get_by_text("Dodano serwer")).to_be_visible()
-    expect(page.locator("#server-rows")).to_contain_text(f"{mail_user.login}@127.0.0.1")
+    # The dialog stays open for editing, and says so itself: the page behind it is dimmed.
+    expect(dialog.get_by_text("Dodano serwer")).to_be_visible()
+    expect(page.locator("#server-rows")).to_contain_text(f"{mail_user.login} (127.0.0.1)")
     expect(page).to_have_url(re.compile(r"/settings/email/servers/\d+/edit$"))
     expect(dialog.get_by_label("Hasło")).to_have_value("")  # never sent back
 
@@ -105,7 +106,7 @@ def test_admin_adds_an_imap_server_and_picks_a_folder_from_the_server(
     folder_list.get_by_role("button", name=f"Dodaj {POLISH_FOLDER} do folderów IMAP").click()
     expect(dialog.get_by_label("Foldery IMAP", exact=True)).to_have_value(f"INBOX\nspam\n{POLISH_FOLDER}")
     dialog.get_by_role("button", name="Zapisz").click()
-    expect(page.get_by_text("Zapisano serwer")).to_be_visible()
+    expect(dialog.get_by_text("Zapisano serwer")).to_be_visible()
 
     server = saved_server(live_server)
     assert server.folder_names == ["INBOX", "spam", POLISH_FOLDER]
@@ -113,6 +114,41 @@ def test_admin_adds_an_imap_server_and_picks_a_folder_from_the_server(
     assert server.whitelist_entries == ["*@dostawca.pl", "faktury@biuro.pl"]
     with live_server.app.app_context():
         assert decrypt_secret(server.secret_encrypted) == mail_user.password  # kept on the second save
+
+
+def is_modal(dialog) -> bool:
+    return dialog.evaluate("d => d.matches(':modal')")
+
+
+def test_server_dialog_is_modal_keeps_errors_in_view_and_closes_on_escape(
+    page, live_server, admin_and_company
+):
+    page.set_viewport_size({"width": 1366, "height": 768})
+    log_in(page, "szef")
+    open_company(page, "Alfa sp. z o.o.")
+    page.get_by_role("link", name="Dodaj serwer").click()
+    htmx_settled(page)
+    dialog = page.get_by_role("dialog")
+    assert is_modal(dialog)
+    box = dialog.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 768  # in the viewport, scrolling inside itself
+    expect(dialog.get_by_label("Protokół")).to_be_focused()
+
+    dialog.get_by_label("Hasło").fill("tajne-haslo")
+    dialog.get_by_role("button", name="Zapisz").click()
+    htmx_settled(page)
+    assert is_modal(dialog)  # the dialog sent back with the errors is modal again
+    host = dialog.get_by_label("Serwer poczty przychodzącej")
+    expect(host).to_be_focused()
+    expect(host).to_be_in_viewport()
+    expect(dialog.locator("#field-host").get_by_role("alert")).to_be_in_viewport()
+    expect(dialog.get_by_label("Hasło")).to_have_value("tajne-haslo")  # kept for the next "Zapisz"
+
+    page.keyboard.press("Escape")
+    expect(page).to_have_url(re.compile(rf"/settings/email/companies/{admin_and_company}$"))
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    page.get_by_role("link", name="Dodaj serwer").click()  # the page is usable again
+    expect(page.get_by_role("dialog")).to_be_visible()
 
 
 def test_wrong_password_shows_the_classified_message(
@@ -134,6 +170,7 @@ def test_wrong_password_shows_the_classified_message(
 
     log_in(page, "szef")
     page.goto(f"/settings/email/servers/{server_id}/edit")
+    assert is_modal(page.get_by_role("dialog"))  # a whole page with the dialog open shows it modal too
     page.get_by_role("button", name="Pobierz listę folderów").click()
     alert = page.locator("#remote-folders").get_by_role("alert")
     expect(alert).to_have_text("Serwer odrzucił nazwę użytkownika lub hasło.")
@@ -201,11 +238,11 @@ def test_delete_asks_for_confirmation(page, live_server, admin_and_company):
     log_in(page, "szef")
     open_company(page, "Alfa sp. z o.o.")
     expect(page.locator("#server-rows")).to_contain_text("Pusta biała lista")
-    page.get_by_role("link", name="u@imap.biuro.pl").click()
+    page.get_by_role("link", name="u (imap.biuro.pl)").click()
     page.get_by_role("link", name="Usuń serwer").click()
     expect(page.get_by_role("dialog")).to_contain_text("Dokumenty już z niego pobrane pozostaną")
     page.get_by_role("button", name="Usuń", exact=True).click()
-    expect(page.get_by_text("Usunięto serwer u@imap.biuro.pl.")).to_be_visible()
+    expect(page.get_by_text("Usunięto serwer u (imap.biuro.pl).")).to_be_visible()
     expect(page.locator("#server-rows")).to_contain_text("Ta firma nie ma jeszcze serwerów")
 
 
@@ -260,7 +297,8 @@ def test_outlook_server_gets_consent_and_lists_its_folders(
     expect(page.locator("#company-list")).to_contain_text("brak zgody")
 
     dialog.get_by_role("button", name="Udziel zgody administratora").click()
-    expect(page.get_by_text("Zapisano zgodę administratora dla serwera Outlook Contoso.")).to_be_visible()
+    # A whole page comes back from Microsoft: its message is moved into the reopened dialog.
+    expect(dialog.get_by_text("Zapisano zgodę administratora dla serwera Outlook Contoso.")).to_be_visible()
     assert ms_emulator.is_consented(CLIENT)
     expect(page.locator("#server-rows")).not_to_contain_text("Brak zgody administratora")
     expect(page.locator("#company-list")).not_to_contain_text("brak zgody")

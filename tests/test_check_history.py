@@ -60,6 +60,14 @@ def test_server_history_lists_checks_with_trigger_who_outcome_and_counts(client,
     assert "sprawdzone: 12 · pobrane: 2 · dokumenty: 3 · pominięte: 10" in oldest
 
 
+def test_server_history_links_back_to_the_company_history_by_that_name(client, auth, server):
+    make_user("ewa", companies=[server.company], can_refresh=True)
+    auth.login("ewa")
+    html = client.get(f"/servers/{server.id}/checks").get_data(as_text=True)
+    link = f'<a href="/companies/{server.company_id}/checks">« Historia sprawdzeń firmy Alfa sp. z o.o.</a>'
+    assert link in html
+
+
 def test_one_check_shows_every_message_with_its_decision_and_reason(client, auth, server):
     make_user("szef", admin=True)
     check = make_check(server)
@@ -130,7 +138,7 @@ def test_company_history_lists_its_servers_with_their_last_check(client, auth, s
     make_user("ewa", companies=[server.company], can_refresh=True)
     auth.login("ewa")
     html = client.get(f"/companies/{server.company_id}/checks").get_data(as_text=True)
-    assert "faktury@imap.alfa.example" in html
+    assert "faktury (imap.alfa.example)" in html
     assert "dokumenty: 4" in html
     assert f'href="/servers/{server.id}/checks"' in html
 

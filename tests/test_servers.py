@@ -173,7 +173,14 @@ def test_switching_protocol_swaps_in_the_outlook_fields(admin_client, company):
         (
             IMAP_FORM,
             {"whitelist": "a@b.pl nie-adres x@@y.pl"},
-            "To nie jest adres e-mail ani wzorzec z *: nie-adres, x@@y.pl",
+            "To nie jest adres e-mail ani wzorzec z *: nie-adres, x@@y.pl "
+            "(spacja, przecinek i średnik rozdzielają wpisy)",
+        ),
+        (
+            IMAP_FORM,
+            {"whitelist": "*@helpoffice.pl\nfaktury dostawca.pl"},
+            "To nie jest adres e-mail ani wzorzec z *: faktury, dostawca.pl "
+            "(spacja, przecinek i średnik rozdzielają wpisy)",
         ),
         (IMAP_FORM, {"folders": " \n "}, "Podaj co najmniej jeden folder."),
         (GRAPH_FORM, {"name": ""}, "To pole jest wymagane."),
@@ -212,7 +219,21 @@ def test_invalid_form_keeps_what_was_typed(admin_client, company):
     )
     html = response.get_data(as_text=True)
     assert "faktury@biuro.pl" in html and "*@helpoffice.pl" in html
-    assert PASSWORD not in html
+    # The secret too: an empty field would fail as required on the next "Zapisz", unexplained.
+    assert f'value="{PASSWORD}"' in html
+
+
+def test_invalid_outlook_form_keeps_the_typed_client_secret(admin_client, company):
+    response = admin_client.post(
+        new_url(company), data=GRAPH_FORM | {"tenant": "contoso"}, headers={"HX-Request": "true"}
+    )
+    assert f'value="{CLIENT_SECRET}"' in response.get_data(as_text=True)
+
+
+def test_whitelist_accepts_recipients_pasted_from_a_mail_client(admin_client, company):
+    pasted = 'Jan Kowalski <Jan@Dostawca.pl>, "Nowak, Ewa" <ewa@helpoffice.pl>'
+    assert admin_client.post(new_url(company), data=IMAP_FORM | {"whitelist": pasted}).status_code == 302
+    assert only_server().whitelist_entries == ["jan@dostawca.pl", "ewa@helpoffice.pl"]
 
 
 # --- secrets ----------------------------------------------------------------------------------
@@ -226,11 +247,35 @@ def test_secret_is_never_rendered_back(admin_client, company):
         admin_client.get(f"/settings/email/servers/{server.id}/edit", headers={"HX-Request": "true"})
     )
     responses.append(admin_client.get(f"/settings/email/companies/{company.id}"))
+    # Saving in the dialog leaves it open for editing: with what was saved, not the typed secret.
+    responses.append(
+        admin_client.post(
+            f"/settings/email/servers/{server.id}/edit", data=IMAP_FORM, headers={"HX-Request": "true"}
+        )
+    )
+    responses.append(admin_client.post(new_url(company), data=IMAP_FORM, headers={"HX-Request": "true"}))
     for response in responses:
         html = response.get_data(as_text=True)
         assert PASSWORD not in html
         assert server.secret_encrypted not in html
+    assert 'id="server-form"' in responses[-1].get_data(as_text=True)
     assert "pozostaw puste, aby nie zmieniać" in responses[1].get_data(as_text=True)
+
+
+def test_outlook_edit_page_does_not_show_the_stored_client_secret(admin_client, company):
+    server = graph_server(company)
+    html = admin_client.get(f"/settings/email/servers/{server.id}/edit").get_data(as_text=True)
+    assert 'name="client_secret"' in html
+    assert 'id="client_secret" name="client_secret" type="password" value=""' in html
+    assert decrypt_secret(server.secret_encrypted) not in html
+
+
+@pytest.mark.parametrize("make_server", [imap_server, graph_server])
+def test_server_folder_list_heading_does_not_say_imap(admin_client, company, make_server):
+    server = make_server(company)
+    html = admin_client.get(f"/settings/email/servers/{server.id}/edit").get_data(as_text=True)
+    assert "<h4>Dostępne foldery na serwerze</h4>" in html
+    assert "Dostępne foldery IMAP" not in html
 
 
 def test_empty_secret_on_edit_keeps_the_stored_one(admin_client, company):
@@ -368,6 +413,24 @@ def test_saving_in_the_dialog_refreshes_the_company_list_too(admin_client, compa
     assert f'data-company-warnings="{company.id}"' in html
 
 
+def test_message_after_saving_in_the_dialog_is_shown_in_the_dialog(admin_client, company):
+    """The dialog stays open for editing and is modal: a message behind it would go unseen."""
+    response = admin_client.post(new_url(company), data=IMAP_FORM, headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert html.count("Dodano serwer faktury@biuro.pl (imap.biuro.pl).") == 1
+    dialog = html[html.index('id="server-dialog"') : html.index("</dialog>")]
+    assert "Dodano serwer faktury@biuro.pl (imap.biuro.pl)." in dialog
+
+
+def test_message_after_deleting_is_shown_above_the_rows(admin_client, company):
+    server = imap_server(company)
+    response = admin_client.post(
+        f"/settings/email/servers/{server.id}/delete", headers={"HX-Request": "true"}
+    )
+    html = response.get_data(as_text=True)
+    assert html.index("Usunięto serwer faktury@biuro.pl (imap.biuro.pl).") < html.index('id="server-rows"')
+
+
 def test_row_shows_the_last_check_and_its_outcome(admin_client, company):
     from ekpanel.checks.models import Check
 
@@ -379,6 +442,41 @@ def test_row_shows_the_last_check_and_its_outcome(admin_client, company):
     html = admin_client.get(f"/settings/email/companies/{company.id}").get_data(as_text=True)
     assert "nieudane" in html and "Błędne hasło." in html
     assert f"/servers/{server.id}/checks" in html  # the way to "why was this not taken?"
+
+
+def server_row(html: str, server) -> str:
+    start = html.index(f'<tr id="server-{server.id}"')
+    return html[start : html.index("</tr>", start)]
+
+
+def test_failed_check_shows_its_reason_instead_of_zero_counts(admin_client, company):
+    from ekpanel.checks.models import Check
+
+    server = imap_server(company, whitelist=["*@x.pl"])
+    reason = "Nie udało się połączyć z serwerem imap.biuro.pl: " + "przekroczono czas oczekiwania " * 8
+    db.session.add(Check(server_id=server.id, trigger="schedule", outcome="failed", error_message=reason))
+    db.session.commit()
+    row = server_row(
+        admin_client.get(f"/settings/email/companies/{company.id}").get_data(as_text=True), server
+    )
+    assert "pobrano 0" not in row
+    assert f'title="{reason}"' in row  # the whole reason, on hover
+    assert "Nie udało się połączyć z serwerem imap.biuro.pl" in row
+    assert reason not in row.replace(f'title="{reason}"', "")  # shortened where it is shown
+    assert 'data-warning="checks_failing">Nie działa</span>' in row  # and the Uwagi column says so
+
+
+def test_row_of_a_server_that_works_has_counts_and_no_failing_warning(admin_client, company):
+    from ekpanel.checks.models import Check
+
+    server = imap_server(company, whitelist=["*@x.pl"])
+    db.session.add(Check(server_id=server.id, trigger="schedule", outcome="ok", taken=2, skipped_sender=3))
+    db.session.commit()
+    row = server_row(
+        admin_client.get(f"/settings/email/companies/{company.id}").get_data(as_text=True), server
+    )
+    assert "pobrano 2, pominięto 3, błędy 0" in row
+    assert "checks_failing" not in row
 
 
 def test_row_says_since_when_a_server_keeps_failing(admin_client, company):

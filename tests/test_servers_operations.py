@@ -265,4 +265,18 @@ def test_deleting_a_server_keeps_its_documents_and_their_server_name(app):
     assert db.session.get(MailServer, server_id) is None
     assert db.session.get(Check, check_id) is None
     assert (document.server_id, document.check_id) == (None, None)
-    assert document.server_label == "faktury@biuro.pl@imap.biuro.pl"
+    assert document.server_label == "faktury@biuro.pl (imap.biuro.pl)"
+
+
+@pytest.mark.parametrize(
+    ("values", "label"),
+    [
+        ({"username": "biuro@ksiegowa.example", "host": "127.0.0.1"}, "biuro@ksiegowa.example (127.0.0.1)"),
+        ({"username": "faktury", "host": "imap.biuro.pl"}, "faktury (imap.biuro.pl)"),
+        ({"username": None, "host": "imap.biuro.pl"}, "imap.biuro.pl"),
+        ({"name": "Poczta biura", "username": "faktury", "host": "imap.biuro.pl"}, "Poczta biura"),
+        ({"protocol": "graph", "mailbox_address": "faktury@contoso.com"}, "faktury@contoso.com"),
+    ],
+)
+def test_server_label_does_not_read_as_a_broken_address(values, label):
+    assert MailServer(**({"protocol": "imap"} | values)).label == label

@@ -7,6 +7,7 @@ import pytest
 from ekpanel.mail.whitelist import (
     SenderWhitelist,
     entries_overlap,
+    invalid_entry_has_spaces,
     normalise_entry,
     parse_entries,
     sender_address,
@@ -61,6 +62,54 @@ def test_entry_that_is_neither_address_nor_pattern_is_reported_as_typed(typed):
 
 def test_each_invalid_entry_is_named_once():
     assert parse_entries("Bad bad Bad")[1] == ["Bad", "bad"]
+
+
+@pytest.mark.parametrize(
+    ("text", "entries"),
+    [
+        ("Jan Kowalski <Jan@Firma.pl>", ["jan@firma.pl"]),
+        ("<jan@firma.pl>", ["jan@firma.pl"]),
+        ("Jan Kowalski < jan@firma.pl >", ["jan@firma.pl"]),
+        # Several recipients, as a mail client copies them; a quoted name may hold a comma.
+        (
+            'Jan Kowalski <jan@firma.pl>, "Nowak, Ewa" <ewa@biuro.pl>; Faktury <faktury@dostawca.pl>',
+            ["jan@firma.pl", "ewa@biuro.pl", "faktury@dostawca.pl"],
+        ),
+        ("Jan Kowalski <jan@firma.pl>\n*@helpoffice.pl\nEwa Nowak <ewa@biuro.pl>", None),
+        # A name that is the address itself, as Outlook shows it.
+        ("'faktury@firma.pl' <faktury@firma.pl>", ["faktury@firma.pl"]),
+        # Addresses typed as a list before a bracketed one are entries, not a name to drop.
+        (
+            "jan@firma.pl ewa@biuro.pl <faktury@dostawca.pl>",
+            ["jan@firma.pl", "ewa@biuro.pl", "faktury@dostawca.pl"],
+        ),
+    ],
+)
+def test_recipient_pasted_from_a_mail_client_is_its_address(text, entries):
+    if entries is None:
+        entries = ["jan@firma.pl", "*@helpoffice.pl", "ewa@biuro.pl"]
+    assert parse_entries(text) == (entries, [])
+
+
+def test_invalid_address_in_brackets_is_named_without_its_display_name():
+    assert parse_entries("Jan Kowalski <jan@firma>") == ([], ["jan@firma"])
+
+
+@pytest.mark.parametrize(
+    ("text", "split"),
+    [
+        ("faktury dostawca.pl", True),
+        ("*@helpoffice.pl\njan @firma.pl", True),
+        ("jan@firma", False),
+        ("faktury@firma.pl\njan@firma", False),
+        ("faktury@firma.pl, jan@firma", False),
+        ("Jan Kowalski <jan@firma>", False),  # the name's words are not entries
+    ],
+)
+def test_invalid_entry_split_by_a_space_is_recognised(text, split):
+    invalid = parse_entries(text)[1]
+    assert invalid
+    assert invalid_entry_has_spaces(text, invalid) is split
 
 
 @pytest.mark.parametrize(

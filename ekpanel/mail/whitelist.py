@@ -21,6 +21,10 @@ from collections.abc import Iterable
 from email.policy import default as default_policy
 
 _SEPARATORS = re.compile(r"[\s,;]+")
+# "Jan Kowalski <jan@firma.pl>", as a mail client copies a recipient: the display name runs back to the
+# previous comma, semicolon or line break (a quoted name may hold them), the address is in brackets.
+_NAMED_ADDRESS = re.compile(r'((?:"[^"\n]*"|[^,;\n<>])*)<([^<>\n]*)>')
+_ITEMS = re.compile(r"[,;\n]+")
 # Printable characters that cannot start or end an address in a list; ``[`` and ``?`` are allowed.
 _LOCAL_PART = re.compile(r'[^\s@,;<>()"\\\x00-\x1f\x7f]+')
 _DOMAIN = re.compile(r"[\w*-]+(?:\.[\w*-]+)*")
@@ -34,11 +38,12 @@ _COMMENT = re.compile(r"\([^()]*\)")
 def parse_entries(text: str) -> tuple[list[str], list[str]]:
     """Split the form's text into (normalised unique entries, invalid entries as typed).
 
-    Entries are separated by newlines, commas, semicolons or spaces; order is kept.
+    Entries are separated by newlines, commas, semicolons or spaces; order is kept. A recipient
+    pasted from a mail client, ``Jan Kowalski <jan@firma.pl>``, is its address.
     """
     entries: list[str] = []
     invalid: list[str] = []
-    for token in _SEPARATORS.split(text or ""):
+    for token in _SEPARATORS.split(_without_display_names(text or "")):
         if not token:
             continue
         entry = normalise_entry(token)
@@ -48,6 +53,31 @@ def parse_entries(text: str) -> tuple[list[str], list[str]]:
         elif entry not in entries:
             entries.append(entry)
     return entries, invalid
+
+
+def invalid_entry_has_spaces(text: str, invalid: Iterable[str]) -> bool:
+    """Whether an invalid fragment is only spaces away from another one, as in ``faktury dostawca.pl``:
+    probably one entry with a space typed into it, which the form should point out."""
+    invalid = set(invalid)
+    for item in _ITEMS.split(_without_display_names(text or "")):
+        words = item.split()
+        if len(words) > 1 and invalid.intersection(words):
+            return True
+    return False
+
+
+def _without_display_names(text: str) -> str:
+    """The text with each ``Display Name <address>`` replaced by the address.
+
+    Address-like words of the name are kept as entries of their own: in ``jan@a.pl ewa@b.pl <c@d.pl>``
+    they were typed as a list, not a name, and an entry must not vanish unseen.
+    """
+
+    def address(match: re.Match[str]) -> str:
+        kept = [word.strip("\"'") for word in match.group(1).split() if "@" in word]
+        return " ".join([*kept, match.group(2).strip()]) + " "
+
+    return _NAMED_ADDRESS.sub(address, text)
 
 
 def normalise_entry(entry: str) -> str | None:

@@ -23,8 +23,9 @@ from wtforms import (
     ValidationError,
 )
 from wtforms.validators import Length, NumberRange, Optional, StopValidation
+from wtforms.widgets import PasswordInput
 
-from ekpanel.mail.whitelist import parse_entries
+from ekpanel.mail.whitelist import invalid_entry_has_spaces, parse_entries
 from ekpanel.servers.models import (
     DEFAULT_PORTS,
     ENCRYPTION_NONE,
@@ -42,6 +43,10 @@ _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+")
 _HOST = re.compile(r"[a-z0-9.:\[\]-]+", re.IGNORECASE)
 
 REQUIRED = _l("To pole jest wymagane.")
+
+# A form sent back with errors keeps the secret as typed, or the next "Zapisz" would fail on it unseen.
+# Safe: a secret field is only ever filled from the submitted form, never from the stored server.
+SECRET_AS_TYPED = PasswordInput(hide_value=False)
 
 
 class PortField(IntegerField):
@@ -148,12 +153,14 @@ class ServerForm(FlaskForm):
     username = StringField(
         _l("Nazwa użytkownika"), validators=[_required_for(PROTOCOL_IMAP), Length(max=255)]
     )
-    password = PasswordField(_l("Hasło"), validators=[_only_for(PROTOCOL_IMAP)])
+    password = PasswordField(_l("Hasło"), validators=[_only_for(PROTOCOL_IMAP)], widget=SECRET_AS_TYPED)
 
     # Outlook 365
     name = StringField(_l("Nazwa serwera"), validators=[_required_for(PROTOCOL_GRAPH), Length(max=200)])
     client_id = StringField(_l("ID aplikacji"), validators=[_required_for(PROTOCOL_GRAPH)])
-    client_secret = PasswordField(_l("Klucz sekretny aplikacji"), validators=[_only_for(PROTOCOL_GRAPH)])
+    client_secret = PasswordField(
+        _l("Klucz sekretny aplikacji"), validators=[_only_for(PROTOCOL_GRAPH)], widget=SECRET_AS_TYPED
+    )
     tenant = StringField(_l("Tenant ID"), validators=[_required_for(PROTOCOL_GRAPH), Length(max=255)])
     mailbox_address = StringField(
         _l("Adres skrzynki"), validators=[_required_for(PROTOCOL_GRAPH), Length(max=320)]
@@ -227,12 +234,11 @@ class ServerForm(FlaskForm):
     def validate_whitelist(self, field):
         entries, invalid = parse_entries(field.data or "")
         if invalid:
-            raise ValidationError(
-                _l(
-                    "To nie jest adres e-mail ani wzorzec z *: %(entries)s",
-                    entries=", ".join(invalid),
-                )
-            )
+            message = _l("To nie jest adres e-mail ani wzorzec z *: %(entries)s", entries=", ".join(invalid))
+            if invalid_entry_has_spaces(field.data or "", invalid):
+                hint = _l("(spacja, przecinek i średnik rozdzielają wpisy)")
+                message = f"{message} {hint}"
+            raise ValidationError(message)
         self.whitelist_entries = entries
 
     def validate_folders(self, field):

@@ -80,7 +80,8 @@ class MailServer(db.Model):
             return self.name
         if self.is_graph:
             return self.mailbox_address or ""
-        return f"{self.username}@{self.host}" if self.username else (self.host or "")
+        # The user name is often an address itself: "user@host" would read as a broken address.
+        return f"{self.username} ({self.host})" if self.username else (self.host or "")
 
     @property
     def whitelist_entries(self) -> list[str]:

@@ -24,6 +24,7 @@ WARNING_WHITELIST_EMPTY = "whitelist_empty"
 WARNING_CONSENT_MISSING = "consent_missing"
 WARNING_SECRET_EXPIRING = "secret_expiring"
 WARNING_SECRET_EXPIRED = "secret_expired"
+WARNING_CHECKS_FAILING = "checks_failing"
 
 
 @dataclass
@@ -149,6 +150,15 @@ def server_warnings(server: MailServer, today: date) -> list[str]:
     if not server.whitelist_entries:
         warnings.append(WARNING_WHITELIST_EMPTY)
     return warnings
+
+
+def server_row_warnings(server: MailServer, checks: dict, today: date) -> list[str]:
+    """The warnings of a server's row: its settings' and, first, whether its last checks failed.
+
+    ``checks`` is ekpanel.checks.queries.last_check_summary of the server.
+    """
+    failing = [WARNING_CHECKS_FAILING] if checks.get("failing_since") else []
+    return failing + server_warnings(server, today)
 
 
 def companies_with_warnings(today: date) -> dict[int, list[str]]:

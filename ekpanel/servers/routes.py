@@ -46,7 +46,7 @@ from ekpanel.servers.operations import (
     folders_with,
     record_consent,
     save_server,
-    server_warnings,
+    server_row_warnings,
     set_server_active,
 )
 
@@ -79,7 +79,8 @@ def _today():
 
 
 def _row(server: MailServer, today: date) -> ServerRow:
-    return ServerRow(server, last_check_summary(server.id), server_warnings(server, today))
+    checks = last_check_summary(server.id)
+    return ServerRow(server, checks, server_row_warnings(server, checks, today))
 
 
 @bp.app_template_global()
@@ -216,7 +217,8 @@ def _saved(company: Company, server: MailServer, *, created: bool):
     edit_url = url_for("servers.edit", server_id=server.id)
     if not is_htmx():
         return redirect(edit_url)
-    form = ServerForm(obj=server, stored_protocol=server.protocol)
+    # What was saved, not the request's form: that would send the typed secret back.
+    form = ServerForm(formdata=None, obj=server, stored_protocol=server.protocol)
     return _render_panel(
         company, edit_url, server=server, server_form=form, form_action=_form_action(company, server)
     )
