@@ -153,3 +153,29 @@ def test_every_page_links_the_icon_and_the_icon_is_served(client, operator, comp
     with client.get("/static/favicon.svg") as response:
         assert response.status_code == 200
         assert b"<svg" in response.data
+
+
+# --- the same PDF sent again -------------------------------------------------------------------
+
+
+def test_the_same_pdf_in_another_email_is_pointed_out_on_both_and_nowhere_else(client, operator, company):
+    invoice = b"%PDF-1.4 faktura FV/1/11/2026"
+    first = make_document(
+        company, data=invoice, sender="biuro@dostawca.pl", received_at=datetime(2026, 11, 20, 9, 0)
+    )
+    again = make_document(company, data=invoice, received_at=datetime(2026, 11, 23, 9, 0))
+    other = make_document(company, received_at=datetime(2026, 11, 22, 9, 0))
+    make_document(make_company("Beta"), data=invoice)  # another company's copy is none of Alfa's business
+
+    html = list_html(client, company)
+    rows = {int(n): row for n, row in re.findall(r'data-document-id="(\d+)"(.*?)</tr>', html, re.S)}
+    assert "duplikat: 2026-11-20" in rows[again.id]
+    assert "2026-11-20 10:00 (biuro@dostawca.pl)" in rows[again.id]  # 09:00 UTC is 10:00 in Warsaw
+    assert f"/documents/{first.id}?" in rows[again.id]
+    assert "duplikat: 2026-11-23" in rows[first.id]
+    assert "duplikat" not in rows[other.id]
+
+    page = client.get(f"/documents/{again.id}").get_data(as_text=True)
+    assert "Ten sam plik PDF przyszedł też w innych wiadomościach:" in page
+    assert f"/documents/{first.id}" in page
+    assert "Ten sam plik PDF" not in client.get(f"/documents/{other.id}").get_data(as_text=True)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import insert, select, text, tuple_
 
 from ekpanel.documents.models import Document
-from ekpanel.documents.queries import DocumentFilters, filter_conditions, list_query
+from ekpanel.documents.queries import DocumentFilters, filter_conditions, list_query, same_file_query
 from ekpanel.extensions import db
 from tests.factories import make_company
 
@@ -95,3 +95,9 @@ def test_list_pages_read_the_index_in_order_never_a_sort(filled):
     for query in (deep_page, one_month):
         bounds = plan(query).split(INDEX, 1)[1]
         assert re.search(r"received_at ?<|ROW\(received_at, id\) <", bounds), bounds
+
+
+def test_finding_the_same_pdf_reads_its_index(filled):
+    page_hashes = {f"{n:064x}" for n in range(50_000, 50_050)}  # a page's worth of documents
+    found = plan(same_file_query(filled.id, page_hashes))
+    assert "ix_documents_company_sha256" in found, found

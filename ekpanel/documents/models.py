@@ -21,6 +21,8 @@ class Document(db.Model):
         UniqueConstraint("company_id", "message_key", "sha256", name="uq_documents_company_message_pdf"),
         Index("ix_documents_company_received", "company_id", "received_at", "id"),
         Index("ix_documents_company_status", "company_id", "status"),
+        # The same PDF sent again in another e-mail (an invoice re-sent): see same_file_elsewhere.
+        Index("ix_documents_company_sha256", "company_id", "sha256"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -187,6 +187,34 @@ def document_page(
     return DocumentPage(documents, newer, older, total, capped)
 
 
+def same_file_elsewhere(company_id: int, documents: list[Document]) -> dict[int, list[Document]]:
+    """Document id → the company's other documents with the same PDF (same SHA-256), oldest first.
+
+    One message's PDF is one document however often it is seen; the same invoice sent again in a new
+    e-mail is a second one. Both stay (they are two receipts), but whoever registers them should know.
+    """
+    hashes = {document.sha256 for document in documents}
+    if not hashes:
+        return {}
+    by_hash: dict[str, list[Document]] = {}
+    for row in db.session.scalars(same_file_query(company_id, hashes)):
+        by_hash.setdefault(row.sha256, []).append(row)
+    return {
+        document.id: [other for other in by_hash.get(document.sha256, []) if other.id != document.id]
+        for document in documents
+        if len(by_hash.get(document.sha256, [])) > 1
+    }
+
+
+def same_file_query(company_id: int, hashes: set[str]):
+    """The company's documents with any of these SHA-256 (index ix_documents_company_sha256)."""
+    return (
+        select(Document)
+        .where(Document.company_id == company_id, Document.sha256.in_(sorted(hashes)))
+        .order_by(Document.received_at, Document.id)
+    )
+
+
 def new_counts(company_ids: list[int]) -> dict[int, int]:
     """How many documents are still *Nowy*, per company (the left-hand list shows it)."""
     if not company_ids:

@@ -102,6 +102,7 @@ def show(document_id: int):
         "documents/show.html",
         document=document,
         company=document.company,
+        same_file=queries.same_file_elsewhere(document.company_id, [document]).get(document.id, []),
         back_url=_safe_back_url(request.args.get("back"), document.company_id),
     )
 
@@ -286,6 +287,7 @@ def _list_context(company, args, *, notice: dict | None = None) -> dict:
         "company": company,
         "filter_form": form,
         "listing": page,
+        "same_file": queries.same_file_elsewhere(company.id, page.documents),
         "list_url": page_url(**cursor_args),
         "first_page_url": page_url(),
         "newer_url": page_url(before=page.newer.encode()) if page.newer else None,
