@@ -67,6 +67,26 @@ def test_no_warning_once_the_last_check_succeeded(client, operator, company):
     assert "data-failing-server" not in list_html(client, company)
 
 
+def test_companies_on_the_left_say_which_mailbox_is_down(client, auth):
+    alfa, beta, gamma = make_company("Alfa"), make_company("Beta"), make_company("Gamma")
+    make_user("anna", companies=[alfa, beta, gamma])
+    auth.login("anna")
+    down = imap_server(alfa, user="a@alfa.pl")
+    make_check(down, started_at=datetime(2026, 11, 21, 4, 0))
+    make_check(down, started_at=datetime(2026, 11, 22, 4, 0), outcome="failed")
+    make_check(down, started_at=datetime(2026, 11, 22, 11, 0), outcome="running")  # under way: not an answer
+    recovered = imap_server(beta, user="b@beta.pl")
+    make_check(recovered, started_at=datetime(2026, 11, 21, 4, 0), outcome="failed")
+    make_check(recovered, started_at=datetime(2026, 11, 22, 4, 0))
+    switched_off = imap_server(gamma, user="c@gamma.pl")
+    make_check(switched_off, outcome="failed")
+    switched_off.active = False
+    db.session.commit()
+
+    html = client.get("/").get_data(as_text=True)
+    assert re.findall(r'data-company-failing="(\d+)"', html) == [str(alfa.id)]
+
+
 def test_no_warning_for_a_disabled_server(client, operator, company):
     server = imap_server(company)
     make_check(server, outcome="failed", error_message="Błędne hasło.")

@@ -1,5 +1,6 @@
 """The servers of a company through the panel: the dialog's rules, secrets, consent, rights."""
 
+import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -12,6 +13,7 @@ from ekpanel.servers import routes
 from ekpanel.servers.models import MailServer
 from ekpanel.servers.secrets import decrypt_secret
 from tests.factories import make_company, make_user
+from tests.support.documents import make_check
 from tests.test_servers_operations import CLIENT, TENANT, graph_server, imap_server
 
 PASSWORD = "Zupe!nie-Tajne-Haslo-42"
@@ -399,6 +401,20 @@ def test_company_list_warns_about_an_expiring_secret(admin_client, company):
     html = admin_client.get(f"/settings/email/companies/{other.id}").get_data(as_text=True)
     assert f'data-company-warnings="{company.id}"' in html
     assert "klucz wygasł" in html
+    assert f'data-company-warnings="{other.id}"' not in html
+
+
+def test_company_list_says_which_company_has_a_mailbox_that_stopped_working(admin_client, company):
+    other = make_company("Beta")
+    down = imap_server(company, whitelist=["*@x.pl"])
+    make_check(down, started_at=datetime(2026, 11, 21, 4, 0))
+    make_check(down, started_at=datetime(2026, 11, 22, 4, 0), outcome="failed")
+    fine = imap_server(other, whitelist=["*@x.pl"], user="kadry@biuro.pl")
+    make_check(fine, started_at=datetime(2026, 11, 22, 4, 0))
+
+    html = admin_client.get(f"/settings/email/companies/{other.id}").get_data(as_text=True)
+    warnings = re.search(rf'data-company-warnings="{company.id}">(.*?)</span>\s*</span>', html, re.S)
+    assert warnings is not None and 'data-warning="checks_failing"' in warnings.group(1)
     assert f'data-company-warnings="{other.id}"' not in html
 
 

@@ -63,6 +63,24 @@ def last_check_summary(server_id: int) -> dict:
     return summary
 
 
+def failing_server_ids(server_ids: list[int]) -> set[int]:
+    """Of these servers, those whose last finished check failed: one query for a whole list."""
+    if not server_ids:
+        return set()
+    newest_first = (Check.started_at.desc(), Check.id.desc())
+    ranked = (
+        select(
+            Check.server_id,
+            Check.outcome,
+            func.row_number().over(partition_by=Check.server_id, order_by=newest_first).label("n"),
+        )
+        .where(Check.server_id.in_(server_ids), Check.outcome != OUTCOME_RUNNING)
+        .subquery()
+    )
+    query = select(ranked.c.server_id).where(ranked.c.n == 1, ranked.c.outcome == OUTCOME_FAILED)
+    return set(db.session.scalars(query))
+
+
 def failing_since(server_id: int) -> datetime | None:
     """When the current run of failed checks began (the start of its first check)."""
     last_good = db.session.scalar(

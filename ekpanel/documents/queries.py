@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select, tuple_
 
 from ekpanel import jobs
 from ekpanel.checks.models import OUTCOME_FAILED, OUTCOME_RUNNING, Check
-from ekpanel.checks.queries import last_check_summary
+from ekpanel.checks.queries import failing_server_ids, last_check_summary
 from ekpanel.documents.models import STATUS_NEW, STATUS_REGISTERED, Document
 from ekpanel.extensions import db
 from ekpanel.servers.models import MailServer
@@ -258,6 +258,17 @@ def enabled_servers(company_id: int) -> list[MailServer]:
             .order_by(MailServer.name, MailServer.id)
         )
     )
+
+
+def companies_with_failing_server(company_ids: list[int]) -> set[int]:
+    """Of these companies, those with an enabled server whose last check failed (for the list on the left)."""
+    servers = db.session.execute(
+        select(MailServer.id, MailServer.company_id).where(
+            MailServer.company_id.in_(company_ids), MailServer.active.is_(True)
+        )
+    ).all()
+    failing = failing_server_ids([server_id for server_id, _company in servers])
+    return {company_id for server_id, company_id in servers if server_id in failing}
 
 
 @dataclass(frozen=True)

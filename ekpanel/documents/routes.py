@@ -263,7 +263,12 @@ def _company_list(companies: list | None = None) -> dict:
     """
     if companies is None:
         companies = visible_companies(current_user)
-    return {"companies": companies, "new_counts": queries.new_counts([c.id for c in companies])}
+    ids = [c.id for c in companies]
+    return {
+        "companies": companies,
+        "new_counts": queries.new_counts(ids),
+        "failing_companies": queries.companies_with_failing_server(ids),
+    }
 
 
 def _list_context(company, args, *, notice: dict | None = None) -> dict:

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select, update
 
 from ekpanel.checks.models import Check, Decision
+from ekpanel.checks.queries import failing_server_ids
 from ekpanel.companies.models import Company
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
@@ -164,8 +165,11 @@ def server_row_warnings(server: MailServer, checks: dict, today: date) -> list[s
 def companies_with_warnings(today: date) -> dict[int, list[str]]:
     """Company id → the warning codes of its servers (each code once), for the company list."""
     found: dict[int, list[str]] = {}
-    for server in db.session.scalars(select(MailServer)):
-        for code in server_warnings(server, today):
+    servers = list(db.session.scalars(select(MailServer)))
+    failing = failing_server_ids([server.id for server in servers if server.active])
+    for server in servers:
+        failing_first = [WARNING_CHECKS_FAILING] if server.id in failing else []
+        for code in failing_first + server_warnings(server, today):
             codes = found.setdefault(server.company_id, [])
             if code not in codes:
                 codes.append(code)
