@@ -78,6 +78,8 @@ def test_each_invalid_entry_is_named_once():
         ("Jan Kowalski <jan@firma.pl>\n*@helpoffice.pl\nEwa Nowak <ewa@biuro.pl>", None),
         # A name that is the address itself, as Outlook shows it.
         ("'faktury@firma.pl' <faktury@firma.pl>", ["faktury@firma.pl"]),
+        # A stray quote in one name does not swallow the next recipient.
+        ('Jan "Kowalski <jan@firma.pl>, "Nowak, Ewa" <ewa@biuro.pl>', ["jan@firma.pl", "ewa@biuro.pl"]),
         # Addresses typed as a list before a bracketed one are entries, not a name to drop.
         (
             "jan@firma.pl ewa@biuro.pl <faktury@dostawca.pl>",

@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from email.policy import default as default_policy
 
 _SEPARATORS = re.compile(r"[\s,;]+")
-# "Jan Kowalski <jan@firma.pl>", as a mail client copies a recipient: the display name runs back to the
-# previous comma, semicolon or line break (a quoted name may hold them), the address is in brackets.
-_NAMED_ADDRESS = re.compile(r'((?:"[^"\n]*"|[^,;\n<>])*)<([^<>\n]*)>')
+# "Jan Kowalski <jan@firma.pl>", as a mail client copies a recipient: the address is in brackets, the
+# display name runs back to the previous comma, semicolon or line break (a quoted name may hold them).
+_BRACKETED = re.compile(r"<([^<>\n]*)>")
 _ITEMS = re.compile(r"[,;\n]+")
 # Printable characters that cannot start or end an address in a list; ``[`` and ``?`` are allowed.
 _LOCAL_PART = re.compile(r'[^\s@,;<>()"\\\x00-\x1f\x7f]+')
@@ -70,14 +70,31 @@ def _without_display_names(text: str) -> str:
     """The text with each ``Display Name <address>`` replaced by the address.
 
     Address-like words of the name are kept as entries of their own: in ``jan@a.pl ewa@b.pl <c@d.pl>``
-    they were typed as a list, not a name, and an entry must not vanish unseen.
+    they were typed as a list, not a name, and an entry must not vanish unseen. One pass over the
+    text (no regular expression that backtracks: the form takes whatever is pasted).
     """
+    parts: list[str] = []
+    position = 0
+    for match in _BRACKETED.finditer(text):
+        before = text[position : match.start()]
+        name_starts = _after_last_separator(before)
+        kept = [word.strip("\"'") for word in before[name_starts:].split() if "@" in word]
+        parts += [before[:name_starts], " ".join([*kept, match.group(1).strip()]), " "]
+        position = match.end()
+    parts.append(text[position:])
+    return "".join(parts)
 
-    def address(match: re.Match[str]) -> str:
-        kept = [word.strip("\"'") for word in match.group(1).split() if "@" in word]
-        return " ".join([*kept, match.group(2).strip()]) + " "
 
-    return _NAMED_ADDRESS.sub(address, text)
+def _after_last_separator(segment: str) -> int:
+    """Where the last item of ``segment`` begins: after its last comma, semicolon or line break
+    outside double quotes (a line break ends any quote)."""
+    start, quoted = 0, False
+    for index, char in enumerate(segment):
+        if char == '"':
+            quoted = not quoted
+        elif char == "\n" or (char in ",;" and not quoted):
+            start, quoted = index + 1, False
+    return start
 
 
 def normalise_entry(entry: str) -> str | None:
