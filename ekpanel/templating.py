@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
-from flask_babel import format_decimal
+from flask_babel import format_decimal, gettext
 
 ONE_DECIMAL = "#,##0.0"
 
@@ -31,6 +31,16 @@ def file_size(size: int | None) -> str:
     return f"{format_decimal(size / (1024 * 1024), format=ONE_DECIMAL)} MB"
 
 
+def stored_text(value: str | None) -> str:
+    """A message a check stored as text, in the reader's language when the catalog has it.
+
+    A check runs in a worker, with no user, so it stores its messages in Polish (the msgids). Those
+    without parameters ("Serwer odrzucił nazwę użytkownika lub hasło.") are msgids as they stand.
+    """
+    return gettext(value) if value else ""
+
+
 def register(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(file_size, "file_size")
+    app.add_template_filter(stored_text, "stored_text")

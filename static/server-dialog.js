@@ -7,6 +7,17 @@
   if (window.ekpanelServerDialog) return; // the page may be loaded twice into one window
   window.ekpanelServerDialog = true;
 
+  var opener = null; // href of the link that opened the dialog: focus goes back there after it closes
+
+  // Typed into, or sent back with errors (what was typed is in it): closing would lose work.
+  function hasWork(dialog) {
+    return dialog.dataset.dirty === "1" || dialog.querySelector(".field.has-error") !== null;
+  }
+
+  function mayLeave(dialog) {
+    return !hasWork(dialog) || window.confirm(dialog.dataset.confirmLeave || "?");
+  }
+
   function leave(dialog) {
     // The link, not dialog.close(): it also restores the address and the panel behind the dialog.
     var link = dialog.querySelector("[data-dialog-close]");
@@ -28,10 +39,27 @@
   function makeModal() {
     var dialog = document.getElementById("server-dialog");
     if (!dialog || dialog.tagName !== "DIALOG" || dialog.matches(":modal")) return null;
+    dialog.addEventListener("input", function () {
+      dialog.dataset.dirty = "1";
+    });
     dialog.addEventListener("cancel", function (event) {
       event.preventDefault();
-      leave(dialog);
+      if (mayLeave(dialog)) leave(dialog);
     });
+    // Zamknij / Anuluj: asked first too. Capturing, so htmx on the link never sees a refused click.
+    dialog.addEventListener(
+      "click",
+      function (event) {
+        var link = event.target.closest && event.target.closest("[data-dialog-close]");
+        if (link && !dialog.dataset.leaving && !mayLeave(dialog)) {
+          event.preventDefault();
+          event.stopImmediatePropagation();
+        } else if (link) {
+          dialog.dataset.leaving = "1";
+        }
+      },
+      true
+    );
     // The browser may close it anyway (Escape pressed twice quickly): follow the link all the same.
     dialog.addEventListener("close", function () {
       if (dialog.isConnected && !dialog.open) leave(dialog);
@@ -52,6 +80,20 @@
     for (var i = messages.length - 1; i >= 0; i--) title.after(messages[i]);
   }
 
-  document.addEventListener("htmx:afterSettle", makeModal);
+  // Remember which link opened the dialog; when the panel comes back without one, focus it again.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var source = event.detail.elt;
+    if (source && source.getAttribute && source.getAttribute("hx-target") === "#server-dialog" &&
+        !source.closest("#server-dialog")) {
+      opener = source.getAttribute("href");
+    }
+  });
+  function afterSwap() {
+    if (makeModal() || document.querySelector("dialog#server-dialog") || !opener) return;
+    var again = document.querySelector('#company-panel a[href="' + CSS.escape(opener) + '"]');
+    opener = null;
+    if (again) again.focus();
+  }
+  document.addEventListener("htmx:afterSettle", afterSwap);
   document.addEventListener("htmx:historyRestore", makeModal);
 })();

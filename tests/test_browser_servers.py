@@ -144,11 +144,33 @@ def test_server_dialog_is_modal_keeps_errors_in_view_and_closes_on_escape(
     expect(dialog.locator("#field-host").get_by_role("alert")).to_be_in_viewport()
     expect(dialog.get_by_label("Hasło")).to_have_value("tajne-haslo")  # kept for the next "Zapisz"
 
+    # What was typed is not thrown away by one stray key: Escape asks first.
+    asked: list[str] = []
+
+    def answer(accept: bool):
+        def handle(question):
+            asked.append(question.message)
+            question.accept() if accept else question.dismiss()
+
+        return handle
+
+    page.once("dialog", answer(False))
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_be_visible()
+    expect(dialog.get_by_label("Hasło")).to_have_value("tajne-haslo")
+    page.once("dialog", answer(True))
     page.keyboard.press("Escape")
     expect(page).to_have_url(re.compile(rf"/settings/email/companies/{admin_and_company}$"))
     expect(page.get_by_role("dialog")).to_have_count(0)
-    page.get_by_role("link", name="Dodaj serwer").click()  # the page is usable again
+    assert asked == ["Zamknąć okno? Wpisane zmiany nie zostaną zapisane."] * 2
+    add = page.get_by_role("link", name="Dodaj serwer")
+    expect(add).to_be_focused()  # back where the keyboard user was
+    add.click()  # the page is usable again
     expect(page.get_by_role("dialog")).to_be_visible()
+    htmx_settled(page)
+    page.keyboard.press("Escape")  # nothing typed yet: closes without asking
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    assert len(asked) == 2
 
 
 def test_wrong_password_shows_the_classified_message(

@@ -81,6 +81,34 @@ def test_one_check_shows_every_message_with_its_decision_and_reason(client, auth
     assert "nadawca spoza listy" in html and "brak pliku PDF" in html
 
 
+def test_one_check_shows_its_own_warnings(client, auth, server):
+    make_user("szef", admin=True)
+    check = make_check(
+        server,
+        outcome="partial",
+        warnings="Folder „Faktury” nie istnieje na serwerze; pozostałe foldery sprawdzono.\n"
+        "Wiadomość 7 w folderze INBOX nie została przeniesiona: brak miejsca",
+    )
+    quiet = make_check(server)
+    auth.login("szef")
+    html = client.get(f"/checks/{check.id}").get_data(as_text=True)
+    assert re.findall(r'<li class="warning">(.*?)</li>', html) == [
+        "Folder „Faktury” nie istnieje na serwerze; pozostałe foldery sprawdzono.",
+        "Wiadomość 7 w folderze INBOX nie została przeniesiona: brak miejsca",
+    ]
+    assert "Ostrzeżenia" not in client.get(f"/checks/{quiet.id}").get_data(as_text=True)
+
+
+def test_a_stored_failure_reads_in_english_for_an_english_user(client, auth, server):
+    make_user("john", admin=True)
+    check = make_check(server, outcome="failed", error_message="Serwer odrzucił nazwę użytkownika lub hasło.")
+    auth.login("john")
+    client.post("/account/language", data={"language": "en", "next": "/"})
+    html = client.get(f"/checks/{check.id}").get_data(as_text=True)
+    assert "The server rejected the user name or password." in html
+    assert "Serwer odrzucił" not in html
+
+
 @pytest.mark.parametrize(
     ("query", "expected"), [("OBCY.example", ["spam@obcy.example"]), ("w treści", [None])]
 )

@@ -189,10 +189,10 @@ def test_the_same_pdf_in_another_email_is_pointed_out_on_both_and_nowhere_else(c
 
     html = list_html(client, company)
     rows = {int(n): row for n, row in re.findall(r'data-document-id="(\d+)"(.*?)</tr>', html, re.S)}
-    assert "duplikat: 2026-11-20" in rows[again.id]
+    assert "duplikat: 20.11 10:00" in rows[again.id]
     assert "2026-11-20 10:00 (biuro@dostawca.pl)" in rows[again.id]  # 09:00 UTC is 10:00 in Warsaw
     assert f"/documents/{first.id}?" in rows[again.id]
-    assert "duplikat: 2026-11-23" in rows[first.id]
+    assert "duplikat: 23.11 10:00" in rows[first.id]
     assert "duplikat" not in rows[other.id]
 
     page = client.get(f"/documents/{again.id}").get_data(as_text=True)

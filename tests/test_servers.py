@@ -273,11 +273,10 @@ def test_outlook_edit_page_does_not_show_the_stored_client_secret(admin_client, 
 
 
 @pytest.mark.parametrize("make_server", [imap_server, graph_server])
-def test_server_folder_list_heading_does_not_say_imap(admin_client, company, make_server):
+def test_server_folder_list_section_has_the_name_of_the_help_page(admin_client, company, make_server):
     server = make_server(company)
     html = admin_client.get(f"/settings/email/servers/{server.id}/edit").get_data(as_text=True)
-    assert "<h4>Dostępne foldery na serwerze</h4>" in html
-    assert "Dostępne foldery IMAP" not in html
+    assert "<h4>Dostępne foldery IMAP na serwerze</h4>" in html
 
 
 def test_empty_secret_on_edit_keeps_the_stored_one(admin_client, company):

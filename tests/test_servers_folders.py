@@ -1,4 +1,4 @@
-"""Dostępne foldery na serwerze: the credentials test, through the real IMAP adapter."""
+"""Dostępne foldery IMAP na serwerze: the credentials test, through the real IMAP adapter."""
 
 import socket
 from collections.abc import Iterator
