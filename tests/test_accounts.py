@@ -1,3 +1,5 @@
+import re
+
 from ekpanel.accounts.models import User
 from ekpanel.extensions import db
 from tests.factories import PASSWORD, make_company, make_user
@@ -135,3 +137,18 @@ def test_english_is_selectable_per_user(client, auth):
     assert "Wyloguj" in client.get("/", follow_redirects=True).get_data(as_text=True)
     client.post("/account/language", data={"language": "en", "next": "/"})
     assert "Log out" in client.get("/", follow_redirects=True).get_data(as_text=True)
+
+
+def test_the_menu_marks_the_part_of_the_panel_a_page_belongs_to(client, auth):
+    company = make_company("Alfa")
+    make_user("szef", admin=True)
+    auth.login("szef")
+    pages = {
+        f"/companies/{company.id}/documents": "Przekazane dokumenty - e-mail",
+        f"/companies/{company.id}/checks": "Przekazane dokumenty - e-mail",
+        "/settings/email/": "Pobieranie dokumentów przez e-mail",
+        "/admin/users": "Panel administratora",
+    }
+    for url, section in pages.items():
+        html = client.get(url).get_data(as_text=True)
+        assert re.findall(r'aria-current="page">([^<]+)</a>', html) == [section], url
