@@ -282,8 +282,10 @@ class FailingServer:
 
 def failing_servers(company_id: int) -> list[FailingServer]:
     """The company's enabled servers whose last finished check failed (disabled ones are not checked)."""
+    servers = enabled_servers(company_id)
+    down = failing_server_ids([server.id for server in servers])  # one query; details only for these
     failing = []
-    for server in enabled_servers(company_id):
+    for server in (server for server in servers if server.id in down):
         summary = last_check_summary(server.id)
         if summary["outcome"] == OUTCOME_FAILED:
             failing.append(
