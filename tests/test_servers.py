@@ -480,6 +480,13 @@ def test_failed_check_shows_its_reason_instead_of_zero_counts(admin_client, comp
     assert reason not in row.replace(f'title="{reason}"', "")  # shortened where it is shown
     assert 'data-warning="checks_failing">Nie działa</span>' in row  # and the Uwagi column says so
 
+    server.active = False  # a disabled server is not checked: its old failure is no warning
+    db.session.commit()
+    row = server_row(
+        admin_client.get(f"/settings/email/companies/{company.id}").get_data(as_text=True), server
+    )
+    assert "checks_failing" not in row
+
 
 def test_row_of_a_server_that_works_has_counts_and_no_failing_warning(admin_client, company):
     from ekpanel.checks.models import Check

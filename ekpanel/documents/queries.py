@@ -285,16 +285,11 @@ def failing_servers(company_id: int) -> list[FailingServer]:
     servers = enabled_servers(company_id)
     down = failing_server_ids([server.id for server in servers])  # one query; details only for these
     failing = []
-    for server in (server for server in servers if server.id in down):
-        summary = last_check_summary(server.id)
-        if summary["outcome"] == OUTCOME_FAILED:
-            failing.append(
-                FailingServer(
-                    server,
-                    summary["failing_since"],
-                    summary["error_message"] or summary["error_code"],
-                )
-            )
+    for server in servers:
+        if server.id in down:
+            summary = last_check_summary(server.id)
+            reason = summary["error_message"] or summary["error_code"]
+            failing.append(FailingServer(server, summary["failing_since"], reason))
     return failing
 
 

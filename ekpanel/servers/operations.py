@@ -154,11 +154,12 @@ def server_warnings(server: MailServer, today: date) -> list[str]:
 
 
 def server_row_warnings(server: MailServer, checks: dict, today: date) -> list[str]:
-    """The warnings of a server's row: its settings' and, first, whether its last checks failed.
+    """The warnings of a server's row: its settings' and, first, whether its last checks failed
+    (an enabled server only, as on the company list: a disabled one is not checked at all).
 
     ``checks`` is ekpanel.checks.queries.last_check_summary of the server.
     """
-    failing = [WARNING_CHECKS_FAILING] if checks.get("failing_since") else []
+    failing = [WARNING_CHECKS_FAILING] if server.active and checks.get("failing_since") else []
     return failing + server_warnings(server, today)
 
 
