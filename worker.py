@@ -1,4 +1,4 @@
-"""The RQ worker: runs the checks (ekpanel.jobs.check_server) inside the app context.
+"""The RQ worker: runs the checks (ekpanel.checks.job.check_server) inside the app context.
 
     .venv/bin/python worker.py           # until SIGTERM or Ctrl-C
     .venv/bin/python worker.py --burst   # run what is queued, then exit
@@ -15,7 +15,7 @@ import logging
 import sys
 
 from ekpanel import create_app
-from ekpanel.jobs import make_worker
+from ekpanel.checks.workers import make_worker
 
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 

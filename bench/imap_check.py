@@ -35,6 +35,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from ekpanel.mail.check import run_check  # noqa: E402
 from imapclient import IMAPClient  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
@@ -43,7 +44,6 @@ from ekpanel.companies.models import Company  # noqa: E402
 from ekpanel.documents.models import Document  # noqa: E402
 from ekpanel.extensions import db  # noqa: E402
 from ekpanel.mail import connect  # noqa: E402
-from ekpanel.mail.check import run_check  # noqa: E402
 from ekpanel.mail.imap import ImapMailbox  # noqa: E402
 from ekpanel.mail.pdf import looks_like_pdf  # noqa: E402
 from ekpanel.mail.settings import MailSettings  # noqa: E402

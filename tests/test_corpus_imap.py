@@ -12,9 +12,9 @@ import csv
 
 from sqlalchemy import func, select
 
+from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
-from ekpanel.mail.check import run_check
 from ekpanel.mail.structure import message_header
 from tests.support.mail_servers import new_box, server_for
 

@@ -10,8 +10,9 @@ from flask import g
 from rq import Queue
 
 from ekpanel import create_app
+from ekpanel.checks.keys import CHECK_QUEUE
+from ekpanel.checks.workers import make_worker
 from ekpanel.extensions import db
-from ekpanel.jobs import CHECK_QUEUE, make_worker
 from ekpanel.servers.models import MailServer
 from tests.conftest import _test_config
 from tests.factories import make_company, make_user

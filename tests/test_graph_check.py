@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from ekpanel.checks.models import Check, Decision
+from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.documents.storage import pdf_path
 from ekpanel.extensions import db
-from ekpanel.mail.check import run_check
 from ekpanel.mail.connect import list_server_folders
 from ekpanel.mail.folders import year_folder_name
 from ekpanel.mail.mailbox import MailboxError

@@ -9,14 +9,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ekpanel.checks.models import Check, Decision
+from ekpanel.checks.records import Recorder, TakenMessage
+from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.documents.storage import pdf_path
 from ekpanel.extensions import db
 from ekpanel.mail import connect, imap_fetch
-from ekpanel.mail.check import run_check, run_checks
 from ekpanel.mail.decide import Verdict
 from ekpanel.mail.mailbox import MessageSummary, RemoteFolder
-from ekpanel.mail.records import Recorder, TakenMessage
 from ekpanel.mail.structure import StructureError
 from ekpanel.servers.models import ENCRYPTION_STARTTLS, MailServer
 from ekpanel.timeutil import utcnow
@@ -359,11 +359,11 @@ def test_wrong_password_fails_only_that_servers_check(sqlite_app, dovecot):
     bad = make_server(good.company, bad_box, password="zle-haslo")
     good_box.user.append("INBOX", m.with_pdf())
 
-    failed, ok = run_checks([bad.id, good.id], trigger="schedule")
+    failed, ok = (run_check(server_id, trigger="schedule") for server_id in (bad.id, good.id))
 
     assert (failed.outcome, failed.error_code, failed.transient) == ("failed", "auth_failed", False)
-    assert failed.error_message
-    assert (ok.outcome, ok.documents) == ("ok", 1)
+    assert failed.error is not None
+    assert (ok.outcome, ok.counts.documents) == ("ok", 1)
     check = db.session.get(Check, failed.check_id)
     assert (check.outcome, check.error_code, check.finished_at is not None) == ("failed", "auth_failed", True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import ekpanel.mail.check
 import pytest
 import redis
 from rq import Queue
@@ -12,20 +13,13 @@ from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select
 
-import ekpanel.mail.check
+from ekpanel.checks.keys import CHECK_QUEUE
 from ekpanel.checks.models import TRIGGER_REFRESH, TRIGGER_SCHEDULE, Check
+from ekpanel.checks.progress import STATE_DONE, STATE_FAILED, STATE_QUEUED, job_progress
+from ekpanel.checks.queue import enqueue_check, server_job
+from ekpanel.checks.workers import make_worker
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
-from ekpanel.jobs import (
-    CHECK_QUEUE,
-    STATE_DONE,
-    STATE_FAILED,
-    STATE_QUEUED,
-    enqueue_check,
-    job_progress,
-    make_worker,
-    server_job,
-)
 from ekpanel.servers.secrets import encrypt_secret
 from tests.factories import make_user
 from tests.support.check_jobs import invoice_message, make_server

@@ -12,20 +12,13 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from sqlalchemy import func, select
 
+from ekpanel.checks.job import check_server
+from ekpanel.checks.keys import CHECK_QUEUE, server_lock_key
 from ekpanel.checks.models import TRIGGER_REFRESH, TRIGGER_SCHEDULE, Check
+from ekpanel.checks.progress import STATE_ALREADY_RUNNING, STATE_DONE, STATE_FAILED, job_progress
+from ekpanel.checks.queue import enqueue_check, server_job
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
-from ekpanel.jobs import (
-    CHECK_QUEUE,
-    STATE_ALREADY_RUNNING,
-    STATE_DONE,
-    STATE_FAILED,
-    check_server,
-    enqueue_check,
-    job_progress,
-    server_job,
-    server_lock_key,
-)
 from ekpanel.mail.folders import year_folder_name
 from tests.support.check_jobs import (
     descendants,

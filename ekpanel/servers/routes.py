@@ -28,12 +28,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ekpanel.access import admin_required, company_or_404, visible_companies
+from ekpanel.checks.mailboxes import mailbox_access
 from ekpanel.checks.queries import last_check_summary
 from ekpanel.clock import next_check_time
 from ekpanel.companies.models import Company
 from ekpanel.extensions import db
 from ekpanel.htmx import is_htmx, render_page_or_fragment
-from ekpanel.mail.connect import list_server_folders
+from ekpanel.mail.connect import list_folders
 from ekpanel.mail.mailbox import MailboxError
 from ekpanel.mail.settings import MailSettings
 from ekpanel.servers.forms import ServerForm
@@ -49,6 +50,7 @@ from ekpanel.servers.operations import (
     server_row_warnings,
     set_server_active,
 )
+from ekpanel.templating import render_note
 
 bp = Blueprint("servers", __name__, url_prefix="/settings/email")
 
@@ -299,9 +301,9 @@ def remote_folders(server_id: int):
     server = _server_or_404(server_id)
     folders, error = [], None
     try:
-        folders = list_server_folders(server, _folder_list_settings())
+        folders = list_folders(mailbox_access(server), _folder_list_settings())
     except MailboxError as failure:
-        error = failure.message
+        error = render_note(failure.note)
         current_app.logger.info("folder list of server %s: %s %s", server.id, failure.code, failure.detail)
     except Exception:
         current_app.logger.exception("folder list of server %s failed unexpectedly", server.id)
