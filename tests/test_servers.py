@@ -451,7 +451,7 @@ def test_row_shows_the_last_check_and_its_outcome(admin_client, company):
 
     server = imap_server(company, whitelist=["*@x.pl"])
     db.session.add(
-        Check(server_id=server.id, trigger="schedule", outcome="failed", error_message="Błędne hasło.")
+        Check(server_id=server.id, trigger="schedule", outcome="failed", error_note={"text": "Błędne hasło."})
     )
     db.session.commit()
     html = admin_client.get(f"/settings/email/companies/{company.id}").get_data(as_text=True)
@@ -469,7 +469,9 @@ def test_failed_check_shows_its_reason_instead_of_zero_counts(admin_client, comp
 
     server = imap_server(company, whitelist=["*@x.pl"])
     reason = "Nie udało się połączyć z serwerem imap.biuro.pl: " + "przekroczono czas oczekiwania " * 8
-    db.session.add(Check(server_id=server.id, trigger="schedule", outcome="failed", error_message=reason))
+    db.session.add(
+        Check(server_id=server.id, trigger="schedule", outcome="failed", error_note={"text": reason})
+    )
     db.session.commit()
     row = server_row(
         admin_client.get(f"/settings/email/companies/{company.id}").get_data(as_text=True), server
@@ -553,7 +555,7 @@ def test_folder_list_shows_folders_with_polish_names(admin_client, company, monk
             "INBOX.Wiadomo&AWs-ci-&AVs-mieci", "INBOX.Wiadomości-śmieci", ".", frozenset({"\\Junk"})
         ),
     ]
-    monkeypatch.setattr(routes, "list_server_folders", lambda s, settings: folders)
+    monkeypatch.setattr(routes, "list_folders", lambda s, settings: folders)
     response = admin_client.get(
         f"/settings/email/servers/{server.id}/remote-folders", headers={"HX-Request": "true"}
     )
@@ -567,7 +569,7 @@ def test_folder_list_is_asked_for_with_a_fifteen_second_limit(admin_client, comp
     server = imap_server(company)
     seen = {}
     monkeypatch.setattr(
-        routes, "list_server_folders", lambda s, settings: seen.setdefault("settings", settings) and []
+        routes, "list_folders", lambda s, settings: seen.setdefault("settings", settings) and []
     )
     admin_client.get(f"/settings/email/servers/{server.id}/remote-folders")
     assert seen["settings"].imap_timeout == 15
@@ -579,7 +581,7 @@ def test_folder_list_failure_shows_the_classified_message(admin_client, company,
     def refuse(server, settings):
         raise MailboxError("auth_failed", "Serwer odrzucił nazwę użytkownika lub hasło.", detail="NO [AUTH]")
 
-    monkeypatch.setattr(routes, "list_server_folders", refuse)
+    monkeypatch.setattr(routes, "list_folders", refuse)
     html = admin_client.get(
         f"/settings/email/servers/{server.id}/remote-folders", headers={"HX-Request": "true"}
     ).get_data(as_text=True)
@@ -592,7 +594,7 @@ def test_unexpected_folder_list_failure_is_logged_not_shown(admin_client, compan
     def explode(server, settings):
         raise RuntimeError("internal detail /srv/secret/path")
 
-    monkeypatch.setattr(routes, "list_server_folders", explode)
+    monkeypatch.setattr(routes, "list_folders", explode)
     response = admin_client.get(
         f"/settings/email/servers/{server.id}/remote-folders", headers={"HX-Request": "true"}
     )

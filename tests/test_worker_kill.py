@@ -105,12 +105,12 @@ def test_two_workers_cannot_check_one_server_at_once(
     workers[1].proc.wait(60)
 
     progress = job_progress(second)
-    assert (progress["state"], progress["running_job_id"]) == (STATE_ALREADY_RUNNING, first.id)
-    assert progress["finished"] is True
+    assert (progress.state, progress.running_job_id) == (STATE_ALREADY_RUNNING, first.id)
+    assert progress.finished is True
 
     (tmp_path / "release").touch()
     workers[0].proc.wait(60)
-    assert job_progress(first)["state"] == STATE_DONE
+    assert job_progress(first).state == STATE_DONE
     assert [check.job_id for check in checks_of(server)] == [first.id]  # the second job checked nothing
     assert documents_of(server) == 3
     assert mail_user.list("INBOX") == []
@@ -144,13 +144,13 @@ def test_worker_killed_between_storing_and_moving_loses_and_duplicates_nothing(
     workers.append(start_process(WORKER, env))
     workers[1].proc.wait(60)
 
-    assert job_progress(again)["state"] == STATE_DONE, workers[1].output()
-    assert job_progress(killed)["state"] == STATE_FAILED
+    assert job_progress(again).state == STATE_DONE, workers[1].output()
+    assert job_progress(killed).state == STATE_FAILED
     assert documents_of(server) == messages  # every message taken exactly once
     assert mail_user.list("INBOX") == []
     assert len(mail_user.list(year_folder())) == messages
     rerun = checks_of(server)[-1]
-    assert (rerun.job_id, rerun.duplicates, rerun.documents) == (again.id, messages, 0)
+    assert (rerun.job_id, rerun.counts.duplicates, rerun.counts.documents) == (again.id, messages, 0)
     assert redis_conn.exists(server_lock_key(server.id)) == 0
 
 
@@ -176,7 +176,7 @@ def test_abandoned_job_requeued_by_cleanup_runs_again_and_takes_nothing_twice(
     workers.append(start_process(WORKER, env))
     workers[1].proc.wait(60)
 
-    assert job_progress(killed)["state"] == STATE_DONE, workers[1].output()
+    assert job_progress(killed).state == STATE_DONE, workers[1].output()
     assert documents_of(server) == messages
     assert mail_user.list("INBOX") == []
     assert [check.job_id for check in checks_of(server)] == [killed.id, killed.id]

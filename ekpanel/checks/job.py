@@ -20,7 +20,7 @@ from ekpanel.checks.progress import (
     RunProgress,
     update_meta,
 )
-from ekpanel.checks.run import run_check
+from ekpanel.checks import run
 from ekpanel.mail.vocabulary import ErrorCode, Outcome
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def check_server(server_id: int, trigger: str, user_id: int | None = None) -> di
 
     try:
         update_meta(job, state=STATE_CHECKING, progress=RunProgress().to_json())
-        result = run_check(
+        result = run.run_check(
             server_id, trigger=trigger, user_id=user_id, job_id=job_id, progress=_progress_writer(job)
         )
     except LookupError:  # the server was deleted after the job was queued: nothing to check, ever

@@ -235,9 +235,9 @@ class Note:
         return MSGIDS[self.code] % values if values else MSGIDS[self.code]
 
 
-def note(code: Text, **params: ParamValue) -> Note:
+def note(text: Text, /, **params: ParamValue) -> Note:
     """A note; parameters other than numbers and notes are kept as text."""
     return Note(
-        code,
+        text,
         {name: value if isinstance(value, int | Note) else str(value) for name, value in params.items()},
     )
