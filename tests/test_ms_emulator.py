@@ -452,6 +452,33 @@ def test_raw_message_item_attachment_value_is_mime(emu: MsEmulator, graph: Graph
     assert [p.get_filename() for p in pdfs] == ["FV_1_2026.pdf"] and pdfs[0].get_content() == PDF
 
 
+def test_attachments_of_one_message_fail_while_the_others_answer(emu: MsEmulator, graph: Graph) -> None:
+    pdf = [{"name": "FV.pdf", "content_type": "application/pdf", "content": PDF}]
+    broken = emu.add_message(MAILBOX, "inbox", sender="a@b.pl", subject="zepsuta", attachments=pdf)
+    healthy = emu.add_message(MAILBOX, "inbox", sender="a@b.pl", subject="zdrowa", attachments=pdf)
+    [broken_pdf] = graph.get(f"messages/{broken}/attachments").json()["value"]
+    emu.fail_attachments(MAILBOX, broken, 500)
+
+    for path in ("attachments", f"attachments/{broken_pdf['id']}", f"attachments/{broken_pdf['id']}/$value"):
+        failed = graph.get(f"messages/{broken}/{path}")
+        assert failed.status_code == 500, path
+        error = failed.json()["error"]
+        assert error["code"] == "InternalServerError" and error["message"], path
+    assert graph.get(f"messages/{broken}").status_code == 200  # the message itself still reads
+    [healthy_pdf] = graph.get(f"messages/{healthy}/attachments").json()["value"]
+    assert graph.get(f"messages/{healthy}/attachments/{healthy_pdf['id']}/$value").content == PDF
+
+    moved = graph.post(f"messages/{broken}/move", {"destinationId": "archive"}).json()["id"]
+    assert graph.get(f"messages/{moved}/attachments").status_code == 500  # the fault follows the message
+
+    emu.clear_faults()
+    assert graph.get(f"messages/{moved}/attachments").status_code == 200
+
+    emu.fail_attachments(MAILBOX, healthy, 503, code="ServiceNotAvailable", times=1)
+    assert graph.get(f"messages/{healthy}/attachments").json()["error"]["code"] == "ServiceNotAvailable"
+    assert graph.get(f"messages/{healthy}/attachments").status_code == 200  # healed after one request
+
+
 def test_stop_leaves_no_threads_and_no_listener() -> None:
     before = set(threading.enumerate())
     with MsEmulator() as server:

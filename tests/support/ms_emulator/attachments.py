@@ -17,6 +17,7 @@ from .errors import GraphError, graph_json, not_allowed, not_found
 from .values import iso, looks_like_id
 
 if TYPE_CHECKING:
+    from .faults import Faults
     from .model import Attachment, Mailbox, Message
     from .server import TlsServer
 
@@ -86,11 +87,14 @@ def parse_expand(request: Request) -> Expand | None:
 
 
 def attachments_route(
-    request: Request, site: TlsServer, mb: Mailbox, msg: Message, segs: list[str]
+    request: Request, site: TlsServer, faults: Faults, mb: Mailbox, msg: Message, segs: list[str]
 ) -> Response | None:
     """``segs`` is ``[message ref, "attachments", ...]``; None when the path is not an attachment route."""
     if request.method != "GET":
         raise not_allowed(request.method)
+    injected = faults.attachment_error(msg.key)
+    if injected is not None:
+        raise injected
     if len(segs) == 2:
         select = odata.select(request, ATTACHMENT_PROPS, _TYPE)
         body = {

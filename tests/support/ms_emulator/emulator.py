@@ -69,7 +69,7 @@ class MsEmulator:
         self._faults = Faults()
         self._delta = DeltaSync()
         self._login = LoginEndpoints(self._directory, self._site)
-        self._graph = GraphApi(self._directory, self._store, self._delta, self._site)
+        self._graph = GraphApi(self._directory, self._store, self._faults, self._delta, self._site)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -330,8 +330,33 @@ class MsEmulator:
                 method=method,
             )
 
+    def fail_attachments(
+        self,
+        upn: str,
+        message_id: str,
+        status: int = 500,
+        *,
+        code: str | None = None,
+        message: str | None = None,
+        retry_after: int | float | None = None,
+        times: int | None = None,
+    ) -> None:
+        """Make the attachments of ONE message fail while every other message answers normally.
+
+        Its attachment list, each attachment and each attachment's ``$value`` answer ``status`` in Graph's
+        error shape (default for 500: InternalServerError), after authentication, so such a request is
+        counted in ``requests`` like any other. The fault follows the message across moves. ``times=None``
+        keeps it until ``clear_faults()``; a number makes it heal after that many requests.
+        """
+        with self._lock:
+            mb = self._store.mailbox(upn)
+            key = self._store.find_message(mb, message_id).key
+            self._faults.fail_attachments(
+                key, status, code=code, message=message, retry_after=retry_after, times=times
+            )
+
     def clear_faults(self) -> None:
-        """Drop every pending fault."""
+        """Drop every pending fault, message faults included."""
         with self._lock:
             self._faults.clear()
 

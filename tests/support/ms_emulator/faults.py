@@ -1,7 +1,10 @@
-"""Fault injection: make the next requests to a path fail (throttling, outages, refusals).
+"""Fault injection: make requests fail (throttling, outages, refusals).
 
-A fault fires before authentication and routing, so any path can be made to fail, including the login side;
-it is given the error shape of the side it hits (Graph JSON or OAuth).
+Two kinds. A path fault fires before authentication and routing, so any path can be made to fail, including
+the login side; it is given the error shape of the side it hits (Graph JSON or OAuth). A message fault
+breaks the attachment routes of one message only (its list, one attachment, an attachment's ``$value``),
+after the request was authenticated and the message found, so the other messages answer normally; it is
+keyed by the message's ImmutableId and so follows the message across moves.
 """
 
 from __future__ import annotations
@@ -43,9 +46,19 @@ class Fault:
     method: str | None
 
 
+@dataclass
+class MessageFault:
+    status: int
+    code: str | None
+    message: str | None
+    retry_after: int | float | None
+    remaining: int | None  # None: every request until cleared
+
+
 class Faults:
     def __init__(self) -> None:
         self._pending: list[Fault] = []
+        self._attachments: dict[str, MessageFault] = {}  # by message key (ImmutableId)
 
     def fail_next(
         self,
@@ -70,8 +83,21 @@ class Faults:
             )
         )
 
+    def fail_attachments(
+        self,
+        message_key: str,
+        status: int,
+        *,
+        code: str | None,
+        message: str | None,
+        retry_after: int | float | None,
+        times: int | None,
+    ) -> None:
+        self._attachments[message_key] = MessageFault(status, code, message, retry_after, times)
+
     def clear(self) -> None:
         self._pending.clear()
+        self._attachments.clear()
 
     def take(self, method: str, path: str) -> Fault | None:
         """The first pending fault for this request, counted down (and dropped when used up)."""
@@ -87,18 +113,36 @@ class Faults:
                 return fault
         return None
 
+    def attachment_error(self, message_key: str) -> GraphError | None:
+        """The error the attachment routes of this message answer now, if it was made to fail."""
+        fault = self._attachments.get(message_key)
+        if fault is None:
+            return None
+        if fault.remaining is not None:
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                del self._attachments[message_key]
+        return _graph_error(fault.status, fault.code, fault.message, fault.retry_after)
+
 
 def fault_error(fault: Fault, is_graph: bool) -> GraphError | LoginError:
-    """The error a fault answers with, in the shape of the side it hit."""
-    headers = {}
-    if fault.retry_after is not None:
-        headers["Retry-After"] = _retry_after_text(fault.retry_after)
+    """The error a path fault answers with, in the shape of the side it hit."""
     if is_graph:
-        code, message = _GRAPH_DEFAULTS.get(fault.status, ("UnknownError", "Emulated failure."))
-        return GraphError(fault.status, fault.code or code, fault.message or message, headers)
+        return _graph_error(fault.status, fault.code, fault.message, fault.retry_after)
     error = fault.code or _LOGIN_DEFAULTS.get(fault.status, "server_error")
-    return LoginError(fault.status, error, None, fault.message or "Emulated failure.", headers)
+    return LoginError(
+        fault.status, error, None, fault.message or "Emulated failure.", _headers(fault.retry_after)
+    )
 
 
-def _retry_after_text(seconds: int | float) -> str:
-    return str(int(seconds) if float(seconds).is_integer() else seconds)
+def _graph_error(
+    status: int, code: str | None, message: str | None, retry_after: int | float | None
+) -> GraphError:
+    default_code, default_message = _GRAPH_DEFAULTS.get(status, ("UnknownError", "Emulated failure."))
+    return GraphError(status, code or default_code, message or default_message, _headers(retry_after))
+
+
+def _headers(retry_after: int | float | None) -> dict[str, str]:
+    if retry_after is None:
+        return {}
+    return {"Retry-After": str(int(retry_after) if float(retry_after).is_integer() else retry_after)}

@@ -17,6 +17,7 @@ from .attachments import attachments_route
 from .delta import DeltaSync
 from .directory import Directory, Token
 from .errors import GraphError, graph_error, not_allowed
+from .faults import Faults
 from .folders import create_folder, get_folder, list_folders, resolve_folder, root
 from .messages import get_message, list_messages, message_value, resolve_message
 from .moves import move_message
@@ -34,9 +35,12 @@ def _insufficient_privileges() -> GraphError:
 
 
 class GraphApi:
-    def __init__(self, directory: Directory, store: MailStore, delta: DeltaSync, site: TlsServer) -> None:
+    def __init__(
+        self, directory: Directory, store: MailStore, faults: Faults, delta: DeltaSync, site: TlsServer
+    ) -> None:
         self.directory = directory
         self.store = store
+        self.faults = faults
         self.delta = delta
         self.site = site
 
@@ -160,7 +164,7 @@ class GraphApi:
                 raise not_allowed(method)
             return move_message(request, self.site, self.store, mb, msg)
         if tail[0] == "attachments":
-            response = attachments_route(request, self.site, mb, msg, segs)
+            response = attachments_route(request, self.site, self.faults, mb, msg, segs)
             if response is not None:
                 return response
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segs[1]}'.")
