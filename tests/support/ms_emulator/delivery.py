@@ -1,6 +1,7 @@
 """Delivering mail into a mailbox: from fields (``add_message``) or from raw RFC 822 (``add_raw_message``).
 
-Either way the stored message keeps its MIME, so ``$value`` and the header list answer like Exchange's.
+Either way the stored message keeps its MIME, and its header fields are read from that MIME, so ``$value``
+and ``internetMessageHeaders`` answer like Exchange's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
-from .mime import header_str, parse_mime, synthesize_mime
+from .mime import header_str, internet_headers, parse_mime, synthesize_mime
 from .model import Attachment
 from .store import MailStore, new_attachment
 from .values import as_utc, bracket, guess_type, now
@@ -39,9 +40,6 @@ def deliver_fields(
     mid = bracket(message_id) or f"<{uuid.uuid4().hex}@emulator.invalid>"
     atts = [_attachment_from_spec(spec) for spec in attachments or []]
     raw = synthesize_mime(name, addr, recipient, subject, received_at, mid, body, atts)
-    headers = [
-        (k, header_str(v)) for k, v in email.message_from_bytes(raw, policy=email.policy.default).items()
-    ]
     mb = store.mailbox(upn)
     target = store.find_folder(mb, folder)
     return store.store_message(
@@ -59,7 +57,7 @@ def deliver_fields(
         body_type="text",
         body=body,
         raw=raw,
-        headers=headers,
+        headers=internet_headers(raw),
     )
 
 
@@ -112,5 +110,5 @@ def deliver_raw(
         body_type=parsed["body_type"],
         body=parsed["body"],
         raw=raw,
-        headers=parsed["headers"],
+        headers=internet_headers(raw),
     )

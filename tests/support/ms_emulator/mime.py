@@ -1,8 +1,8 @@
 """MIME in and out: how Exchange reads a delivered RFC 822 message, and the MIME of one added by fields.
 
 ``parse_mime`` gives what Graph shows of a message (sender, subject, body, attachments: message/rfc822
-parts become itemAttachments); ``synthesize_mime`` gives ``$value`` for messages arranged with
-``add_message``.
+parts become itemAttachments); ``internet_headers`` its ``internetMessageHeaders``; ``synthesize_mime`` gives
+``$value`` for messages arranged with ``add_message``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import email
 import email.policy
 import mimetypes
+import re
 from datetime import datetime
 from email.message import EmailMessage, Message
 from email.utils import format_datetime, getaddresses
@@ -44,7 +45,6 @@ def parse_mime(raw: bytes) -> dict[str, Any]:
             date = as_utc(header.datetime)
     except Exception:
         date = None
-    headers = [(k, header_str(v)) for k, v in msg.items()]
     state: dict[str, Any] = {"plain": None, "html": None, "attachments": [], "unnamed": 0}
     _walk(msg, state, in_related=False, top=True)
     if state["html"] is not None:
@@ -58,11 +58,38 @@ def parse_mime(raw: bytes) -> dict[str, Any]:
         "to": to,
         "message_id": bracket(header_str(msg.get("Message-ID"))),
         "date": date,
-        "headers": headers,
         "body_type": body_type,
         "body": body,
         "attachments": state["attachments"],
     }
+
+
+_FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 ftext: printable ASCII but the colon
+
+
+def internet_headers(raw: bytes) -> list[tuple[str, str]]:
+    """The message's header fields as Graph lists them in ``internetMessageHeaders``.
+
+    Exchange keeps the header block as received (the transport headers): every field in order, repeated
+    fields (``Received``, ``Authentication-Results``) each on their own, values unfolded (RFC 5322 2.2.3: the
+    line breaks go, the whitespace after them stays) but not decoded, so encoded-words stay as written.
+    Lines that are no header field (an mbox ``From `` line, garbage) are left out.
+    """
+    fields: list[tuple[str, str]] = []
+    for line in raw.split(b"\n"):
+        line = line.rstrip(b"\r")
+        if not line:
+            break  # the blank line that ends the header block
+        text = line.decode("utf-8", "replace")
+        if text[0] in " \t":
+            if fields:
+                name, value = fields[-1]
+                fields[-1] = (name, value + text)
+            continue
+        name, colon, value = text.partition(":")
+        if colon and _FIELD_NAME.fullmatch(name):
+            fields.append((name, value))
+    return [(name, value.strip(" \t")) for name, value in fields]
 
 
 def _walk(part: Message, state: dict[str, Any], *, in_related: bool, top: bool = False) -> None:

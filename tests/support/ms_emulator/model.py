@@ -50,7 +50,7 @@ class Message:
     body_type: str  # "text" or "html"
     body: str
     raw: bytes
-    headers: list[tuple[str, str]]
+    headers: list[tuple[str, str]]  # header fields in order, as internetMessageHeaders lists them
     created: datetime
     modified: datetime
     change_key: str
