@@ -93,6 +93,8 @@ class Faults:
         retry_after: int | float | None,
         times: int | None,
     ) -> None:
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1 (or None: until cleared)")
         self._attachments[message_key] = MessageFault(status, code, message, retry_after, times)
 
     def clear(self) -> None:
