@@ -9,5 +9,30 @@ Pure library: standard library and ``publicsuffixlist`` only; no Flask, database
 """
 
 from ekpanel.mail.authres.header import AuthenticationResults, AuthResError, MethodResult, parse_header
+from ekpanel.mail.authres.verdict import (
+    CompositeAuth,
+    DkimSignature,
+    DmarcResult,
+    SenderCheck,
+    SenderVerdict,
+    SpfResult,
+    VerdictReason,
+    propose_authserv_id,
+    sender_verdict,
+)
 
-__all__ = ["AuthResError", "AuthenticationResults", "MethodResult", "parse_header"]
+__all__ = [
+    "AuthResError",
+    "AuthenticationResults",
+    "CompositeAuth",
+    "DkimSignature",
+    "DmarcResult",
+    "MethodResult",
+    "SenderCheck",
+    "SenderVerdict",
+    "SpfResult",
+    "VerdictReason",
+    "parse_header",
+    "propose_authserv_id",
+    "sender_verdict",
+]
