@@ -453,6 +453,16 @@ def test_a_server_that_stamps_nothing_would_trust_a_field_written_in_its_name():
     )
 
 
+def test_field_of_ours_reporting_dmarc_twice_is_refused_not_believed():
+    # A server that writes a quoted envelope sender without its quotes lets the sender add results.
+    envelope = '"x;dmarc=pass header.from=firma.pl;x=y"@evil.example'.replace('"', "")
+    value = f"mx.example.pl; spf=pass smtp.mailfrom={envelope}; dmarc=none header.from=firma.pl"
+    check = verdict_of([value], authserv_id="mx.example.pl")
+    assert (check.verdict, check.reason) == (SenderVerdict.UNCONFIRMED, VerdictReason.UNREADABLE_FIELD)
+    microsoft = "spf=pass smtp.mailfrom=evil.example; dmarc=pass header.from=firma.pl; dmarc=none"
+    assert verdict_of([microsoft], microsoft=True).reason is VerdictReason.UNREADABLE_FIELD
+
+
 # -- Microsoft 365 (Exchange Online) ---------------------------------------------------------------
 
 

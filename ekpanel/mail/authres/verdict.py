@@ -34,12 +34,13 @@ the message; the caller passes them in that order):
   and is never passed here. The caller passes the fields in the order of Microsoft Graph's
   ``internetMessageHeaders``, taken to be the message's order (Graph's reference does not say so).
 
-If the field that should be ours cannot be read, the message is *unconfirmed*: guessing around
-it could lose its ``fail``. That field is the topmost one with our authserv-id or, for
-Microsoft 365, the topmost one that has no authserv-id or broke before one could be read. A broken
-field further down ends our run like any field not ours, so nothing a sender appends below our
-fields changes the verdict once they report DKIM and DMARC. Only the first ``MAX_FIELDS_READ``
-fields are looked at, and a run of ours is at most ``MAX_RUN_FIELDS`` long.
+If the field that should be ours cannot be read, or reports DMARC twice (sender text written
+into it unquoted), the message is *unconfirmed*: guessing around it could lose its ``fail``.
+That field is the topmost one with our authserv-id or, for Microsoft 365, the topmost one that
+has no authserv-id or broke before one could be read. A broken field further down ends our run
+like any field not ours, so nothing a sender appends below our fields changes the verdict once
+they report DKIM and DMARC. Only the first ``MAX_FIELDS_READ`` fields are looked at, and a run of
+ours is at most ``MAX_RUN_FIELDS`` long.
 
 The verdict
 -----------
@@ -237,7 +238,7 @@ def _own_results(headers: Sequence[str], wanted: str) -> _Found:
                 break
             continue
         try:
-            run.append(parse_header(value))
+            run.append(_read_ours(value))
         except AuthResError:
             if not run:
                 return (), VerdictReason.UNREADABLE_FIELD
@@ -260,12 +261,23 @@ def _microsoft_results(headers: Sequence[str]) -> _Found:
         try:
             if read_authserv_id(value) is not None:
                 continue  # some other server's
-            return parse_header(value).results, None
+            return _read_ours(value).results, None
         except AuthResError as error:
             if error.has_authserv_id:
                 continue  # some other server's, broken
             return (), VerdictReason.UNREADABLE_FIELD  # may be Microsoft's own
     return (), VerdictReason.NO_FIELD
+
+
+def _read_ours(value: str) -> AuthenticationResults:
+    """A field of our server's. A server reports DMARC once per message: a second DMARC result
+    means text of the sender's (a quoted local part of the envelope sender, say) was written into
+    the field without its quotes, so the field is refused rather than believed."""
+    field = parse_header(value)
+    if sum(result.method == "dmarc" for result in field.results) > 1:
+        named = field.authserv_id is not None
+        raise AuthResError("DMARC reported twice", authserv_id=field.authserv_id, has_authserv_id=named)
+    return field
 
 
 def _judge(
