@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.job import Job
 
+from ekpanel.checks import run
 from ekpanel.checks.keys import job_timeout, new_job_id, redis_connection
 from ekpanel.checks.lock import ServerLock
 from ekpanel.checks.progress import (
@@ -20,7 +21,6 @@ from ekpanel.checks.progress import (
     RunProgress,
     update_meta,
 )
-from ekpanel.checks import run
 from ekpanel.mail.vocabulary import ErrorCode, Outcome
 
 log = logging.getLogger(__name__)
