@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from ekpanel.extensions import db
-from ekpanel.mail.mailbox import MailboxError
+from ekpanel.mail.mailbox import MailboxError, RemoteFolder
 from ekpanel.mail.texts import Text, note
-from ekpanel.mail.vocabulary import ErrorCode, RemoteFolder
+from ekpanel.mail.vocabulary import ErrorCode
 from ekpanel.servers import routes
 from ekpanel.servers.models import MailServer
 from ekpanel.servers.secrets import decrypt_secret
