@@ -33,6 +33,7 @@ class Text(StrEnum):
     PDFS_TOO_LARGE_SKIPPED = "pdfs_too_large_skipped"
     PDFS_TOO_LARGE = "pdfs_too_large"
     DUPLICATE_MESSAGE = "duplicate_message"
+    LOCK_LOST = "lock_lost"
     # IMAP
     IMAP_STARTTLS_MISSING = "imap_starttls_missing"
     IMAP_MESSAGE_GONE = "imap_message_gone"
@@ -100,6 +101,9 @@ MSGIDS: Mapping[Text, str] = {
     Text.PDFS_TOO_LARGE_SKIPPED: N_("Pominięto zbyt duże pliki PDF (ponad %(limit)s): %(names)s"),
     Text.PDFS_TOO_LARGE: N_("Ponad %(limit)s: %(names)s"),
     Text.DUPLICATE_MESSAGE: N_("Dokumenty z tej wiadomości już są; wiadomość zostanie przeniesiona."),
+    Text.LOCK_LOST: N_(
+        "Sprawdzanie przerwano, bo ten serwer sprawdza już inny proces; pobrane dokumenty zostały zapisane."
+    ),
     Text.IMAP_STARTTLS_MISSING: N_(
         "Serwer %(host)s nie oferuje STARTTLS, więc hasło nie zostało wysłane. Wybierz szyfrowanie "
         "SSL/TLS (zwykle port 993) albo sprawdź port."
