@@ -226,9 +226,15 @@ class _Run:
         keys = {message.ref: message_key(message) for message in batch}
         recorded = self.recorder.recorded_skips(set(keys.values()))
         storing: list[tuple[MessageSummary, str, Verdict, list[tuple[str, int, Future[str]]]]] = []
-        for message, verdict in decide_all(
-            mailbox, folder, batch, self.whitelist, self.settings.max_pdf_bytes
-        ):
+        decisions = decide_all(
+            mailbox,
+            folder,
+            batch,
+            self.whitelist,
+            self.settings.max_pdf_bytes,
+            max_pdfs=self.settings.max_pdfs_per_message,
+        )
+        for message, verdict in decisions:
             key = keys[message.ref]
             self.counts.examined += 1
             if verdict.decision == Decision.TAKEN:
