@@ -24,10 +24,12 @@ from ekpanel.invoices.details import (
     Role,
     Status,
 )
+from ekpanel.invoices.extract import extract_invoice
 from ekpanel.invoices.fields import normalise_invoice_number
 from ekpanel.invoices.ksef import is_valid_ksef_number, normalise_ksef_number
 from ekpanel.invoices.nip import is_valid_nip, normalise_nip
 from ekpanel.invoices.reading import read_fields
+from ekpanel.invoices.sandbox import Limits
 from ekpanel.invoices.text import TextLayer
 
 __all__ = [
@@ -38,9 +40,11 @@ __all__ = [
     "InvoiceDetails",
     "InvoiceKind",
     "InvoiceNumber",
+    "Limits",
     "Role",
     "Status",
     "TextLayer",
+    "extract_invoice",
     "is_valid_iban",
     "is_valid_ksef_number",
     "is_valid_nip",
