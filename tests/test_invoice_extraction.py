@@ -16,26 +16,11 @@ from ekpanel.invoices import (
     extract_invoice,
 )
 from tests.support import invoice_pdfs
-from tests.support.invoice_pdfs import BUYER_NIP, KSEF_NUMBER, SELLER_NIP
+from tests.support.invoice_pdfs import BUYER_NIP, KSEF_NUMBER, SELLER_NIP, facts
 
 SELLER_ACCOUNT = "PL" + invoice_pdfs.SELLER_NRB
 ISSUED = date(2026, 1, 15)
 BOTH_NIPS = [(SELLER_NIP, Role.SELLER), (BUYER_NIP, Role.BUYER)]
-
-
-def facts(details: InvoiceDetails) -> dict:
-    """The values of every field, for comparing a whole reading at once."""
-    number = details.invoice_number
-    return {
-        "status": details.status,
-        "nips": [(nip.value, nip.role) for nip in details.nips],
-        "number": number and (number.value.value, number.value.kind),
-        "issued": details.issue_date and details.issue_date.value,
-        "due": details.amount_due and details.amount_due.value,
-        "accounts": [account.value for account in details.bank_accounts],
-        "ksef": details.ksef_number and details.ksef_number.value,
-        "offline": details.offline_mark is not None,
-    }
 
 
 def expected(**values) -> dict:

@@ -1,9 +1,10 @@
 """Invoice PDFs made for the tests with fpdf2 and DejaVu Sans (Debian's fonts-dejavu-core).
 
 Each layout is one function returning PDF bytes; the values on them are the module's constants,
-so a test says exactly what must come out. The side-by-side layout writes its rows buyer first,
-interleaved with the seller's, so that the order of the content stream gives nothing away: only
-the place on the page says whose NIP is whose.
+so a test says exactly what must come out, and ``facts`` puts a reading in the same terms. The
+side-by-side layout writes its rows buyer first, interleaved with the seller's, so that the
+order of the content stream gives nothing away: only the place on the page says whose NIP is
+whose.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 
 from fpdf import FPDF
 from PIL import Image, ImageDraw, ImageFont
+
+from ekpanel.invoices import InvoiceDetails
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT = FONT_DIR / "DejaVuSans.ttf"
@@ -26,6 +29,21 @@ OTHER_NRB = "35114020040000320275600012"
 KSEF_NUMBER = "5260250274-20260115-3A1F00C2B7D9-2B"
 INVOICE_NUMBER = "FV/2026/01/0042"
 ISSUE_DATE = "2026-01-15"
+
+
+def facts(details: InvoiceDetails) -> dict:
+    """The values of every field of a reading, to compare a whole reading at once."""
+    number = details.invoice_number
+    return {
+        "status": details.status,
+        "nips": [(nip.value, nip.role) for nip in details.nips],
+        "number": number and (number.value.value, number.value.kind),
+        "issued": details.issue_date and details.issue_date.value,
+        "due": details.amount_due and details.amount_due.value,
+        "accounts": [account.value for account in details.bank_accounts],
+        "ksef": details.ksef_number and details.ksef_number.value,
+        "offline": details.offline_mark is not None,
+    }
 
 
 class InvoicePage:
