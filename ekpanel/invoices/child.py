@@ -1,22 +1,30 @@
-"""The sandboxed child: reads one untrusted PDF from standard input and prints its text layer as JSON.
+"""The sandbox's far side: a fork server that reads each untrusted PDF in a child of its own.
 
-This is the only code that hands untrusted bytes to PDFium, so it runs in a process of its own
-(started by ``sandbox.py``) that may crash, run out of memory or be killed without harm. It
-limits itself before it imports the PDF library: address space (``RLIMIT_AS``), CPU time
-(``RLIMIT_CPU``), no files written, no core dumps. It is run as a script (``python -I
-child.py``), not as ``-m ekpanel.invoices.child``, so that it imports nothing but the standard
-library and pypdfium2: importing the ``ekpanel`` package would start the Flask app's imports.
+``sandbox.py`` starts this script once per worker process (``python -I child.py``) and sends it
+requests on standard input; the server loads PDFium once, then forks one child per PDF. The
+child limits itself before it touches the PDF — address space (``RLIMIT_AS``), CPU time
+(``RLIMIT_CPU``), no files written, no core dumps — reads the text layer, writes it as JSON to
+a pipe and exits. The server reads that pipe against the wall-clock deadline, kills the child
+when it passes, reaps it with ``wait4`` and reports its end (exit status, CPU time, peak memory)
+with its answer. A child's crash, bomb or loop ends that child; the server and the worker go on.
 
-Arguments: ``MEMORY_BYTES CPU_SECONDS MAX_PAGES MAX_TEXT_CHARS``.
+Forking a process that has PDFium loaded costs about a millisecond; starting Python and loading
+pypdfium2 costs a hundred, ten times the reading of a typical invoice. Python's
+``multiprocessing`` forkserver would do the forking too, but it would import the ``ekpanel``
+package (and Flask) into the server, and its children are not ours to ``wait4``.
 
-Output, one JSON object on standard output:
-- ``{"pages": [{"width": w, "height": h, "segments": [[x0, top, x1, bottom, text], ...]}, ...]}``
-  with coordinates in points from the page's top-left corner; a segment is a run of characters
-  on one line without a wide gap;
-- or ``{"failure": CODE, "detail": TEXT}`` with CODE one of ``encrypted``, ``malformed``,
-  ``too_many_pages``, ``too_much_text``, ``memory_limit``.
+This is a script, not ``-m ekpanel.invoices.child``, so that it imports nothing but the
+standard library and pypdfium2. The PDF is never parsed in the server itself.
 
-Dying by a signal (SIGKILL at the CPU limit, a crash inside PDFium) is the parent's to interpret.
+Protocol, both ways frames of an 8-byte big-endian length and that many bytes:
+- request: a JSON frame of limits (``memory_bytes``, ``cpu_seconds``, ``wall_seconds``,
+  ``max_pages``, ``max_text_chars``, ``max_answer_bytes``), then the PDF;
+- reply: a JSON frame ``{"exit": E, "cpu": seconds, "max_rss_kib": K, "cut_off": null |
+  "timeout" | "too_much_text"}`` (E as ``subprocess`` gives return codes: negative for a
+  signal), then the child's answer: ``{"pages": [{"width": w, "height": h, "segments":
+  [[x0, top, x1, bottom, text], ...]}, ...]}`` in points from each page's top-left corner, or
+  ``{"failure": CODE, "detail": TEXT}`` with CODE one of ``encrypted``, ``malformed``,
+  ``too_many_pages``, ``too_much_text``, ``memory_limit``, ``crashed``.
 """
 
 from __future__ import annotations
@@ -24,11 +32,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import os
 import resource
+import select
 import signal
 import sys
+import time
 
 _PR_SET_DUMPABLE = 4
+_LENGTH_BYTES = 8
 
 
 def limit_self(memory_bytes: int, cpu_seconds: int) -> None:
@@ -45,6 +57,7 @@ def limit_self(memory_bytes: int, cpu_seconds: int) -> None:
 
 
 def text_layer(data: bytes, max_pages: int, max_text_chars: int) -> dict:
+    """The text layer of the PDF ``data``, or why it could not be read (runs in the child)."""
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
 
@@ -133,18 +146,86 @@ def _segments(chars: list[tuple[str, float, float, float, float]]) -> list[list]
     ]
 
 
-def main(argv: list[str]) -> int:
-    memory_bytes, cpu_seconds, max_pages, max_text_chars = (int(arg) for arg in argv[1:5])
-    limit_self(memory_bytes, cpu_seconds)
-    data = sys.stdin.buffer.read()
+def serve() -> None:
+    import pypdfium2  # noqa: F401  (loaded once, here, for every child to inherit)
+
+    requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        head = _read_frame(requests)
+        data = _read_frame(requests)
+        if head is None or data is None:
+            return  # the worker closed the pipe: it is gone or done
+        reply, answer = read_in_child(data, json.loads(head))
+        for frame in (json.dumps(reply).encode(), answer):
+            replies.write(len(frame).to_bytes(_LENGTH_BYTES, "big") + frame)
+        replies.flush()
+
+
+def read_in_child(data: bytes, limits: dict) -> tuple[dict, bytes]:
+    """Fork a child to read ``data``; its end and its answer."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        _child(data, limits, write_end)
+    os.close(write_end)
+    chunks, received, cut_off = [], 0, None
+    deadline = time.monotonic() + limits["wall_seconds"]
+    while True:
+        remaining = deadline - time.monotonic()
+        ready = select.select([read_end], [], [], max(remaining, 0))[0] if remaining > 0 else []
+        if not ready:
+            cut_off = "timeout"
+            break
+        chunk = os.read(read_end, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        received += len(chunk)
+        if received > limits["max_answer_bytes"]:
+            cut_off = "too_much_text"
+            break
+    if cut_off:
+        os.kill(pid, signal.SIGKILL)
+    os.close(read_end)
+    _, status, usage = os.wait4(pid, 0)
+    reply = {
+        "exit": os.waitstatus_to_exitcode(status),
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "max_rss_kib": usage.ru_maxrss,
+        "cut_off": cut_off,
+    }
+    return reply, b"" if cut_off else b"".join(chunks)
+
+
+def _child(data: bytes, limits: dict, answer_fd: int) -> None:
+    # Nothing but the answer pipe: the server's own pipes to the worker are not the child's to use.
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    code = 1
     try:
-        result = text_layer(data, max_pages, max_text_chars)
-    except MemoryError:
-        result = {"failure": "memory_limit", "detail": ""}
-    sys.stdout.write(json.dumps(result, ensure_ascii=True))
-    sys.stdout.flush()
-    return 0
+        limit_self(limits["memory_bytes"], limits["cpu_seconds"])
+        try:
+            answer = text_layer(data, limits["max_pages"], limits["max_text_chars"])
+        except MemoryError:
+            answer = {"failure": "memory_limit", "detail": ""}
+        except Exception as error:  # a bug of ours or an error of PDFium's binding: still an answer
+            answer = {"failure": "crashed", "detail": f"{type(error).__name__}: {error}"}
+        with os.fdopen(answer_fd, "wb") as pipe:
+            pipe.write(json.dumps(answer, ensure_ascii=True).encode())
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _read_frame(stream) -> bytes | None:
+    head = stream.read(_LENGTH_BYTES)
+    if len(head) < _LENGTH_BYTES:
+        return None
+    length = int.from_bytes(head, "big")
+    data = stream.read(length)
+    return data if len(data) == length else None
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    serve()
