@@ -192,6 +192,8 @@ def test_offline_is_a_mark_in_capitals_on_its_own():
         ("Numer faktury:\nFA/YUCFO-4342344706/03/2026\nFaktura korygująca", "FA/YUCFO-4342344706/03/2026",
          InvoiceKind.CORRECTION),
         ("Invoice No : # BLR_WFLD20151000982590", "BLR_WFLD20151000982590", InvoiceKind.REGULAR),
+        ("FAKTURA VAT 12/01/2026\nData wystawienia: 2026-01-15", "12/01/2026", InvoiceKind.REGULAR),
+        ("Faktura korygująca FK/3/2026", "FK/3/2026", InvoiceKind.CORRECTION),
     ],
 )  # fmt: skip
 def test_the_invoice_number_is_read_from_its_label(text, number, kind):
@@ -207,6 +209,7 @@ def test_the_invoice_number_is_read_from_its_label(text, number, kind):
         "Faktura nr 1/2026\nFaktura nr 2/2026",  # two numbers: which one?
         "Faktura nr\tData wystawienia",  # a heading row, the values elsewhere
         "Zamówienie nr 15/2026",
+        "Faktura VAT 2026",  # no "nr", no slash: a year as likely as a number
     ],
 )
 def test_no_invoice_number_is_guessed(text):
@@ -237,6 +240,8 @@ def test_invoice_numbers_compare_without_case_separators_or_leading_zeros():
         ("Miejsce i data wystawienia: Warszawa, 15-01-2026", date(2026, 1, 15)),
         ("Data wystawienia, z zastrzeżeniem art. 106na ust. 1 ustawy: 2025-10-31", date(2025, 10, 31)),
         ("Data wystawienia:\n2026-01-15", date(2026, 1, 15)),
+        ("Data wystawienia/sprzedaży: 2026-01-15", date(2026, 1, 15)),
+        ("Data wystawienia i sprzedaży: 15.01.2026 r.", date(2026, 1, 15)),
         ("Faktura nr 1/2026 z dnia 5 stycznia 2026 r.", date(2026, 1, 5)),
         ("Invoice Date: 20-10-2015", date(2015, 10, 20)),
     ],

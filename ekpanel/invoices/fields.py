@@ -56,6 +56,13 @@ _NUMBER_AFTER_NUMER = re.compile(
     rf"(?P<kind>{_SPACE}+[^\W\d_]+ej)?{_AFTER_LABEL}{_NUMBER}",
     re.IGNORECASE,
 )
+# A title without "nr" ("FAKTURA VAT 12/01/2026"): there only a number with a slash counts.
+_NUMBER_IN_TITLE = re.compile(
+    rf"^{_SPACE}*(?P<noun>faktura|korekta|{_FORMA})"
+    rf"(?P<kind>(?:{_SPACE}+(?!(?:nr|numer)\b)[^\W\d_][\w.-]*){{0,3}}?)"
+    rf"{_SPACE}+(?P<number>(?=\S*/)(?=\S*\d)[0-9A-Za-z][0-9A-Za-z/\\._-]{{2,48}})(?!\S)",
+    re.IGNORECASE | re.MULTILINE,
+)
 # Words that make the number another invoice's: the corrected one, the original, an advance.
 _OTHER_INVOICE = re.compile(r"koryg\w*wan|pierwotn|zaliczkow|źródłow|faktury", re.IGNORECASE)
 _REFERENCE = re.compile(r"^(?:do|dot|dotyczy|dotyczące|korekty|korekta|dla)\W*$", re.IGNORECASE)
@@ -77,12 +84,13 @@ def _kind_from_words(words: str) -> InvoiceKind | None:
 
 def find_invoice_number(text: str) -> Match[InvoiceNumber] | None:
     candidates: list[tuple[Match[str], InvoiceKind | None]] = []
-    for pattern in (_NUMBER_AFTER_NOUN, _NUMBER_AFTER_NUMER):
+    for pattern in (_NUMBER_AFTER_NOUN, _NUMBER_AFTER_NUMER, _NUMBER_IN_TITLE):
         for match in pattern.finditer(text):
             kind_words = match["kind"] or ""
             if _OTHER_INVOICE.search(kind_words):
                 continue
-            if match["before"] and _REFERENCE.match(match["before"].strip()):
+            before = match.groupdict().get("before")
+            if before and _REFERENCE.match(before.strip()):
                 continue
             number = match["number"].rstrip("./\\_#-")
             if not any(char.isdigit() for char in number):
@@ -124,7 +132,9 @@ _DATE = (
     rf"|(?P<d3>\d{{1,2}}){_SPACE}+(?P<month>{'|'.join(_MONTHS)}){_SPACE}+(?P<y3>\d{{4}}))(?!\d)"
 )
 _DATE_LABEL = (
-    r"data\s+wystawienia(?:,\s*z\s+zastrzeżeniem\s+art\.\s*106na\s+ust\.\s*1\s+ustawy)?"
+    # "Data wystawienia/sprzedaży": one date for both.
+    r"data\s+wystawienia(?:\s*(?:/|i|oraz)\s*(?:data\s+)?(?:sprzedaży|dostawy|wykonania\s+usługi))?"
+    r"(?:,\s*z\s+zastrzeżeniem\s+art\.\s*106na\s+ust\.\s*1\s+ustawy)?"
     r"|data\s+wyst\.|wystawion[aoy]?\s+(?:dnia|w\s+dniu)|issue\s+date|date\s+of\s+issue|invoice\s+date"
 )
 _ISSUE_DATE = re.compile(

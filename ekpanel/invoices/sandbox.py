@@ -207,4 +207,11 @@ def _stop_server() -> None:
         _current = None
 
 
+def _after_fork_in_child() -> None:
+    # A fork can happen while another thread holds the lock; the child has no such thread.
+    global _lock
+    _lock = threading.Lock()
+
+
 atexit.register(_stop_server)
+os.register_at_fork(after_in_child=_after_fork_in_child)
