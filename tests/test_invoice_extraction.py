@@ -104,6 +104,17 @@ def test_a_scan_without_a_text_layer_is_no_text():
     )
 
 
+def test_a_pdf_that_asks_for_a_password_is_encrypted_one_that_does_not_reads():
+    locked = extract_invoice(invoice_pdfs.encrypted_invoice(user_password="tajne"))
+    assert (locked.status, locked.failure) == (Status.UNREADABLE, FailureReason.ENCRYPTED)
+    opened = extract_invoice(invoice_pdfs.encrypted_invoice(user_password=""))
+    assert (opened.status, opened.seller_nip, opened.invoice_number.value.value) == (
+        Status.OK,
+        SELLER_NIP,
+        invoice_pdfs.INVOICE_NUMBER,
+    )
+
+
 def test_a_path_reads_like_bytes(tmp_path):
     path = tmp_path / "faktura.pdf"
     path.write_bytes(invoice_pdfs.side_by_side_invoice())

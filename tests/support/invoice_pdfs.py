@@ -221,6 +221,16 @@ def scanned_invoice() -> bytes:
     return page.output()
 
 
+def encrypted_invoice(user_password: str) -> bytes:
+    """The side-by-side invoice, encrypted; an empty user password opens it without asking."""
+    page = InvoicePage()
+    page.pdf.set_encryption(owner_password="wlasciciel", user_password=user_password)
+    _header(page, "Faktura VAT")
+    page.lines(15, 45, ["Sprzedawca:", "Alfa Sp. z o.o.", f"NIP: {SELLER_NIP}"])
+    _totals(page, 70)
+    return page.output()
+
+
 def long_invoice(pages: int) -> bytes:
     """An invoice running over ``pages`` pages."""
     page = InvoicePage()
