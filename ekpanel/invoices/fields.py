@@ -100,6 +100,7 @@ def find_invoice_number(text: str) -> Match[InvoiceNumber] | None:
     agreed = _agreed([found for found, _ in candidates], normalise_invoice_number)
     if agreed is None:
         return None
+    # The kind its label gives, else a title line's; a document that says neither is a plain invoice.
     kinds = {kind for _, kind in candidates if kind}
     if not kinds:
         kinds = {
