@@ -46,7 +46,7 @@ class Limits:
 
     max_file_bytes: int = 50 * MiB
     max_pages: int = 100
-    # Address space of the child, which starts as a copy of the server: about 60 MiB of it.
+    # Address space of the child, which starts as a copy of the server: about 30 MiB of it.
     memory_bytes: int = 512 * MiB
     cpu_seconds: int = 10
     # Wall-clock time, for a child that waits rather than computes (a loaded machine, a stall).
