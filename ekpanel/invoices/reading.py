@@ -22,10 +22,8 @@ def read_fields(layer: TextLayer) -> InvoiceDetails:
     """Every field the text layer shows; a field the text does not settle stays empty."""
     text = layer.text
 
-    def found(match, value=None) -> Found | None:
-        if match is None:
-            return None
-        return Found(match.value if value is None else value, layer.snippet(match.start, match.end))
+    def found(match) -> Found | None:
+        return None if match is None else Found(match.value, layer.snippet(match.start, match.end))
 
     roles = RoleReader(layer)
     nips: dict[tuple, FoundNip] = {}

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 MIN_TEXT_CHARS = 16
 # Line height (points) given to plain text, so that it can be placed like a page.
 _PLAIN_LINE_HEIGHT = 12.0
-# PDFium's marker for a hyphen it took for a soft one at the end of a line.
+# PDFium's marker for a hyphen it took for a soft one at the end of a line (U+FFFE) and soft
+# hyphens are hyphens here; NULs go, and a line break inside a segment is a space.
 _SOFT_HYPHENS = str.maketrans({"\ufffe": "-", "\u00ad": "-", "\x00": None, "\r": " ", "\n": " "})
 
 
