@@ -38,6 +38,8 @@ def create_user_command(login: str, admin: bool, password_stdin: bool) -> None:
 
 def register(app: Flask) -> None:
     from ekpanel.checks.cli import fetch_command
+    from ekpanel.documents.cli import documents_group
 
     app.cli.add_command(create_user_command)
     app.cli.add_command(fetch_command)
+    app.cli.add_command(documents_group)

@@ -55,6 +55,8 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         "MISFIRE_MINUTES": int(get("MISFIRE_MINUTES", "60")),
         "LOG_DAYS": int(get("LOG_DAYS", "90")),
         "MAX_PDFS_PER_MESSAGE": int(get("MAX_PDFS_PER_MESSAGE", "100")),
+        # Seconds reading one PDF's text after intake may take (ekpanel.documents.extraction).
+        "EXTRACT_SECONDS": float(get("EXTRACT_SECONDS", "30")),
         "MS_LOGIN_URL": get("MS_LOGIN_URL", "https://login.microsoftonline.com").rstrip("/"),
         "GRAPH_URL": get("GRAPH_URL", "https://graph.microsoft.com/v1.0").rstrip("/"),
         "CA_BUNDLE": env.get("EKPANEL_CA_BUNDLE", ""),

@@ -7,7 +7,8 @@ what makes it safe to cut off at any point:
 1. the Check row is committed first, so even a killed worker leaves a trace;
 2. per batch, the taken messages' PDFs are stored (written and fsynced on a few threads) and,
    once all are durable, their documents and the batch's decisions **committed** together
-   (``ekpanel.checks.records``);
+   (``ekpanel.checks.records``), and a worker asked to read the new documents' PDFs (a job on the
+   queue, best effort: ``ekpanel.documents.extraction``; the check never reads them itself);
 3. only then are the messages moved to ``eksiegowy<year>``;
 4. only then does the folder's cursor advance (committed with the check's counts).
 
@@ -33,6 +34,7 @@ from ekpanel.checks.counts import CheckCounts
 from ekpanel.checks.mailboxes import mailbox_access
 from ekpanel.checks.models import Check, FolderState
 from ekpanel.checks.progress import RunProgress
+from ekpanel.checks.queue import request_extraction
 from ekpanel.checks.records import Recorder, TakenMessage, prune_decisions
 from ekpanel.documents.storage import PdfWriter
 from ekpanel.extensions import db
@@ -263,6 +265,7 @@ class _Run:
                 self.counts.documents += count
             else:
                 self.counts.duplicates += 1
+        request_extraction(self.recorder.take_new_document_ids())
         self.progress.stored = 0
         self.report()
         return [item.message for item in taken]
