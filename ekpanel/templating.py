@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
@@ -12,6 +13,7 @@ from flask_babel import format_decimal, gettext
 from ekpanel.mail.texts import MSGIDS, Note
 
 ONE_DECIMAL = "#,##0.0"
+TWO_DECIMALS = "#,##0.00"
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -34,6 +36,11 @@ def file_size(size: int | None) -> str:
     return f"{format_decimal(size / (1024 * 1024), format=ONE_DECIMAL)} MB"
 
 
+def amount(value: Decimal | None) -> str:
+    """Money with two decimals in the user's language: "1 230,00" in Polish, "1,230.00" in English."""
+    return "" if value is None else format_decimal(value, format=TWO_DECIMALS)
+
+
 def render_note(value: Note | Mapping | None) -> str:
     """A stored message in the reader's language: its code's msgid through gettext, with its parameters.
 
@@ -53,4 +60,5 @@ def render_note(value: Note | Mapping | None) -> str:
 def register(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(file_size, "file_size")
+    app.add_template_filter(amount, "amount")
     app.add_template_filter(render_note, "note")
