@@ -146,7 +146,7 @@ def test_long_sender_file_and_source_are_cut_with_the_whole_value_in_the_title(c
     assert '<span class="cut sender" title="faktury@bardzo-dlugi-dostawca.example">' in html
     assert re.search(r'<a class="cut filename" title="faktura_bardzo_dluga_nazwa_pliku_2025_12.pdf"', html)
     # The mailbox and its folder: one small line under the date received.
-    received = re.search(r'<td class="cut-cell received">(.*?)</td>', html, re.S).group(1)
+    received = re.search(r'<td class="received">(.*?)</td>', html, re.S).group(1)
     assert (
         '<small class="cut muted source" title="biuro@ksiegowa.example@127.0.0.1 / INBOX/Faktury">'
         "biuro@ksiegowa.example@127.0.0.1 · INBOX/Faktury</small>"
