@@ -7,9 +7,10 @@ what makes it safe to cut off at any point:
 1. the Check row is committed first, so even a killed worker leaves a trace;
 2. per batch, the taken messages' PDFs are stored (written and fsynced on a few threads) and,
    once all are durable, their documents and the batch's decisions **committed** together
-   (``ekpanel.checks.records``), and a worker asked to read the new documents' PDFs (a job on the
-   queue, best effort: ``ekpanel.documents.extraction``; the check never reads them itself);
-3. only then are the messages moved to ``eksiegowy<year>``;
+   (``ekpanel.checks.records``);
+3. only then are the messages moved to ``eksiegowy<year>``, and a worker asked to read the new
+   documents' PDFs (a job on the queue, best effort: ``ekpanel.documents.extraction``; the check
+   never reads them itself);
 4. only then does the folder's cursor advance (committed with the check's counts).
 
 A crash after 2 finds the message again; its documents exist (unique company + message key +
@@ -189,10 +190,13 @@ class _Run:
                 getattr(mailbox, "pending_count", None) or len(batch)
             )
             to_move = self.handle_batch(mailbox, folder, batch)
-            if to_move:
-                if self.before_move is not None:
-                    self.before_move(folder, to_move)
-                self.move(mailbox, folder, to_move)
+            try:
+                if to_move:
+                    if self.before_move is not None:
+                        self.before_move(folder, to_move)
+                    self.move(mailbox, folder, to_move)
+            finally:  # after the move, so that it costs intake nothing; moved or not, they are committed
+                request_extraction(self.recorder.take_new_document_ids())
             state = db.session.merge(state)
             state.uidvalidity = new_cursor.uidvalidity
             state.last_uid = new_cursor.last_uid
@@ -265,7 +269,6 @@ class _Run:
                 self.counts.documents += count
             else:
                 self.counts.duplicates += 1
-        request_extraction(self.recorder.take_new_document_ids())
         self.progress.stored = 0
         self.report()
         return [item.message for item in taken]
