@@ -18,7 +18,7 @@ from ekpanel.mail.imap import ImapMailbox
 from ekpanel.mail.imap_fetch import _internal_date, parse_fetch
 from ekpanel.mail.imap_listing import FETCH_ITEMS
 from ekpanel.mail.imap_session import ImapSession
-from ekpanel.mail.mailbox import FolderCursor, MailboxError
+from ekpanel.mail.mailbox import FolderCursor, MailboxError, RemoteFolder
 from ekpanel.mail.settings import MailSettings
 from ekpanel.mail.texts import Text, note
 from ekpanel.mail.vocabulary import ErrorCode
@@ -329,6 +329,21 @@ def test_move_without_move_or_uidplus_leaves_the_message_and_says_why(dovecot):
         outcome = mailbox.move(inbox, summaries, mailbox.ensure_folder("eksiegowy2031"))
 
     assert outcome.moved == {} and "MOVE" in outcome.failed[summaries[0].ref].polish()
+    assert len(box.user.list("INBOX")) == 1
+
+
+def test_move_the_server_refuses_leaves_the_messages_and_says_why(dovecot):
+    box = new_box(dovecot)
+    box.user.append("INBOX", m.with_pdf())
+
+    with open_box(box) as mailbox:
+        inbox = folder_named(mailbox, "INBOX")
+        [(summaries, _)] = list(mailbox.new_messages(inbox, FolderCursor()))
+        gone = RemoteFolder(ref=box.folder("usuniety"), display="usuniety")  # deleted meanwhile
+        outcome = mailbox.move(inbox, summaries, gone)
+
+    [why] = outcome.failed.values()
+    assert outcome.moved == {} and why.code == Text.IMAP_PROTOCOL_ERROR
     assert len(box.user.list("INBOX")) == 1
 
 

@@ -217,7 +217,7 @@ class ImapMailbox:
                 if error.code != ErrorCode.PROTOCOL_ERROR:
                     raise
                 for message in chunk:
-                    outcome.failed[message.ref] = error.message
+                    outcome.failed[message.ref] = error.note
                 continue
             for message in chunk:
                 outcome.moved[message.ref] = ""
