@@ -195,8 +195,9 @@ def main() -> None:
         )
         print(
             f"first check:            {first_time:.2f} s, {first_bytes / 1e6:.1f} MB read, "
-            f"{first.counts.documents} documents ({pdf_bytes / 1e6:.1f} MB of PDF), taken {first.counts.taken}, "
-            f"skipped {first.counts.skipped}, errors {first.counts.errors}, outcome {first.outcome}"
+            f"{first.counts.documents} documents ({pdf_bytes / 1e6:.1f} MB of PDF), "
+            f"taken {first.counts.taken}, skipped {first.counts.skipped}, errors {first.counts.errors}, "
+            f"outcome {first.outcome}"
         )
         print(
             f"second check (no mail): {second_time:.3f} s, {len(second_commands)} IMAP commands "

@@ -204,5 +204,5 @@ def test_summary_after_a_good_check_has_no_failing_since(server):
     make_check(server, started_at=datetime(2026, 11, 20, 4, 0), outcome=Outcome.FAILED)
     ok = make_check(server, started_at=datetime(2026, 11, 20, 11, 0), outcome=Outcome.OK, documents=2)
     summary = last_check_summary(server.id)
-    assert (summary["check"].id, summary["failing_since"], summary["documents"]) == (ok.id, None, 2)
+    assert (summary["check"].id, summary["failing_since"], summary["counts"].documents) == (ok.id, None, 2)
     assert summary["finished_at"] == ok.finished_at

@@ -9,6 +9,8 @@ import pytest
 
 from ekpanel.extensions import db
 from ekpanel.mail.mailbox import MailboxError, RemoteFolder
+from ekpanel.mail.texts import Text, note
+from ekpanel.mail.vocabulary import ErrorCode
 from ekpanel.servers import routes
 from ekpanel.servers.models import MailServer
 from ekpanel.servers.secrets import decrypt_secret
@@ -579,7 +581,7 @@ def test_folder_list_failure_shows_the_classified_message(admin_client, company,
     server = imap_server(company)
 
     def refuse(server, settings):
-        raise MailboxError("auth_failed", "Serwer odrzucił nazwę użytkownika lub hasło.", detail="NO [AUTH]")
+        raise MailboxError(ErrorCode.AUTH_FAILED, note(Text.IMAP_AUTH_FAILED), detail="NO [AUTH]")
 
     monkeypatch.setattr(routes, "list_folders", refuse)
     html = admin_client.get(

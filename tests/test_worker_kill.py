@@ -149,8 +149,11 @@ def test_worker_killed_between_storing_and_moving_loses_and_duplicates_nothing(
     assert documents_of(server) == messages  # every message taken exactly once
     assert mail_user.list("INBOX") == []
     assert len(mail_user.list(year_folder())) == messages
-    rerun = checks_of(server)[-1]
+    dead, rerun = checks_of(server)
     assert (rerun.job_id, rerun.counts.duplicates, rerun.counts.documents) == (again.id, messages, 0)
+    # The killed run's row is closed as interrupted, when the next check found it, not left "running".
+    assert (dead.job_id, dead.outcome) == (killed.id, "interrupted")
+    assert rerun.started_at >= dead.finished_at >= dead.started_at
     assert redis_conn.exists(server_lock_key(server.id)) == 0
 
 
@@ -179,6 +182,9 @@ def test_abandoned_job_requeued_by_cleanup_runs_again_and_takes_nothing_twice(
     assert job_progress(killed).state == STATE_DONE, workers[1].output()
     assert documents_of(server) == messages
     assert mail_user.list("INBOX") == []
-    assert [check.job_id for check in checks_of(server)] == [killed.id, killed.id]
+    assert [(check.job_id, check.outcome) for check in checks_of(server)] == [
+        (killed.id, "interrupted"),
+        (killed.id, "ok"),
+    ]
     assert checks_of(server)[-1].duplicates == messages
     assert redis_conn.exists(server_lock_key(server.id)) == 0

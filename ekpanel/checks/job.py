@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.job import Job
 
+from ekpanel.checks import run
 from ekpanel.checks.keys import job_timeout, new_job_id, redis_connection
 from ekpanel.checks.lock import ServerLock
 from ekpanel.checks.progress import (
@@ -20,7 +21,7 @@ from ekpanel.checks.progress import (
     RunProgress,
     update_meta,
 )
-from ekpanel.checks import run
+from ekpanel.checks.recovery import close_server_checks_left_running
 from ekpanel.mail.vocabulary import ErrorCode, Outcome
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,15 @@ def check_server(server_id: int, trigger: str, user_id: int | None = None) -> di
         return {"already_running": True, "running_job_id": holder}
 
     try:
+        close_server_checks_left_running(server_id)
         update_meta(job, state=STATE_CHECKING, progress=RunProgress().to_json())
         result = run.run_check(
-            server_id, trigger=trigger, user_id=user_id, job_id=job_id, progress=_progress_writer(job)
+            server_id,
+            trigger=trigger,
+            user_id=user_id,
+            job_id=job_id,
+            progress=_progress_writer(job),
+            keep_going=lock.reassert,
         )
     except LookupError:  # the server was deleted after the job was queued: nothing to check, ever
         update_meta(job, state=STATE_FAILED, error_code=ErrorCode.SERVER_MISSING, error_note=None)

@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import redis
-from redis.exceptions import LockNotOwnedError, WatchError
+from redis.exceptions import LockNotOwnedError, RedisError, WatchError
 from rq import Worker
 from rq.job import Job, JobStatus
 
@@ -46,10 +46,30 @@ class ServerLock:
             self._break(holder)
         return holder or "unknown"
 
+    def reassert(self) -> bool:
+        """Whether this check may go on: the lock is still ours, or was lost and could be taken again.
+
+        Redis restarted without persistence drops the lock while a check runs. The check takes it
+        back if nobody else has; if another job has it, this check stops at its next batch boundary
+        (documents are unique per company, message and PDF, so even then nothing is taken twice).
+        When Redis cannot be asked, the check goes on: it cannot tell, and going on is safe.
+        """
+        try:
+            holder = self.connection.get(self.key)
+            if holder is not None:
+                return holder.decode() == self.job_id
+            return bool(self._lock.acquire(token=self.job_id))
+        except RedisError as error:
+            log.warning("Lock %s could not be checked: %r", self.key, error)
+            return True
+
     def release(self) -> None:
         try:
             self._lock.release()
-        except LockNotOwnedError:  # expired, and perhaps taken by another job: not ours to delete
+        except RedisError as error:  # LockNotOwnedError too
+            if not isinstance(error, LockNotOwnedError):
+                log.warning("Lock %s could not be released: %r", self.key, error)
+                return  # expired, and perhaps taken by another job: not ours to delete
             log.warning("Lock %s was no longer held by job %s", self.key, self.job_id)
 
     def _holder_alive(self, holder: str) -> bool:

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ekpanel.checks.counts import CheckCounts
 from ekpanel.checks.mailboxes import mailbox_access
@@ -74,9 +75,12 @@ def run_check(
     job_id: str | None = None,
     progress: ProgressReport | None = None,
     before_move: BeforeMove | None = None,
+    keep_going: Callable[[], bool] | None = None,
 ) -> CheckResult:
     """Check one server now. ``before_move`` runs after a batch's documents are committed and
-    before its messages are moved (tests raise there to simulate a crash)."""
+    before its messages are moved (tests raise there to simulate a crash). ``keep_going`` is asked
+    at every batch boundary (the job: is the server's lock still ours?); False ends the check there,
+    with a warning."""
     server = db.session.get(MailServer, server_id)
     if server is None:
         raise LookupError(f"no mail server {server_id}")
@@ -87,7 +91,7 @@ def run_check(
     db.session.add(check)
     db.session.commit()
     check_id = check.id
-    run = _Run(server, check, settings, progress, before_move)
+    run = _Run(server, check, settings, progress, before_move, keep_going)
     error: MailboxError | None = None
     try:
         prune_decisions(server.id, settings.log_days)
@@ -108,6 +112,10 @@ def config_hash(server: MailServer) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class _LockLost(Exception):
+    """Another check has taken this server: stop at the batch boundary, all committed work kept."""
+
+
 class _Run:
     def __init__(
         self,
@@ -116,6 +124,7 @@ class _Run:
         settings: MailSettings,
         progress: ProgressReport | None,
         before_move: BeforeMove | None,
+        keep_going: Callable[[], bool] | None = None,
     ) -> None:
         self.server_id = server.id
         self.server = server  # its secret is decrypted only as the mailbox opens, inside execute()
@@ -129,6 +138,7 @@ class _Run:
         self.config_hash = config_hash(server)
         self.report_progress = progress
         self.before_move = before_move
+        self.keep_going = keep_going or (lambda: True)
         self.progress = RunProgress()
         self.counts = self.progress.counts
         self.warnings: list[Note] = []
@@ -153,6 +163,9 @@ class _Run:
             for folder in resolved:
                 try:
                     self.check_folder(mailbox, folder)
+                except _LockLost:
+                    self.warnings.append(note(Text.LOCK_LOST))
+                    return
                 except MailboxError as error:
                     if error.code != ErrorCode.FOLDER_UNAVAILABLE:
                         raise
@@ -162,14 +175,7 @@ class _Run:
 
     def check_folder(self, mailbox: Mailbox, folder: RemoteFolder) -> None:
         self.progress.folder = folder.display
-        state = db.session.scalars(
-            select(FolderState).where(
-                FolderState.server_id == self.server_id, FolderState.folder == folder.ref
-            )
-        ).first()
-        if state is None:
-            state = FolderState(server_id=self.server_id, folder=folder.ref)
-            db.session.add(state)
+        state = self.folder_state(folder)
         if state.config_hash == self.config_hash:
             cursor = FolderCursor(state.uidvalidity, state.last_uid, state.delta_link)
         else:
@@ -193,7 +199,25 @@ class _Run:
             self.save_counts()
             db.session.commit()
             self.report()
+            if not self.keep_going():
+                raise _LockLost
         db.session.commit()
+
+    def folder_state(self, folder: RemoteFolder) -> FolderState:
+        """The folder's cursor row, created on its first check (once, though two checks may race)."""
+        query = select(FolderState).where(
+            FolderState.server_id == self.server_id, FolderState.folder == folder.ref
+        )
+        state = db.session.scalars(query).first()
+        if state is not None:
+            return state
+        try:
+            with db.session.begin_nested():
+                state = FolderState(server_id=self.server_id, folder=folder.ref)
+                db.session.add(state)
+            return state
+        except IntegrityError:  # another check of this server created it just now
+            return db.session.scalars(query).one()
 
     def handle_batch(
         self, mailbox: Mailbox, folder: RemoteFolder, batch: list[MessageSummary]
@@ -202,9 +226,15 @@ class _Run:
         keys = {message.ref: message_key(message) for message in batch}
         recorded = self.recorder.recorded_skips(set(keys.values()))
         storing: list[tuple[MessageSummary, str, Verdict, list[tuple[str, int, Future[str]]]]] = []
-        for message, verdict in decide_all(
-            mailbox, folder, batch, self.whitelist, self.settings.max_pdf_bytes
-        ):
+        decisions = decide_all(
+            mailbox,
+            folder,
+            batch,
+            self.whitelist,
+            self.settings.max_pdf_bytes,
+            max_pdfs=self.settings.max_pdfs_per_message,
+        )
+        for message, verdict in decisions:
             key = keys[message.ref]
             self.counts.examined += 1
             if verdict.decision == Decision.TAKEN:

@@ -32,7 +32,9 @@ class Text(StrEnum):
     FOLDER_LIST_UNEXPECTED = "folder_list_unexpected"
     PDFS_TOO_LARGE_SKIPPED = "pdfs_too_large_skipped"
     PDFS_TOO_LARGE = "pdfs_too_large"
+    PDFS_OVER_LIMIT = "pdfs_over_limit"
     DUPLICATE_MESSAGE = "duplicate_message"
+    LOCK_LOST = "lock_lost"
     # IMAP
     IMAP_STARTTLS_MISSING = "imap_starttls_missing"
     IMAP_MESSAGE_GONE = "imap_message_gone"
@@ -99,7 +101,14 @@ MSGIDS: Mapping[Text, str] = {
     Text.FOLDER_LIST_UNEXPECTED: N_("Nie udało się pobrać listy folderów z powodu nieoczekiwanego błędu."),
     Text.PDFS_TOO_LARGE_SKIPPED: N_("Pominięto zbyt duże pliki PDF (ponad %(limit)s): %(names)s"),
     Text.PDFS_TOO_LARGE: N_("Ponad %(limit)s: %(names)s"),
+    Text.PDFS_OVER_LIMIT: N_(
+        "Pobrano %(limit)s plików PDF, tyle ile wolno z jednej wiadomości; pozostałych %(count)s pominięto. "
+        "%(also)s"
+    ),
     Text.DUPLICATE_MESSAGE: N_("Dokumenty z tej wiadomości już są; wiadomość zostanie przeniesiona."),
+    Text.LOCK_LOST: N_(
+        "Sprawdzanie przerwano, bo ten serwer sprawdza już inny proces; pobrane dokumenty zostały zapisane."
+    ),
     Text.IMAP_STARTTLS_MISSING: N_(
         "Serwer %(host)s nie oferuje STARTTLS, więc hasło nie zostało wysłane. Wybierz szyfrowanie "
         "SSL/TLS (zwykle port 993) albo sprawdź port."

@@ -34,6 +34,7 @@ class Outcome(StrEnum):
     OK = "ok"
     PARTIAL = "partial"  # the server answered, but some messages or folders had errors
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # its worker died mid-check; closed by whoever found it so
 
 
 class ErrorCode(StrEnum):
