@@ -1,0 +1,150 @@
+"""Reading what the check needs of a batch of new IMAP messages, without their bodies.
+
+Headers first, four fields of each message; then ``BODYSTRUCTURE`` only of the messages whose
+sender the check admits: the structure makes the server read the whole message, and most mail in
+a shared inbox is from senders whose structure does not matter. When a folder has more than one
+batch, the next is read on a second, read-only session while the check works on the current one
+(:func:`read_batches`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from imapclient.exceptions import IMAPClientError, ProtocolError
+from imapclient.response_parser import parse_fetch_response
+
+from ekpanel.mail.imap_fetch import FetchSyntaxError, parse_fetch, sequence_set, summary_from_fetch
+from ekpanel.mail.imap_session import ImapSession
+from ekpanel.mail.mailbox import FolderCursor, MailboxError, MessageSummary, RemoteFolder
+from ekpanel.mail.texts import Text, note
+
+HEADER_FIELDS = "MESSAGE-ID FROM DATE SUBJECT"
+HEADER_ITEM = f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
+FETCH_ITEMS = ["UID", "BODYSTRUCTURE", "INTERNALDATE", "RFC822.SIZE", HEADER_ITEM]
+HEADER_ITEMS = ["UID", "INTERNALDATE", "RFC822.SIZE", HEADER_ITEM]
+STRUCTURE_ITEMS = ["UID", "BODYSTRUCTURE"]
+
+NeedsStructure = Callable[[str | None], bool]
+
+
+def read_batches(
+    session: ImapSession,
+    folder: RemoteFolder,
+    uidvalidity: int | None,
+    batches: list[list[int]],
+    needs_structure: NeedsStructure | None,
+    *,
+    read_ahead: bool,
+) -> Iterator[tuple[list[MessageSummary], FolderCursor]]:
+    """The summaries of each batch of UIDs, with the cursor after it.
+
+    With ``read_ahead``, the batches after the first are read on a second, read-only session
+    (EXAMINE, PEEK) while the check works on the one before: listing the next 500 messages no
+    longer waits for this session's downloads and moves, nor they for it. Without a second
+    session (the server refuses one, the folder changed) the rest are read here, one after another.
+    """
+    if len(batches) < 2 or not read_ahead:
+        for batch in batches:
+            yield read_summaries(session, batch, needs_structure), FolderCursor(uidvalidity, batch[-1])
+        return
+    reader = session.sibling()
+
+    def read(batch: list[int]) -> list[MessageSummary] | None:
+        if not reader.connected:
+            try:
+                reader.connect()
+                status = reader.select(folder, writable=False)
+            except MailboxError:
+                return None
+            if status.get(b"UIDVALIDITY") != uidvalidity:
+                return None
+        try:
+            return read_summaries(reader, batch, needs_structure)
+        except MailboxError:
+            # The helper session is only a shortcut: when it fails, this session reads on.
+            reader.close()
+            return None
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="imap-read-ahead")
+    ahead = pool.submit(read, batches[1])
+    try:
+        yield read_summaries(session, batches[0], needs_structure), FolderCursor(uidvalidity, batches[0][-1])
+        for index in range(1, len(batches)):
+            summaries = ahead.result() if ahead is not None else None
+            if summaries is None:  # no second session: the rest here
+                ahead = None
+                summaries = read_summaries(session, batches[index], needs_structure)
+            elif index + 1 < len(batches):
+                ahead = pool.submit(read, batches[index + 1])
+            yield summaries, FolderCursor(uidvalidity, batches[index][-1])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        reader.close()
+        session.stats.add(reader.stats)  # one account of what the check cost, whichever session
+
+
+def read_summaries(
+    session: ImapSession, uids: list[int], needs_structure: NeedsStructure | None = None
+) -> list[MessageSummary]:
+    """The summaries of the messages ``uids`` still there; with their structure when
+    ``needs_structure(sender)`` says so, or for all when it is None."""
+    if needs_structure is None:
+        return _read(session, uids, FETCH_ITEMS)
+    summaries = _read(session, uids, HEADER_ITEMS)
+    wanted = {int(summary.ref): summary for summary in summaries if needs_structure(summary.sender)}
+    if wanted:
+        structures = _read(session, sorted(wanted), STRUCTURE_ITEMS)
+        for found in structures:
+            summary = wanted[int(found.ref)]
+            summary.parts, summary.has_attachments = found.parts, found.has_attachments
+            summary.parse_error = found.parse_error
+        gone = set(wanted) - {int(found.ref) for found in structures}
+        summaries = [summary for summary in summaries if int(summary.ref) not in gone]
+    return summaries
+
+
+def _read(session: ImapSession, uids: list[int], items: list[str]) -> list[MessageSummary]:
+    with_structure = "BODYSTRUCTURE" in items
+    try:
+        with session.errors():
+            response = _fetch_items(session, uids, items)
+    except MailboxError as error:
+        # One message whose structure imapclient cannot parse spoils the whole batch's parse;
+        # fetch one by one so only that message becomes an error.
+        if not isinstance(error.__cause__, ProtocolError) or len(uids) == 1:
+            raise
+        return [summary for uid in uids for summary in _read_one(session, uid, items)]
+    return [
+        summary_from_fetch(uid, response[uid], with_structure=with_structure)
+        for uid in uids
+        if uid in response
+    ]
+
+
+def _fetch_items(session: ImapSession, uids: list[int], items: list[str]) -> dict[int, dict[bytes, Any]]:
+    """``UID FETCH`` of ``items``, read with our fast parser (imapclient's as fallback)."""
+    typ, data = session.client._imap.uid("FETCH", sequence_set(uids), f"({' '.join(items)})")
+    if typ != "OK":
+        raise IMAPClientError(f"FETCH failed: {data!r}")
+    try:
+        return parse_fetch(data)
+    except FetchSyntaxError:
+        return parse_fetch_response(data, normalise_times=False, uid_is_key=True)
+
+
+def _read_one(session: ImapSession, uid: int, items: list[str]) -> list[MessageSummary]:
+    try:
+        return _read(session, [uid], items)
+    except MailboxError as error:
+        if not isinstance(error.__cause__, ProtocolError):
+            raise
+    with session.errors():
+        response = session.client.fetch([uid], [HEADER_ITEM, "RFC822.SIZE"])
+    if uid not in response:
+        return []
+    summary = summary_from_fetch(uid, response[uid], with_structure=False)
+    summary.parse_error = note(Text.IMAP_STRUCTURE_UNREADABLE)
+    return [summary]
