@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
-from ekpanel.checks.models import Decision
+from ekpanel.checks.models import Decision, HeldMessage
 from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
@@ -38,3 +39,55 @@ def test_a_message_with_more_pdfs_than_allowed_gives_the_first_ones_and_moves(sq
     assert decision.decision == "taken"
     assert (decision.detail.code, decision.detail.params["count"]) == (Text.PDFS_OVER_LIMIT, 5)
     assert box.user.list("INBOX") == [] and len(box.user.list(year_folder(box))) == 1
+
+
+def many_parts(count: int, name_length: int) -> bytes:
+    """A whitelisted message with ``count`` tiny PDF-named parts: its BODYSTRUCTURE is huge."""
+    boundary = "graniczka"
+    head = (
+        f"From: {m.WHITELISTED}\r\nTo: biuro@ksiegowa.example\r\nSubject: Tysiace czesci\r\n"
+        f"Message-ID: <czesci-{count}@dostawca.pl>\r\nDate: Sun, 06 Dec 2026 10:00:00 +0100\r\n"
+        f'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'
+    )
+    part = (
+        f"--{boundary}\r\nContent-Type: application/pdf; name=\"{{name}}.pdf\"\r\n"
+        'Content-Disposition: attachment; filename="{name}.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        "JVBERi0xLjQK\r\n"
+    )
+    body = "".join(part.format(name=f"{n:05d}" + "x" * (name_length - 5)) for n in range(count))
+    return (head + body + f"--{boundary}--\r\n").encode()
+
+
+def held_states(server) -> list[tuple[int, str]]:
+    db.session.expire_all()
+    return [(row.attempts, row.state) for row in db.session.scalars(select(HeldMessage))]
+
+
+@pytest.mark.parametrize(("parts", "name_length"), [(1800, 240), (10_000, 40)])
+def test_a_message_too_big_to_describe_is_held_back_and_the_invoice_after_it_is_taken(
+    sqlite_app, dovecot, parts, name_length
+):
+    sqlite_app.config["IMAP_MAX_LINE_MB"] = 1  # imaplib's own limit: the message's answer exceeds it
+    box = new_box(dovecot)
+    server = server_for(sqlite_app, box)
+    culprit = box.user.append("INBOX", many_parts(parts, name_length))
+    box.user.append("INBOX", m.with_pdf(subject="Faktura po ataku"))
+
+    first = run_check(server.id, trigger="schedule")
+
+    assert (first.outcome, first.counts.errors, first.counts.documents) == ("partial", 1, 1)
+    [error] = db.session.scalars(select(Decision).where(Decision.decision == "error")).all()
+    assert (error.message_ref, error.detail.code) == (str(culprit), Text.IMAP_RESPONSE_TOO_LONG)
+    [left] = box.user.list("INBOX")  # the culprit, untouched: not moved, not \Seen
+    assert left["uid"] == culprit and "\\Seen" not in left["flags"]
+    assert held_states(server) == [(1, "retrying")]
+
+    second = run_check(server.id, trigger="schedule")
+    assert (second.outcome, second.counts.documents, second.counts.errors) == ("partial", 0, 1)
+    third = run_check(server.id, trigger="schedule")
+    assert third.outcome == "partial"
+    assert held_states(server) == [(3, "needs_person")]
+
+    fourth = run_check(server.id, trigger="schedule")  # waits for a person now: not tried again
+    assert (fourth.outcome, fourth.counts.examined) == ("ok", 0)
+    assert document_count() == 1 and [m_["uid"] for m_ in box.user.list("INBOX")] == [culprit]

@@ -183,6 +183,18 @@ class ImapMailbox:
             self.session, folder, uidvalidity, batches, needs_structure, read_ahead=self._read_ahead
         )
 
+    def messages_by_ref(
+        self,
+        folder: RemoteFolder,
+        refs: list[str],
+        needs_structure: Callable[[str | None], bool] | None = None,
+    ) -> list[MessageSummary]:
+        uids = sorted({int(ref) for ref in refs if ref.isdigit()})
+        if not uids:
+            return []
+        self.session.select(folder, writable=False)
+        return imap_listing.read_summaries(self.session, uids, needs_structure)
+
     def fetch_part(self, folder: RemoteFolder, message: MessageSummary, part: AttachmentPart) -> bytes:
         return imap_parts.fetch_part(self.session, folder, message, part)
 
