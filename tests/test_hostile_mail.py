@@ -9,7 +9,8 @@ from ekpanel.checks.models import Decision, HeldMessage
 from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
-from ekpanel.mail.texts import Text
+from ekpanel.mail.texts import Text, note
+from tests.factories import make_user
 from tests.support import messages as m
 from tests.support.mail_servers import new_box, server_for, year_folder
 
@@ -50,7 +51,7 @@ def many_parts(count: int, name_length: int) -> bytes:
         f'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'
     )
     part = (
-        f"--{boundary}\r\nContent-Type: application/pdf; name=\"{{name}}.pdf\"\r\n"
+        f'--{boundary}\r\nContent-Type: application/pdf; name="{{name}}.pdf"\r\n'
         'Content-Disposition: attachment; filename="{name}.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
         "JVBERi0xLjQK\r\n"
     )
@@ -91,3 +92,71 @@ def test_a_message_too_big_to_describe_is_held_back_and_the_invoice_after_it_is_
     fourth = run_check(server.id, trigger="schedule")  # waits for a person now: not tried again
     assert (fourth.outcome, fourth.counts.examined) == ("ok", 0)
     assert document_count() == 1 and [m_["uid"] for m_ in box.user.list("INBOX")] == [culprit]
+
+
+def needs_person(server, **fields) -> HeldMessage:
+    row = HeldMessage(
+        server_id=server.id,
+        folder="INBOX",
+        folder_display="INBOX",
+        message_ref="77",
+        sender="faktury@dostawca.pl",
+        subject="Faktura z 10 000 części",
+        attempts=3,
+        state="needs_person",
+        error_note=note(Text.IMAP_RESPONSE_TOO_LONG, limit="16 MB").to_json(),
+        **fields,
+    )
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def test_messages_needing_a_person_are_listed_and_an_administrator_sends_one_for_another_try(
+    client, auth, app, dovecot
+):
+    server = server_for(app, new_box(dovecot))
+    held = needs_person(server)
+    make_user("szef", admin=True)
+    auth.login("szef")
+
+    page = client.get(f"/servers/{server.id}/checks").get_data(as_text=True)
+    assert f'data-held-id="{held.id}"' in page and "Faktura z 10 000 części" in page
+    assert "EKPANEL_IMAP_MAX_LINE_MB" in page  # the reason, naming the bound
+
+    response = client.post(f"/servers/{server.id}/held/{held.id}/retry")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert held.state == "retry_requested"
+    assert f'data-held-id="{held.id}"' not in client.get(f"/servers/{server.id}/checks").get_data(
+        as_text=True
+    )
+
+
+def test_an_operator_sees_messages_needing_a_person_but_cannot_send_them_again(client, auth, app, dovecot):
+    server = server_for(app, new_box(dovecot))
+    held = needs_person(server)
+    make_user("ewa", companies=[server.company], can_refresh=True)
+    auth.login("ewa")
+
+    assert f'data-held-id="{held.id}"' in client.get(f"/servers/{server.id}/checks").get_data(as_text=True)
+    assert client.post(f"/servers/{server.id}/held/{held.id}/retry").status_code == 403
+    page = client.get(f"/companies/{server.company_id}/documents").get_data(as_text=True)
+    assert f'data-held-server="{server.id}"' in page and "1 wiadomość do wyjaśnienia" in page
+
+
+def test_a_message_sent_for_another_try_that_fails_again_waits_for_a_person_again(sqlite_app, dovecot):
+    sqlite_app.config["IMAP_MAX_LINE_MB"] = 1
+    box = new_box(dovecot)
+    server = server_for(sqlite_app, box)
+    box.user.append("INBOX", many_parts(1800, 240))
+    for _ in range(3):
+        run_check(server.id, trigger="schedule")
+    [row] = db.session.scalars(select(HeldMessage)).all()
+    row.state = "retry_requested"
+    db.session.commit()
+
+    again = run_check(server.id, trigger="schedule")
+
+    assert (again.counts.examined, again.counts.errors) == (1, 1)
+    assert held_states(server) == [(3, "needs_person")]
