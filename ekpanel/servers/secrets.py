@@ -7,6 +7,7 @@ instance folder.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -30,6 +31,13 @@ def _fernet() -> MultiFernet:
                 lambda: Fernet.generate_key().decode(),
             )
         ]
+    return _multi_fernet(tuple(keys))
+
+
+@functools.lru_cache(maxsize=4)
+def _multi_fernet(keys: tuple[str, ...]) -> MultiFernet:
+    """Built once per set of keys and process: a check decrypts one secret, and building the keys
+    cost more than that."""
     return MultiFernet([Fernet(k.encode()) for k in keys])
 
 
