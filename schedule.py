@@ -17,7 +17,7 @@ import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from ekpanel import create_app
@@ -61,7 +61,7 @@ def main() -> int:
     misfire = int(config["MISFIRE_MINUTES"]) * 60
     trigger = check_trigger(config["CHECK_TIMES"], config["TIMEZONE"])
 
-    scheduler = BlockingScheduler(timezone=zone)
+    scheduler = BackgroundScheduler(timezone=zone)
     scheduler.add_job(
         run_slot,
         trigger,
@@ -72,13 +72,12 @@ def main() -> int:
         misfire_grace_time=misfire,
     )
 
-    def stop(signum, frame):
-        log.info("Clock stopping (signal %s)", signum)
-        scheduler.shutdown(wait=False)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
+    # SIGINT and SIGTERM are taken by the main thread alone, synchronously (sigwait below). With
+    # asynchronous handlers, an idle thread of the scheduler's pool may take the signal and the main
+    # thread sleeps on until the next slot; blocked here, before any thread starts, every thread
+    # inherits the block. A second signal (Ctrl-C, then scripts/run's SIGTERM) is simply never read.
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     log.info(
         "Clock started: checks at %s %s; next at %s",
         config["CHECK_TIMES"],
@@ -87,6 +86,9 @@ def main() -> int:
     )
     run_slot(app)  # catch up a slot missed while the clock was down (the claims make this safe)
     scheduler.start()
+    received = signal.sigwait(stop_signals)
+    log.info("Clock stopping (%s)", signal.Signals(received).name)
+    scheduler.shutdown(wait=False)
     return 0
 
 

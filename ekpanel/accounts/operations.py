@@ -27,6 +27,12 @@ def create_user(login: str, password: str, *, is_admin: bool = False, **fields) 
     return user
 
 
+def active_admin_exists() -> bool:
+    """Whether anyone can sign in with administrator rights (``scripts/run`` says so when not)."""
+    admins = select(User.id).where(User.is_admin.is_(True), User.active.is_(True)).limit(1)
+    return db.session.scalar(admins) is not None
+
+
 def authenticate(login: str, password: str) -> User | None:
     """The active user with that login and password; None for anything else (same answer, no hints)."""
     user = find_user(login)

@@ -16,7 +16,7 @@ from ekpanel.extensions import db
 from ekpanel.mail.folders import SPAM_KEYWORDS
 from ekpanel.mail.whitelist import entries_overlap
 from ekpanel.servers.models import PROTOCOL_GRAPH, PROTOCOL_IMAP, MailServer
-from ekpanel.servers.secrets import encrypt_secret
+from ekpanel.servers.secrets import SecretUnreadable, encrypt_secret, rotate_secret
 from ekpanel.timeutil import utcnow
 
 SECRET_WARNING_DAYS = 30
@@ -133,6 +133,46 @@ def folders_with(text: str | None, name: str) -> str:
     if wanted and wanted not in (unicodedata.normalize("NFC", line.strip()) for line in lines):
         lines.append(wanted)
     return "\n".join(lines)
+
+
+# --- key rotation ---------------------------------------------------------------------------
+
+
+@dataclass
+class SecretRotation:
+    """What re-encrypting the stored secrets under the newest key did."""
+
+    reencrypted: int = 0
+    already_current: int = 0
+    unreadable: list[MailServer] = field(default_factory=list)  # left as they are
+
+
+def reencrypt_secrets() -> SecretRotation:
+    """Re-encrypt every stored password and client secret under the newest key; the caller commits.
+
+    A secret that no configured key opens stays as it is, so nothing is lost if a key went missing
+    by mistake: put the key back and run again, or enter the password in the server's dialog.
+    """
+    rotation = SecretRotation()
+    stored = (
+        select(MailServer)
+        .where(MailServer.secret_encrypted.is_not(None), MailServer.secret_encrypted != "")
+        .order_by(MailServer.id)
+        .with_for_update()  # a password saved in the panel meanwhile is not overwritten with the old one
+    )
+    for server in db.session.scalars(stored):
+        try:
+            token = rotate_secret(server.secret_encrypted or "")
+        except SecretUnreadable:
+            rotation.unreadable.append(server)
+            continue
+        if token is None:
+            rotation.already_current += 1
+        else:
+            server.secret_encrypted = token
+            rotation.reencrypted += 1
+    db.session.flush()
+    return rotation
 
 
 # --- warnings -------------------------------------------------------------------------------
