@@ -55,7 +55,7 @@ def record(action: Action, target=None, details: dict | None = None, *, actor=No
         target_type=described.type if described else None,
         target_id=described.id if described else None,
         target_label=described.label[:255] if described else None,
-        details=json.dumps(details or {}, ensure_ascii=False, sort_keys=True, default=str),
+        details=json.dumps(details or {}, ensure_ascii=False, default=str),  # in the order given
     )
     db.session.add(entry)
     return entry
@@ -64,7 +64,7 @@ def record(action: Action, target=None, details: dict | None = None, *, actor=No
 def changes(before: dict, after: dict) -> dict:
     """What differs between two snapshots: a list as what was added and removed, a value as old and new."""
     diff = {}
-    for key in after.keys() | before.keys():
+    for key in [*after, *(key for key in before if key not in after)]:
         old, new = before.get(key), after.get(key)
         if old == new:
             continue

@@ -71,14 +71,14 @@ def audit_rows(entries: list[AuditEntry]) -> list[AuditRow]:
 
 
 def detail_lines(entry: AuditEntry) -> list[tuple[str, str]]:
-    """(field, what) pairs, in a stable order; unknown fields by their code, so nothing is hidden."""
+    """(field, what) pairs, in the order recorded; an unknown field by its code, so nothing is hidden."""
     try:
         details = json.loads(entry.details or "{}")
     except ValueError:
         return [("", entry.details)]
     return [
         (str(FIELD_LABELS.get(key, key)), _describe(value, CODE_LABELS.get(key, {})))
-        for key, value in sorted(details.items())
+        for key, value in details.items()
     ]
 
 
