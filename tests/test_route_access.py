@@ -18,6 +18,7 @@ from ekpanel import create_app
 from ekpanel.accounts.models import User
 from ekpanel.accounts.sessions import SESSION_ID
 from ekpanel.extensions import db
+from ekpanel.servers.models import MailServer
 from tests.conftest import _fresh_g_per_request, _test_config
 from tests.factories import make_company
 from tests.support.documents import make_check, make_document
@@ -239,6 +240,32 @@ def test_every_post_route_refuses_a_request_without_a_csrf_token(tmp_path):
 
                 assert response.status_code == 400, url
                 assert "Nieprawidłowe żądanie" in response.get_data(as_text=True), url
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the fix belongs in ekpanel/checks/routes.py (_server_or_404: 404 for a disabled server unless "
+    "administrator), outside the accounts branch; remove this mark with it",
+)
+def test_an_operator_cannot_open_the_history_of_a_disabled_server(tmp_path):
+    """The company's history page hides a disabled server from operators; its id must not open it."""
+    app = _bare_app(tmp_path)
+    with app.app_context():
+        db.create_all()
+        try:
+            world = _build_world()
+            server_id = world.values["server_id"][0]
+            check_id = world.values["check_id"][0]
+            db.session.get(MailServer, server_id).active = False
+            db.session.commit()
+            client = app.test_client()
+            _log_in(client, world.users["refresher"])
+
+            for url in (f"/servers/{server_id}/checks", f"/checks/{check_id}"):
+                assert client.get(url).status_code == 404, url
         finally:
             db.session.remove()
             db.engine.dispose()
