@@ -328,3 +328,13 @@ def test_the_log_pages_back_through_older_entries(admin_client, monkeypatch):
     older = first.split('class="pager"><a href="')[1].split('"')[0].replace("&amp;", "&")
     second = admin_client.get(older).get_data(as_text=True)
     assert "Firma 1" in second and "Firma 0" in second and "Firma 2" not in second
+
+
+def test_a_whitelist_in_another_order_is_no_change():
+    assert audit.changes({"whitelist": ["a@x.pl", "b@x.pl"]}, {"whitelist": ["b@x.pl", "a@x.pl"]}) == {}
+    assert audit.changes(
+        {"port": 993, "folders": ["INBOX"]}, {"port": 143, "folders": ["INBOX", "Spam"]}
+    ) == {
+        "port": {"old": 993, "new": 143},
+        "folders": {"added": ["Spam"], "removed": []},
+    }

@@ -47,11 +47,12 @@ def record(action: Action, target=None, details: dict | None = None, *, actor=No
     if actor is None and has_request_context() and current_user.is_authenticated:
         actor = current_user
     described = _describe(target)
+    address = request.remote_addr if has_request_context() else None
     entry = AuditEntry(
         action=str(action),
         user_id=actor.id if actor is not None else None,
         actor_login=actor.login if actor is not None else None,
-        address=request.remote_addr if has_request_context() else None,
+        address=address[:45] if address else None,
         target_type=described.type if described else None,
         target_id=described.id if described else None,
         target_label=described.label[:255] if described else None,
@@ -70,10 +71,10 @@ def changes(before: dict, after: dict) -> dict:
             continue
         if isinstance(old, list | tuple) or isinstance(new, list | tuple):
             old, new = list(old or []), list(new or [])
-            diff[key] = {
-                "added": [item for item in new if item not in old],
-                "removed": [item for item in old if item not in new],
-            }
+            added = [item for item in new if item not in old]
+            removed = [item for item in old if item not in new]
+            if added or removed:  # the same entries in another order change nothing
+                diff[key] = {"added": added, "removed": removed}
         else:
             diff[key] = {"old": old, "new": new}
     return diff

@@ -121,7 +121,8 @@ def save_server(server: MailServer | None, company: Company, values: ServerValue
 
 def _audit_snapshot(server: MailServer) -> dict:
     snapshot = {name: getattr(server, name) for name in AUDITED_FIELDS}
-    snapshot["consent"] = server.consent_granted_at is not None
+    if server.is_graph:  # a new application or tenant drops the consent: the log says so
+        snapshot["consent"] = server.consent_granted_at is not None
     snapshot["whitelist"] = server.whitelist_entries
     snapshot["folders"] = server.folder_names
     return snapshot
