@@ -6,7 +6,7 @@ Wall-clock times in EKPANEL_TIMEZONE (default 05:00, 12:00 and 14:00 Europe/Wars
 daylight-saving changes: the trigger is ekpanel.clock.check_trigger, the one the panel shows the next
 check from. It only enqueues; worker.py runs the checks. Two clocks running at once (a deploy overlap)
 enqueue each slot once, and a slot missed while the clock was down is run once if it comes back within
-EKPANEL_MISFIRE_MINUTES.
+EKPANEL_MISFIRE_MINUTES. Once a day it also drops audit-log entries older than EKPANEL_AUDIT_DAYS.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
 from ekpanel import create_app
@@ -53,6 +54,23 @@ def run_slot(app: Flask) -> None:
             log.info("No slot due now, or no enabled server of an active company")
 
 
+def prune_audit_log(app: Flask) -> None:
+    """Keep Dziennik zmian for EKPANEL_AUDIT_DAYS (default two years), no longer."""
+    from ekpanel import audit
+    from ekpanel.extensions import db
+
+    with app.app_context():
+        try:
+            removed = audit.prune(app.config["AUDIT_DAYS"])
+            db.session.commit()
+        except Exception:
+            log.exception("Could not prune the audit log; the next day tries again")
+            return
+        finally:
+            db.session.remove()
+        log.info("Audit log: removed %s entries older than %s days", removed, app.config["AUDIT_DAYS"])
+
+
 def main() -> int:
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format=LOG_FORMAT)
     app = create_app()
@@ -70,6 +88,15 @@ def main() -> int:
         coalesce=True,
         max_instances=1,
         misfire_grace_time=misfire,
+    )
+    # At night, away from the check slots; a day missed is caught up by the next.
+    scheduler.add_job(
+        prune_audit_log,
+        CronTrigger(hour=3, minute=30, timezone=zone),
+        args=[app],
+        id="audit-prune",
+        coalesce=True,
+        max_instances=1,
     )
 
     # SIGINT and SIGTERM are taken by the main thread alone, synchronously (sigwait below). With

@@ -32,7 +32,8 @@ def _history_company_or_404(company_id: int):
 
 def _server_or_404(server_id: int) -> MailServer:
     server = db.session.get(MailServer, server_id)
-    if server is None:
+    # Operators do not see a disabled server on the company page; its id must not open it either.
+    if server is None or (not server.active and not current_user.is_admin):
         abort(404)
     _history_company_or_404(server.company_id)
     return server

@@ -8,6 +8,8 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from ekpanel import audit
+from ekpanel.audit import Action
 from ekpanel.checks.models import Check, Decision
 from ekpanel.checks.queries import failing_server_ids
 from ekpanel.companies.models import Company
@@ -26,6 +28,21 @@ WARNING_CONSENT_MISSING = "consent_missing"
 WARNING_SECRET_EXPIRING = "secret_expiring"
 WARNING_SECRET_EXPIRED = "secret_expired"
 WARNING_CHECKS_FAILING = "checks_failing"
+
+# The settings the audit log compares (a new one, such as a sender-verification policy, is one more name).
+AUDITED_FIELDS = (
+    "protocol",
+    "active",
+    "host",
+    "port",
+    "encryption",
+    "username",
+    "name",
+    "client_id",
+    "tenant",
+    "mailbox_address",
+    "secret_expires_on",
+)
 
 
 @dataclass
@@ -52,8 +69,10 @@ def save_server(server: MailServer | None, company: Company, values: ServerValue
     """Create (``server`` None) or update a server of ``company``.
 
     The other protocol's fields are cleared, so a server never carries stale credentials. A new
-    application or tenant needs the administrator's consent again.
+    application or tenant needs the administrator's consent again. The audit log gets what changed,
+    the whitelist and folders as entries added and removed, and of the secret only that it changed.
     """
+    before = _audit_snapshot(server) if server is not None else None
     if server is None:
         server = MailServer(company=company)
         db.session.add(server)
@@ -88,7 +107,29 @@ def save_server(server: MailServer | None, company: Company, values: ServerValue
     if values.secret:
         server.secret_encrypted = encrypt_secret(values.secret)
     db.session.flush()
+    after = _audit_snapshot(server)
+    if before is None:
+        audit.record(Action.SERVER_CREATED, target=server, details=_without_blanks(after))
+    else:
+        diff = audit.changes(before, after)
+        if values.secret:
+            diff["secret"] = "changed"
+        if diff:
+            audit.record(Action.SERVER_CHANGED, target=server, details=diff)
     return server
+
+
+def _audit_snapshot(server: MailServer) -> dict:
+    snapshot = {name: getattr(server, name) for name in AUDITED_FIELDS}
+    if server.is_graph:  # a new application or tenant drops the consent: the log says so
+        snapshot["consent"] = server.consent_granted_at is not None
+    snapshot["whitelist"] = server.whitelist_entries
+    snapshot["folders"] = server.folder_names
+    return snapshot
+
+
+def _without_blanks(snapshot: dict) -> dict:
+    return {key: value for key, value in snapshot.items() if value not in (None, "", [])}
 
 
 def _clear_consent(server: MailServer) -> None:
@@ -97,6 +138,8 @@ def _clear_consent(server: MailServer) -> None:
 
 
 def set_server_active(server: MailServer, active: bool) -> None:
+    if server.active != active:
+        audit.record(Action.SERVER_ENABLED if active else Action.SERVER_DISABLED, target=server)
     server.active = active
     db.session.flush()
 
@@ -106,6 +149,7 @@ def delete_server(server: MailServer) -> None:
 
     Done explicitly rather than left to ``ON DELETE``: SQLite enforces foreign keys only when asked.
     """
+    audit.record(Action.SERVER_DELETED, target=server, details=_without_blanks(_audit_snapshot(server)))
     db.session.execute(
         update(Document)
         .where(Document.server_id == server.id, Document.server_label == "")
@@ -124,6 +168,7 @@ def record_consent(server: MailServer, user_id: int, when: datetime | None = Non
     server.consent_granted_at = when or utcnow()
     server.consent_granted_by_id = user_id
     db.session.flush()
+    audit.record(Action.CONSENT_GRANTED, target=server)
 
 
 def folders_with(text: str | None, name: str) -> str:
