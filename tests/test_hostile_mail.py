@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from ekpanel.audit.models import AuditEntry
 from ekpanel.checks.models import Decision, HeldMessage
 from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
@@ -128,6 +129,10 @@ def test_messages_needing_a_person_are_listed_and_an_administrator_sends_one_for
     assert response.status_code == 302
     db.session.expire_all()
     assert held.state == "retry_requested"
+    [entry] = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "message.retry_requested")
+    ).all()
+    assert (entry.actor_login, entry.details["subject"]) == ("szef", "Faktura z 10 000 części")
     assert f'data-held-id="{held.id}"' not in client.get(f"/servers/{server.id}/checks").get_data(
         as_text=True
     )

@@ -23,6 +23,7 @@ class Action(StrEnum):
     SERVER_DELETED = "server.deleted"
     CONSENT_GRANTED = "consent.granted"
     CONSENT_REFUSED = "consent.refused"
+    MESSAGE_RETRY_REQUESTED = "message.retry_requested"  # a message "do wyjaśnienia" sent for another try
 
 
 LABELS = {
@@ -41,6 +42,7 @@ LABELS = {
     Action.SERVER_DELETED: _l("Usunięcie serwera"),
     Action.CONSENT_GRANTED: _l("Zgoda administratora Microsoft 365 udzielona"),
     Action.CONSENT_REFUSED: _l("Zgoda administratora Microsoft 365 nie udzielona"),
+    Action.MESSAGE_RETRY_REQUESTED: _l("Ponowna próba wiadomości do wyjaśnienia"),
 }
 
 

@@ -11,7 +11,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from ekpanel import audit
 from ekpanel.access import company_or_404
+from ekpanel.audit.actions import Action
 from ekpanel.checks import held, queries
 from ekpanel.checks.forms import DecisionSearchForm
 from ekpanel.checks.models import Check, HeldMessage
@@ -88,6 +90,11 @@ def retry_held(server_id: int, held_id: int):
     if message is None or message.server_id != server.id:
         abort(404)
     held.request_retry(message)
+    audit.record(
+        Action.MESSAGE_RETRY_REQUESTED,
+        target=server,
+        details={"folder": message.folder_display, "sender": message.sender, "subject": message.subject},
+    )
     db.session.commit()
     flash(_("Wiadomość zostanie sprawdzona ponownie przy następnym sprawdzeniu skrzynki."), "success")
     return redirect(url_for("checks.server_history", server_id=server.id) + "#held-messages")
