@@ -132,7 +132,7 @@ def test_messages_needing_a_person_are_listed_and_an_administrator_sends_one_for
     [entry] = db.session.scalars(
         select(AuditEntry).where(AuditEntry.action == "message.retry_requested")
     ).all()
-    assert (entry.actor_login, entry.details["subject"]) == ("szef", "Faktura z 10 000 części")
+    assert entry.actor_login == "szef" and "Faktura z 10 000 części" in entry.details
     assert f'data-held-id="{held.id}"' not in client.get(f"/servers/{server.id}/checks").get_data(
         as_text=True
     )
