@@ -38,7 +38,7 @@ from ekpanel.servers.models import (
 DEFAULT_FOLDERS = "INBOX\nspam"
 
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
-_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.IGNORECASE)
+_TENANT_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.IGNORECASE)
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+")
 _HOST = re.compile(r"[a-z0-9.:\[\]-]+", re.IGNORECASE)
 
@@ -85,7 +85,7 @@ def is_guid(value: str) -> bool:
 def is_tenant(value: str) -> bool:
     """A directory id (GUID) or one of its domains (``contoso.onmicrosoft.com``)."""
     value = value.strip()
-    return is_guid(value) or bool(_DOMAIN.fullmatch(value))
+    return is_guid(value) or bool(_TENANT_DOMAIN.fullmatch(value))
 
 
 def parse_folders(text: str | None) -> list[str]:
