@@ -260,6 +260,12 @@ def enabled_servers(company_id: int) -> list[MailServer]:
     )
 
 
+def server_labels(company_id: int) -> dict[int, str]:
+    """The company's servers by id, named as lists name them (a deleted one's name is on its documents)."""
+    servers = db.session.scalars(select(MailServer).where(MailServer.company_id == company_id))
+    return {server.id: server.label for server in servers}
+
+
 def companies_with_failing_server(company_ids: list[int]) -> set[int]:
     """Of these companies, those with an enabled server whose last check failed (for the list on the left)."""
     servers = db.session.execute(
