@@ -12,7 +12,7 @@ from ekpanel.servers.models import MailServer
 from ekpanel.servers.operations import ServerValues, save_server
 from ekpanel.servers.secrets import decrypt_secret
 from tests.factories import make_company, make_user
-from tests.support.browser import htmx_settled, log_in
+from tests.support.browser import assert_no_problems, htmx_settled, log_in, watch_for_problems
 from tests.support.ms_emulator import MsEmulator
 
 pytestmark = pytest.mark.browser
@@ -294,8 +294,10 @@ def https_page(browser, live_server):
         base_url=live_server.url, locale="pl-PL", timezone_id="Europe/Warsaw", ignore_https_errors=True
     )
     context.set_default_timeout(20_000)
+    problems = watch_for_problems(context)
     yield context.new_page()
     context.close()
+    assert_no_problems(problems)
 
 
 def test_outlook_server_gets_consent_and_lists_its_folders(
