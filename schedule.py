@@ -21,8 +21,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from ekpanel import create_app
+from ekpanel.checks.queue import enqueue_slot_checks
 from ekpanel.clock import check_trigger, next_check_time
-from ekpanel.jobs import enqueue_slot_checks
 
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 log = logging.getLogger("ekpanel.clock")

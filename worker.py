@@ -1,4 +1,4 @@
-"""The RQ worker: runs the checks (ekpanel.jobs.check_server) inside the app context.
+"""The RQ worker: runs the checks (ekpanel.checks.job.check_server) inside the app context.
 
     .venv/bin/python worker.py           # until SIGTERM or Ctrl-C
     .venv/bin/python worker.py --burst   # run what is queued, then exit
@@ -15,7 +15,8 @@ import logging
 import sys
 
 from ekpanel import create_app
-from ekpanel.jobs import make_worker
+from ekpanel.checks.recovery import recover_after_crash
+from ekpanel.checks.workers import make_worker
 
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format=LOG_FORMAT)
     app = create_app()
     worker = make_worker(app)
+    with app.app_context():
+        recover_after_crash(worker.connection, app.config["STORAGE_DIR"], int(app.config["CHECK_TIMEOUT"]))
     worker.work(burst=args.burst, with_scheduler=True, logging_level="INFO")
     return 0
 

@@ -39,11 +39,11 @@ from imapclient import IMAPClient  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from ekpanel import create_app  # noqa: E402
+from ekpanel.checks.run import run_check  # noqa: E402
 from ekpanel.companies.models import Company  # noqa: E402
 from ekpanel.documents.models import Document  # noqa: E402
 from ekpanel.extensions import db  # noqa: E402
 from ekpanel.mail import connect  # noqa: E402
-from ekpanel.mail.check import run_check  # noqa: E402
 from ekpanel.mail.imap import ImapMailbox  # noqa: E402
 from ekpanel.mail.pdf import looks_like_pdf  # noqa: E402
 from ekpanel.mail.settings import MailSettings  # noqa: E402
@@ -195,19 +195,20 @@ def main() -> None:
         )
         print(
             f"first check:            {first_time:.2f} s, {first_bytes / 1e6:.1f} MB read, "
-            f"{first.documents} documents ({pdf_bytes / 1e6:.1f} MB of PDF), taken {first.taken}, "
-            f"skipped {first.skipped}, errors {first.errors}, outcome {first.outcome}"
+            f"{first.counts.documents} documents ({pdf_bytes / 1e6:.1f} MB of PDF), "
+            f"taken {first.counts.taken}, skipped {first.counts.skipped}, errors {first.counts.errors}, "
+            f"outcome {first.outcome}"
         )
         print(
             f"second check (no mail): {second_time:.3f} s, {len(second_commands)} IMAP commands "
-            f"for {folders_checked} folders: {' '.join(second_commands)}; examined {second.examined}"
+            f"for {folders_checked} folders: {' '.join(second_commands)}; examined {second.counts.examined}"
         )
         print()
         print(f"bytes read / PDF bytes:          {first_bytes / max(pdf_bytes, 1):.3f}   (target <= 1.10)")
         print(f"whole-message time / our time:   {whole_time / first_time:.1f}x   (target >= 10x)")
         per_folder = len(second_commands) / max(folders_checked, 1)
         print(f"idle re-check commands / folder: {per_folder:.1f}   (target <= 5)")
-        if (not args.no_whole and whole_found != first.documents) or whole_pdf_bytes != pdf_bytes:
+        if (not args.no_whole and whole_found != first.counts.documents) or whole_pdf_bytes != pdf_bytes:
             print(
                 f"NOTE: whole-message found {whole_found} PDFs / {whole_pdf_bytes} bytes; the check differs"
             )

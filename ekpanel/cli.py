@@ -37,7 +37,7 @@ def create_user_command(login: str, admin: bool, password_stdin: bool) -> None:
 
 
 def register(app: Flask) -> None:
-    from ekpanel.mail.cli import fetch_command
+    from ekpanel.checks.cli import fetch_command
 
     app.cli.add_command(create_user_command)
     app.cli.add_command(fetch_command)

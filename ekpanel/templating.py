@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from flask_babel import format_decimal, gettext
+
+from ekpanel.mail.texts import MSGIDS, Note
 
 ONE_DECIMAL = "#,##0.0"
 
@@ -31,16 +34,23 @@ def file_size(size: int | None) -> str:
     return f"{format_decimal(size / (1024 * 1024), format=ONE_DECIMAL)} MB"
 
 
-def stored_text(value: str | None) -> str:
-    """A message a check stored as text, in the reader's language when the catalog has it.
+def render_note(value: Note | Mapping | None) -> str:
+    """A stored message in the reader's language: its code's msgid through gettext, with its parameters.
 
-    A check runs in a worker, with no user, so it stores its messages in Polish (the msgids). Those
-    without parameters ("Serwer odrzucił nazwę użytkownika lub hasło.") are msgids as they stand.
+    A mapping is a text stored before messages were notes, which the migration could not read:
+    shown as it was stored.
     """
-    return gettext(value) if value else ""
+    if value is None:
+        return ""
+    if not isinstance(value, Note):
+        return str(value.get("text") or "")
+    params = {
+        name: render_note(param) if isinstance(param, Note) else param for name, param in value.params.items()
+    }
+    return gettext(MSGIDS[value.code], **params)
 
 
 def register(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(file_size, "file_size")
-    app.add_template_filter(stored_text, "stored_text")
+    app.add_template_filter(render_note, "note")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from flask import g
+from hypothesis import settings
 from sqlalchemy import text
 
 from ekpanel import create_app
@@ -18,6 +19,12 @@ from tests.support import postgres
 pytest_plugins = ["tests.support.service_fixtures", "tests.support.browser", "tests.support.ms_fixtures"]
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+
+# Property tests: the same examples on every CI run (CI=true), fresh ones elsewhere; no example
+# database left in the tree, and no deadline (time is measured by bench/ scripts, not asserted).
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("dev", database=None, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 def _fresh_g_per_request(app) -> None:

@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 from ekpanel import create_app
+from ekpanel.checks.workers import make_worker
 from ekpanel.extensions import db
-from ekpanel.jobs import make_worker
 from tests.conftest import _test_config
 from tests.factories import make_company, make_user
 from tests.support.browser import LiveServer, assert_no_problems, log_in, watch_for_problems

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import expect
 
-from ekpanel.checks.models import OUTCOME_FAILED
+from ekpanel.mail.texts import Text, note
+from ekpanel.mail.vocabulary import Decision, Outcome, Reason
 from ekpanel.servers.operations import ServerValues, save_server
 from tests.factories import make_company, make_user
 from tests.support.browser import assert_no_problems, htmx_settled, log_in, watch_for_problems
@@ -56,8 +57,8 @@ def office(live_server):
             folders=["INBOX"],
         ),
     )
-    check = make_check(imap, outcome=OUTCOME_FAILED, error_code="connect", error_message="Brak połączenia.")
-    make_decision(check, decision="skipped", reason="no PDF")
+    check = make_check(imap, outcome=Outcome.FAILED, error_code="auth", error=note(Text.IMAP_AUTH_FAILED))
+    make_decision(check, decision=Decision.SKIPPED, reason=Reason.NO_PDF)
     document = make_document(company, server=imap, data=pdf_bytes("faktura"))
     operator = make_user("ewa", companies=[company], can_refresh=True)
     return SimpleNamespace(

@@ -7,19 +7,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from ekpanel.checks.models import (
-    DECISION_SKIPPED,
-    DECISION_TAKEN,
-    OUTCOME_FAILED,
-    OUTCOME_OK,
-    OUTCOME_PARTIAL,
-    OUTCOME_RUNNING,
-    REASON_NO_PDF,
-    REASON_SENDER,
-    TRIGGER_REFRESH,
-)
+from ekpanel.checks.models import TRIGGER_REFRESH
 from ekpanel.checks.queries import last_check_summary
 from ekpanel.extensions import db
+from ekpanel.mail.texts import Text, note
+from ekpanel.mail.vocabulary import Decision, Outcome, Reason
 from ekpanel.servers.models import MailServer
 from tests.factories import make_company, make_user
 from tests.support.documents import make_check, make_decision
@@ -46,16 +38,18 @@ def test_server_history_lists_checks_with_trigger_who_outcome_and_counts(client,
         started_at=datetime(2026, 11, 21, 11, 0),
         trigger=TRIGGER_REFRESH,
         user_id=ewa.id,
-        outcome=OUTCOME_FAILED,
+        outcome=Outcome.FAILED,
         error_code="auth_failed",
-        error_message="Serwer odrzucił login lub hasło.",
+        error=note(Text.IMAP_AUTH_FAILED),
     )
     auth.login("ewa")
     html = client.get(f"/servers/{server.id}/checks").get_data(as_text=True)
     rows = re.findall(r'<tr data-check-id="\d+">(.*?)</tr>', html, re.S)
     assert len(rows) == 2
     newest, oldest = (re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in rows)
-    assert newest.startswith("2026-11-21 12:00 odświeżenie ewa błąd Serwer odrzucił login lub hasło.")
+    assert newest.startswith(
+        "2026-11-21 12:00 odświeżenie ewa błąd Serwer odrzucił nazwę użytkownika lub hasło."
+    )
     assert oldest.startswith("2026-11-20 05:00 harmonogram poprawnie")
     assert "sprawdzone: 12 · pobrane: 2 · dokumenty: 3 · pominięte: 10" in oldest
 
@@ -71,9 +65,9 @@ def test_server_history_links_back_to_the_company_history_by_that_name(client, a
 def test_one_check_shows_every_message_with_its_decision_and_reason(client, auth, server):
     make_user("szef", admin=True)
     check = make_check(server)
-    make_decision(check, decision=DECISION_TAKEN, sender="faktury@dostawca.pl", subject="FV 1/11")
-    make_decision(check, decision=DECISION_SKIPPED, reason=REASON_SENDER, sender="spam@obcy.example")
-    make_decision(check, decision=DECISION_SKIPPED, reason=REASON_NO_PDF, subject="Faktura w treści")
+    make_decision(check, decision=Decision.TAKEN, sender="faktury@dostawca.pl", subject="FV 1/11")
+    make_decision(check, decision=Decision.SKIPPED, reason=Reason.SENDER, sender="spam@obcy.example")
+    make_decision(check, decision=Decision.SKIPPED, reason=Reason.NO_PDF, subject="Faktura w treści")
     auth.login("szef")
     html = client.get(f"/checks/{check.id}").get_data(as_text=True)
     decisions = re.findall(r'<tr data-decision="(\w+)">', html)
@@ -86,22 +80,25 @@ def test_one_check_shows_its_own_warnings(client, auth, server):
     check = make_check(
         server,
         outcome="partial",
-        warnings="Folder „Faktury” nie istnieje na serwerze; pozostałe foldery sprawdzono.\n"
-        "Wiadomość 7 w folderze INBOX nie została przeniesiona: brak miejsca",
+        warnings=(
+            note(Text.FOLDER_NOT_FOUND, name="Faktury"),
+            note(Text.NOT_MOVED, ref="7", folder="INBOX", reason=note(Text.IMAP_CANNOT_MOVE)),
+        ),
     )
     quiet = make_check(server)
     auth.login("szef")
     html = client.get(f"/checks/{check.id}").get_data(as_text=True)
     assert re.findall(r'<li class="warning">(.*?)</li>', html) == [
         "Folder „Faktury” nie istnieje na serwerze; pozostałe foldery sprawdzono.",
-        "Wiadomość 7 w folderze INBOX nie została przeniesiona: brak miejsca",
+        "Wiadomość 7 w folderze INBOX nie została przeniesiona: Serwer nie umie przenosić wiadomości "
+        "(brak MOVE i UIDPLUS); wiadomość została w folderze.",
     ]
     assert "Ostrzeżenia" not in client.get(f"/checks/{quiet.id}").get_data(as_text=True)
 
 
 def test_a_stored_failure_reads_in_english_for_an_english_user(client, auth, server):
     make_user("john", admin=True)
-    check = make_check(server, outcome="failed", error_message="Serwer odrzucił nazwę użytkownika lub hasło.")
+    check = make_check(server, outcome="failed", error=note(Text.IMAP_AUTH_FAILED))
     auth.login("john")
     client.post("/account/language", data={"language": "en", "next": "/"})
     html = client.get(f"/checks/{check.id}").get_data(as_text=True)
@@ -115,10 +112,10 @@ def test_a_stored_failure_reads_in_english_for_an_english_user(client, auth, ser
 def test_a_check_decisions_are_searched_by_sender_or_subject(client, auth, server, query, expected):
     make_user("szef", admin=True)
     check = make_check(server)
-    make_decision(check, decision=DECISION_TAKEN, sender="faktury@dostawca.pl", subject="FV 1/11")
-    make_decision(check, decision=DECISION_SKIPPED, reason=REASON_SENDER, sender="spam@obcy.example")
+    make_decision(check, decision=Decision.TAKEN, sender="faktury@dostawca.pl", subject="FV 1/11")
+    make_decision(check, decision=Decision.SKIPPED, reason=Reason.SENDER, sender="spam@obcy.example")
     make_decision(
-        check, decision=DECISION_SKIPPED, reason=REASON_NO_PDF, sender=None, subject="Faktura w treści"
+        check, decision=Decision.SKIPPED, reason=Reason.NO_PDF, sender=None, subject="Faktura w treści"
     )
     auth.login("szef")
     response = client.get(f"/checks/{check.id}", query_string={"q": query}, headers={"HX-Request": "true"})
@@ -133,7 +130,7 @@ def test_why_was_it_not_taken_finds_the_check_that_first_skipped_it(client, auth
     make_user("szef", admin=True)
     first = make_check(server, started_at=datetime(2026, 11, 1, 4, 0))
     make_decision(
-        first, decision=DECISION_SKIPPED, reason=REASON_SENDER, sender="nowy@kontrahent.pl", subject="FV 7"
+        first, decision=Decision.SKIPPED, reason=Reason.SENDER, sender="nowy@kontrahent.pl", subject="FV 7"
     )
     make_check(server, started_at=datetime(2026, 11, 2, 4, 0))
     auth.login("szef")
@@ -183,26 +180,29 @@ def test_summary_of_a_server_never_checked(server):
 
 def test_summary_says_since_when_the_checks_fail(server):
     start = datetime(2026, 11, 20, 4, 0)
-    make_check(server, started_at=start, outcome=OUTCOME_FAILED)
-    make_check(server, started_at=start + timedelta(hours=7), outcome=OUTCOME_PARTIAL)
-    first_failure = make_check(server, started_at=start + timedelta(hours=9), outcome=OUTCOME_FAILED)
+    make_check(server, started_at=start, outcome=Outcome.FAILED)
+    make_check(server, started_at=start + timedelta(hours=7), outcome=Outcome.PARTIAL)
+    first_failure = make_check(server, started_at=start + timedelta(hours=9), outcome=Outcome.FAILED)
     last = make_check(
-        server, started_at=start + timedelta(days=1), outcome=OUTCOME_FAILED, error_message="Brak sieci"
+        server,
+        started_at=start + timedelta(days=1),
+        outcome=Outcome.FAILED,
+        error=note(Text.IMAP_CONNECTION_LOST, host="imap.example.pl"),
     )
     make_check(
-        server, started_at=start + timedelta(days=1, hours=7), outcome=OUTCOME_RUNNING, finished_at=None
+        server, started_at=start + timedelta(days=1, hours=7), outcome=Outcome.RUNNING, finished_at=None
     )
     summary = last_check_summary(server.id)
     assert summary["check"].id == last.id
-    assert summary["outcome"] == OUTCOME_FAILED
-    assert summary["error_message"] == "Brak sieci"
+    assert summary["outcome"] == Outcome.FAILED
+    assert summary["error"] == note(Text.IMAP_CONNECTION_LOST, host="imap.example.pl")
     assert summary["failing_since"] == first_failure.started_at
     assert summary["running"] is True
 
 
 def test_summary_after_a_good_check_has_no_failing_since(server):
-    make_check(server, started_at=datetime(2026, 11, 20, 4, 0), outcome=OUTCOME_FAILED)
-    ok = make_check(server, started_at=datetime(2026, 11, 20, 11, 0), outcome=OUTCOME_OK, documents=2)
+    make_check(server, started_at=datetime(2026, 11, 20, 4, 0), outcome=Outcome.FAILED)
+    ok = make_check(server, started_at=datetime(2026, 11, 20, 11, 0), outcome=Outcome.OK, documents=2)
     summary = last_check_summary(server.id)
-    assert (summary["check"].id, summary["failing_since"], summary["documents"]) == (ok.id, None, 2)
+    assert (summary["check"].id, summary["failing_since"], summary["counts"].documents) == (ok.id, None, 2)
     assert summary["finished_at"] == ok.finished_at

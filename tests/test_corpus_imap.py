@@ -12,9 +12,9 @@ import csv
 
 from sqlalchemy import func, select
 
+from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
-from ekpanel.mail.check import run_check
 from ekpanel.mail.structure import message_header
 from tests.support.mail_servers import new_box, server_for
 
@@ -43,7 +43,7 @@ def test_every_corpus_message_yields_exactly_its_pdf_documents(sqlite_app, dovec
         before = db.session.scalar(select(func.count()).select_from(Document))
         uid = box.user.append("INBOX", with_sender(raw))
         result = run_check(server.id, trigger="cli")
-        assert (result.examined, result.errors, result.outcome) == (1, 0, "ok"), (name, result)
+        assert (result.counts.examined, result.counts.errors, result.outcome) == (1, 0, "ok"), (name, result)
         found[name] = db.session.scalar(select(func.count()).select_from(Document)) - before
         stayed[name] = any(message["uid"] == uid for message in box.user.list("INBOX"))
 

@@ -36,10 +36,13 @@ def test_failing_server_is_announced_above_the_list_since_its_first_failure(clie
     server = imap_server(company, host="imap.dostawca.pl", user="faktury@alfa.pl")
     make_check(server, started_at=datetime(2026, 11, 20, 4, 0))
     make_check(
-        server, started_at=datetime(2026, 11, 21, 4, 0), outcome="failed", error_message="Stare hasło."
+        server, started_at=datetime(2026, 11, 21, 4, 0), outcome="failed", error_note={"text": "Stare hasło."}
     )
     make_check(
-        server, started_at=datetime(2026, 11, 22, 4, 0), outcome="failed", error_message="Błędne hasło."
+        server,
+        started_at=datetime(2026, 11, 22, 4, 0),
+        outcome="failed",
+        error_note={"text": "Błędne hasło."},
     )
     make_document(company)
 
@@ -61,7 +64,10 @@ def test_failing_server_is_announced_above_the_list_since_its_first_failure(clie
 def test_no_warning_once_the_last_check_succeeded(client, operator, company):
     server = imap_server(company)
     make_check(
-        server, started_at=datetime(2026, 11, 21, 4, 0), outcome="failed", error_message="Błędne hasło."
+        server,
+        started_at=datetime(2026, 11, 21, 4, 0),
+        outcome="failed",
+        error_note={"text": "Błędne hasło."},
     )
     make_check(server, started_at=datetime(2026, 11, 22, 4, 0))
     assert "data-failing-server" not in list_html(client, company)
@@ -89,7 +95,7 @@ def test_companies_on_the_left_say_which_mailbox_is_down(client, auth):
 
 def test_no_warning_for_a_disabled_server(client, operator, company):
     server = imap_server(company)
-    make_check(server, outcome="failed", error_message="Błędne hasło.")
+    make_check(server, outcome="failed", error_note={"text": "Błędne hasło."})
     server.active = False
     db.session.commit()
     assert "data-failing-server" not in list_html(client, company)

@@ -10,9 +10,13 @@ from flask import g
 from rq import Queue
 
 from ekpanel import create_app
+from ekpanel.checks.counts import CheckCounts
+from ekpanel.checks.keys import CHECK_QUEUE
+from ekpanel.checks.progress import RunProgress
+from ekpanel.checks.workers import make_worker
 from ekpanel.extensions import db
-from ekpanel.jobs import CHECK_QUEUE, make_worker
 from ekpanel.servers.models import MailServer
+from ekpanel.templating import render_note
 from tests.conftest import _test_config
 from tests.factories import make_company, make_user
 from tests.support.check_jobs import invoice_message, make_server
@@ -133,7 +137,7 @@ def test_failed_server_shows_its_classified_reason(client, refresh_app, redis_co
     from ekpanel.checks.models import Check
 
     check = db.session.scalar(db.select(Check).where(Check.server_id == server.id))
-    assert check.error_message and check.error_message in done.get_data(as_text=True)
+    assert check.error is not None and render_note(check.error) in done.get_data(as_text=True)
 
 
 def test_company_without_enabled_servers_says_so(client):
@@ -203,9 +207,14 @@ def test_progress_names_the_folder_and_counts_messages_while_checking(client, re
     log_in(client, "ewa")
     html = client.post(f"/companies/{server.company_id}/refresh", headers=HTMX).get_data(as_text=True)
     poll_url = re.search(r'hx-get="([^"]+)"', html).group(1).replace("&amp;", "&")
-    # What the job writes into its meta as the check goes (ekpanel.jobs.check_server).
+    # What the job writes into its meta as the check goes (ekpanel.checks.job.check_server).
     [job] = Queue(CHECK_QUEUE, connection=redis_conn).get_jobs()
-    job.meta.update(state="checking", folder="INBOX", examined=3, to_examine=10, documents=1)
+    job.meta.update(
+        state="checking",
+        progress=RunProgress(
+            folder="INBOX", to_examine=10, stored=1, counts=CheckCounts(examined=3)
+        ).to_json(),
+    )
     job.save_meta()
 
     response = client.get(poll_url, headers=HTMX)

@@ -70,7 +70,7 @@ def test_fetch_needs_exactly_one_choice(sqlite_app):
 
 
 def test_fetch_skips_a_server_a_worker_is_checking_now(sqlite_app, dovecot, redis_conn):
-    from ekpanel.jobs import CLI_HOLDER_PREFIX, ServerLock
+    from ekpanel.checks.lock import CLI_HOLDER_PREFIX, ServerLock
 
     box = new_box(dovecot)
     server = server_for(sqlite_app, box)
@@ -88,7 +88,7 @@ def test_fetch_skips_a_server_a_worker_is_checking_now(sqlite_app, dovecot, redi
 
 
 def test_fetch_releases_the_lock_for_the_next_check(sqlite_app, dovecot, redis_conn):
-    from ekpanel.jobs import server_lock_key
+    from ekpanel.checks.keys import server_lock_key
 
     server = server_for(sqlite_app, new_box(dovecot))
 

@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from ekpanel.checks.mailboxes import mailbox_access
 from ekpanel.checks.models import Check, Decision
+from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.documents.storage import pdf_path
 from ekpanel.extensions import db
-from ekpanel.mail.check import run_check
-from ekpanel.mail.connect import list_server_folders
+from ekpanel.mail.connect import list_folders
 from ekpanel.mail.folders import year_folder_name
 from ekpanel.mail.mailbox import MailboxError
 from tests.support import messages as m
@@ -68,7 +69,7 @@ def test_pdf_from_whitelisted_sender_becomes_a_document_and_moves_to_year_folder
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.outcome, result.taken, result.documents) == ("ok", 1, 1)
+    assert (result.outcome, result.counts.taken, result.counts.documents) == ("ok", 1, 1)
     [document] = documents()
     assert (document.filename, document.sender, document.subject) == (
         "faktura.pdf",
@@ -93,7 +94,7 @@ def test_message_from_sender_not_on_the_list_stays_and_its_attachments_are_not_e
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.outcome, result.taken, result.skipped) == ("ok", 0, 1)
+    assert (result.outcome, result.counts.taken, result.counts.skipped) == ("ok", 0, 1)
     assert in_folder(ms_emulator, "inbox") == before
     [decision] = decisions(server_id=server.id)
     assert (decision.reason, decision.sender) == ("sender not on the list", m.STRANGER)
@@ -117,7 +118,7 @@ def test_whitelisted_message_without_a_pdf_is_skipped_with_its_reason_and_nothin
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.taken, result.skipped) == (0, 1)
+    assert (result.counts.taken, result.counts.skipped) == (0, 1)
     assert [d.reason for d in decisions(server_id=server.id)] == [reason]
     assert len(in_folder(ms_emulator, "inbox")) == 1
     assert ms_emulator.count("GET", ATTACHMENT_DOWNLOAD) == 0
@@ -133,7 +134,7 @@ def test_every_pdf_shape_is_found_by_its_bytes(graph_app, ms_emulator, shape):
 
     assert [d.filename for d in documents()] == expected_names
     assert all(pdf_path(d.sha256).read_bytes().startswith(b"%PDF-") for d in documents())
-    assert result.taken == (1 if expected_names else 0)
+    assert result.counts.taken == (1 if expected_names else 0)
     if not expected_names:
         assert [d.reason for d in decisions(server_id=server.id)] == ["no PDF"]
 
@@ -147,7 +148,7 @@ def test_inline_pdf_is_taken_although_graph_reports_no_attachments(graph_app, ms
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.taken, result.documents) == (1, 1)
+    assert (result.counts.taken, result.counts.documents) == (1, 1)
 
 
 def test_spam_means_the_junk_email_folder(graph_app, ms_emulator):
@@ -156,7 +157,7 @@ def test_spam_means_the_junk_email_folder(graph_app, ms_emulator):
 
     result = run_check(server.id, trigger="cli")
 
-    assert result.taken == 1 and [d.source_folder for d in documents()] == ["Junk Email"]
+    assert result.counts.taken == 1 and [d.source_folder for d in documents()] == ["Junk Email"]
     assert in_folder(ms_emulator, "junkemail") == []
 
 
@@ -171,7 +172,7 @@ def test_year_folder_is_created_once(graph_app, ms_emulator):
 
     second = run_check(server.id, trigger="cli")
 
-    assert second.taken == 1
+    assert second.counts.taken == 1
     assert [f["path"] for f in ms_emulator.folders(MAILBOX)].count(year_folder()) == 1
     assert ms_emulator.count("POST", r"/mailFolders$") == 1
     assert len(in_folder(ms_emulator, year_folder())) == 2
@@ -191,7 +192,7 @@ def test_crash_between_store_and_move_then_next_check_moves_without_a_second_doc
 
     second = run_check(server.id, trigger="schedule")
 
-    assert (second.outcome, second.taken, second.duplicates) == ("ok", 0, 1)
+    assert (second.outcome, second.counts.taken, second.counts.duplicates) == ("ok", 0, 1)
     assert len(documents()) == 1
     assert in_folder(ms_emulator, "inbox") == [] and len(in_folder(ms_emulator, year_folder())) == 1
 
@@ -206,7 +207,7 @@ def test_expired_delta_link_rescans_without_duplicates(graph_app, ms_emulator):
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.outcome, result.taken) == ("ok", 1)
+    assert (result.outcome, result.counts.taken) == ("ok", 1)
     assert len(documents()) == 2
     assert len(decisions(server_id=server.id, reason="sender not on the list")) == 1  # recorded once
 
@@ -220,8 +221,8 @@ def test_message_moved_away_before_the_move_is_a_warning_not_a_crash(graph_app, 
 
     result = run_check(server.id, trigger="cli", before_move=someone_files_it)
 
-    assert (result.outcome, result.documents) == ("partial", 1)
-    assert any("zniknęła" in warning for warning in result.warnings)
+    assert (result.outcome, result.counts.documents) == ("partial", 1)
+    assert any("zniknęła" in warning.polish() for warning in result.warnings)
     assert len(in_folder(ms_emulator, "archive")) == 1
 
 
@@ -262,7 +263,7 @@ def test_second_check_without_new_mail_takes_nothing_and_downloads_nothing(graph
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.outcome, result.examined, result.taken) == ("ok", 0, 0)
+    assert (result.outcome, result.counts.examined, result.counts.taken) == ("ok", 0, 0)
     paths = [request.path.rsplit("/v1.0", 1)[-1] for request in ms_emulator.requests]
     # The well-known ids (2), the folder list (1), one delta per configured folder (2); no token.
     assert len(paths) == 5, paths
@@ -282,7 +283,7 @@ def test_skipped_messages_cost_no_attachment_request_and_taken_ones_only_their_p
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.taken, result.skipped) == (1, 3)
+    assert (result.counts.taken, result.counts.skipped) == (1, 3)
     assert ms_emulator.count("GET", ATTACHMENT_LIST) == 1  # the admitted message only
     assert ms_emulator.count("GET", ATTACHMENT_DOWNLOAD) == 1  # its PDF, not its PNG
 
@@ -297,7 +298,7 @@ def test_throttled_move_succeeds_after_retry_after(graph_app, ms_emulator):
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.outcome, result.taken) == ("ok", 1)
+    assert (result.outcome, result.counts.taken) == ("ok", 1)
     assert ms_emulator.count("POST", MOVE) == 2
     assert in_folder(ms_emulator, "inbox") == [] and len(in_folder(ms_emulator, year_folder())) == 1
 
@@ -316,7 +317,7 @@ def test_throttling_that_does_not_end_fails_the_check_and_the_next_check_finishe
 
     second = run_check(server.id, trigger="schedule")
 
-    assert (second.outcome, second.duplicates) == ("ok", 1)
+    assert (second.outcome, second.counts.duplicates) == ("ok", 1)
     assert len(documents()) == 1 and in_folder(ms_emulator, "inbox") == []
 
 
@@ -328,9 +329,9 @@ def test_message_graph_refuses_to_describe_is_an_error_and_the_check_goes_on(gra
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.outcome, result.errors, result.taken) == ("partial", 1, 1)
+    assert (result.outcome, result.counts.errors, result.counts.taken) == ("partial", 1, 1)
     [error] = decisions(server_id=server.id, decision="error")
-    assert error.subject == "pierwsza" and "ErrorInvalidRequest" in error.detail
+    assert error.subject == "pierwsza" and "ErrorInvalidRequest" in error.detail.polish()
 
 
 def test_folder_list_refused_fails_the_check_with_graph_code(graph_app, ms_emulator):
@@ -340,7 +341,7 @@ def test_folder_list_refused_fails_the_check_with_graph_code(graph_app, ms_emula
     result = run_check(server.id, trigger="cli")
 
     assert (result.outcome, result.error_code) == ("failed", "graph_error")
-    assert "ErrorInvalidRequest" in result.error_message
+    assert "ErrorInvalidRequest" in result.error.polish()
 
 
 def test_missing_consent_gives_a_classified_failed_check(graph_app, ms_emulator):
@@ -351,7 +352,7 @@ def test_missing_consent_gives_a_classified_failed_check(graph_app, ms_emulator)
 
     check = db.session.get(Check, result.check_id)
     assert (check.outcome, check.error_code) == ("failed", "consent_missing")
-    assert "nie udzielił zgody" in check.error_message and MAILBOX in check.error_message
+    assert "nie udzielił zgody" in check.error.polish() and MAILBOX in check.error.polish()
 
 
 def test_wrong_secret_gives_a_classified_failed_check(graph_app, ms_emulator):
@@ -361,7 +362,7 @@ def test_wrong_secret_gives_a_classified_failed_check(graph_app, ms_emulator):
 
     check = db.session.get(Check, result.check_id)
     assert (check.outcome, check.error_code) == ("failed", "secret_invalid")
-    assert "AADSTS7000215" in check.error_message
+    assert "AADSTS7000215" in check.error.polish()
     assert ms_emulator.count(None, r"^/v1\.0/") == 0
 
 
@@ -381,7 +382,7 @@ def test_token_revoked_between_checks_is_renewed(graph_app, ms_emulator):
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.outcome, result.taken) == ("ok", 1)
+    assert (result.outcome, result.counts.taken) == ("ok", 1)
     assert ms_emulator.count("POST", TOKEN) == 2
 
 
@@ -392,7 +393,7 @@ def test_server_dialog_lists_the_outlook_folders_with_child_folders(graph_app, m
     ms_emulator.add_folder(MAILBOX, "Faktury", "inbox")
     server = make_graph_server()
 
-    folders = list_server_folders(server, graph_settings)
+    folders = list_folders(mailbox_access(server), graph_settings)
 
     names = [folder.display for folder in folders]
     assert names[0] == "Inbox" and "Inbox/Faktury" in names and "Junk Email" in names
@@ -403,10 +404,10 @@ def test_server_dialog_explains_a_wrong_secret(graph_app, ms_emulator, graph_set
     server = make_graph_server(secret="zly-klucz")
 
     with pytest.raises(MailboxError) as raised:
-        list_server_folders(server, graph_settings)
+        list_folders(mailbox_access(server), graph_settings)
 
     assert raised.value.code == "secret_invalid"
-    assert "klucz sekretny" in raised.value.message.lower()
+    assert "klucz sekretny" in str(raised.value).lower()
 
 
 # -- the command line ------------------------------------------------------------------------

@@ -9,14 +9,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ekpanel.checks.models import Check, Decision
+from ekpanel.checks.progress import RunProgress
+from ekpanel.checks.records import Recorder, TakenMessage
+from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.documents.storage import pdf_path
 from ekpanel.extensions import db
 from ekpanel.mail import connect, imap_fetch
-from ekpanel.mail.check import run_check, run_checks
 from ekpanel.mail.decide import Verdict
 from ekpanel.mail.mailbox import MessageSummary, RemoteFolder
-from ekpanel.mail.records import Recorder, TakenMessage
 from ekpanel.mail.structure import StructureError
 from ekpanel.servers.models import ENCRYPTION_STARTTLS, MailServer
 from ekpanel.timeutil import utcnow
@@ -60,7 +61,7 @@ def test_pdf_from_whitelisted_sender_becomes_a_document_and_moves_to_year_folder
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.outcome, result.taken, result.documents) == ("ok", 1, 1)
+    assert (result.outcome, result.counts.taken, result.counts.documents) == ("ok", 1, 1)
     [document] = documents()
     assert (document.filename, document.sender) == ("faktura.pdf", m.WHITELISTED)
     assert (document.subject, document.source_folder, document.size) == ("Faktura 7/2026", "INBOX", len(pdf))
@@ -81,7 +82,7 @@ def test_message_from_sender_not_on_the_list_stays_untouched(sqlite_app, dovecot
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.outcome, result.taken, result.skipped) == ("ok", 0, 1)
+    assert (result.outcome, result.counts.taken, result.counts.skipped) == ("ok", 0, 1)
     assert box.user.list("INBOX") == before
     assert "\\Seen" not in before[0]["flags"]
     [decision] = decisions(server_id=server.id)
@@ -108,7 +109,7 @@ def test_whitelisted_message_without_a_pdf_is_skipped_with_its_reason(sqlite_app
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.taken, result.skipped) == (0, 1)
+    assert (result.counts.taken, result.counts.skipped) == (0, 1)
     assert [d.reason for d in decisions(server_id=server.id)] == [reason]
     assert len(box.user.list("INBOX")) == 1
 
@@ -124,7 +125,7 @@ def test_every_pdf_shape_is_found_by_its_bytes(sqlite_app, dovecot, shape):
 
     assert [d.filename for d in documents()] == expected_names
     assert all(pdf_path(d.sha256).read_bytes().startswith(b"%PDF-") for d in documents())
-    assert result.taken == (1 if expected_names else 0)
+    assert result.counts.taken == (1 if expected_names else 0)
     if not expected_names:
         assert [d.reason for d in decisions(server_id=server.id)] == ["no PDF"]
 
@@ -137,7 +138,7 @@ def test_pdf_over_the_size_limit_is_skipped_as_too_large(sqlite_app, dovecot):
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.taken, result.skipped) == (0, 1)
+    assert (result.counts.taken, result.counts.skipped) == (0, 1)
     assert [d.reason for d in decisions(server_id=server.id)] == ["PDF too large"]
     assert len(box.user.list("INBOX")) == 1
 
@@ -152,7 +153,7 @@ def test_skipped_messages_keep_their_folder_and_flags(sqlite_app, dovecot):
 
     result = run_check(server.id, trigger="cli")
 
-    assert result.skipped == 3
+    assert result.counts.skipped == 3
     assert box.user.list("INBOX") == before
 
 
@@ -164,7 +165,7 @@ def test_year_folder_is_created_once_and_subscribed(sqlite_app, dovecot_courier,
 
     result = run_check(server.id, trigger="cli")
 
-    assert result.taken == 2
+    assert result.counts.taken == 2
     assert opened[0].stats.count("CREATE") == 1 and opened[0].stats.count("SUBSCRIBE") == 1
     assert year_folder(box).startswith("INBOX.eksiegowy")
     assert len(box.user.list(year_folder(box))) == 2
@@ -181,11 +182,11 @@ def test_second_check_without_new_mail_takes_nothing_and_fetches_no_message_part
     box.user.append("INBOX", m.with_pdf())
     for _ in range(3):
         box.user.append("INBOX", m.with_pdf(sender=m.STRANGER))
-    assert run_check(server.id, trigger="cli").taken == 1
+    assert run_check(server.id, trigger="cli").counts.taken == 1
 
     second = run_check(server.id, trigger="cli")
 
-    assert (second.examined, second.taken, second.documents) == (0, 0, 0)
+    assert (second.counts.examined, second.counts.taken, second.counts.documents) == (0, 0, 0)
     commands = opened[-1].stats.commands
     assert not [c for c in commands if "FETCH" in c or "SEARCH" in c], commands
     assert commands.count("EXAMINE") == 2  # INBOX and Junk, one command each
@@ -203,7 +204,7 @@ def test_pdfs_of_a_batch_come_in_one_fetch_and_only_listed_senders_structure_is_
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.taken, result.documents, result.skipped) == (3, 3, 1)
+    assert (result.counts.taken, result.counts.documents, result.counts.skipped) == (3, 3, 1)
     # INBOX: the headers, the structures of the three listed senders' messages, their PDFs.
     assert opened[0].stats.count("UID FETCH") == 3, opened[0].stats.commands
 
@@ -212,13 +213,13 @@ def test_changed_whitelist_rescans_the_folder(sqlite_app, dovecot):
     box = new_box(dovecot)
     server = server_for(sqlite_app, box)
     box.user.append("INBOX", m.with_pdf(sender="ksiegowosc@inny.pl"))
-    assert run_check(server.id, trigger="cli").skipped == 1
+    assert run_check(server.id, trigger="cli").counts.skipped == 1
 
     server.whitelist = "faktury@dostawca.pl\n*@inny.pl"
     db.session.commit()
     result = run_check(server.id, trigger="cli")
 
-    assert (result.examined, result.taken) == (1, 1)
+    assert (result.counts.examined, result.counts.taken) == (1, 1)
     assert box.user.list("INBOX") == []
 
 
@@ -232,7 +233,7 @@ def test_skipped_message_is_recorded_once_across_rescans(sqlite_app, dovecot):
     db.session.commit()
     rescan = run_check(server.id, trigger="cli")
 
-    assert (rescan.examined, rescan.skipped) == (1, 1)
+    assert (rescan.counts.examined, rescan.counts.skipped) == (1, 1)
     assert len(decisions(server_id=server.id)) == 1
 
 
@@ -242,13 +243,18 @@ def test_changed_uidvalidity_rescans_without_duplicates(app, dovecot):
     raw = m.with_pdf()
     box.user.append("INBOX", raw)
     box.user.append("INBOX", m.with_pdf(sender=m.STRANGER))
-    assert run_check(server.id, trigger="cli").documents == 1
+    assert run_check(server.id, trigger="cli").counts.documents == 1
     box.user.append("INBOX", raw)  # the taken message comes back, as after a restore
     box.server.reset_uidvalidity(box.user.login, box.user.password, "INBOX")
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.examined, result.documents, result.duplicates, result.skipped) == (2, 0, 1, 1)
+    assert (
+        result.counts.examined,
+        result.counts.documents,
+        result.counts.duplicates,
+        result.counts.skipped,
+    ) == (2, 0, 1, 1)
     assert len(documents()) == 1
     assert len(decisions(server_id=server.id, decision="skipped", reason="sender not on the list")) == 1
     assert len(box.user.list("INBOX")) == 1  # only the stranger's message
@@ -264,12 +270,12 @@ def test_crash_between_store_and_move_then_next_check_moves_without_a_second_doc
         raise RuntimeError("the worker died here")
 
     first = run_check(server.id, trigger="schedule", before_move=crash)
-    assert (first.outcome, first.documents) == ("failed", 1)
+    assert (first.outcome, first.counts.documents) == ("failed", 1)
     assert len(box.user.list("INBOX")) == 1
 
     second = run_check(server.id, trigger="schedule")
 
-    assert (second.outcome, second.documents, second.duplicates) == ("ok", 0, 1)
+    assert (second.outcome, second.counts.documents, second.counts.duplicates) == ("ok", 0, 1)
     assert len(documents()) == 1
     assert box.user.list("INBOX") == []
     assert len(box.user.list(year_folder(box))) == 1
@@ -283,13 +289,13 @@ def test_server_killed_between_store_and_move_then_next_check_finishes_the_job(s
     first = run_check(
         server.id, trigger="schedule", before_move=lambda folder, messages: private_dovecot.kill()
     )
-    assert (first.outcome, first.transient, first.documents) == ("failed", True, 1)
+    assert (first.outcome, first.transient, first.counts.documents) == ("failed", True, 1)
     assert first.error_code in {"connection_lost", "connection_refused"}
 
     private_dovecot.start()
     second = run_check(server.id, trigger="schedule")
 
-    assert (second.outcome, second.documents, second.duplicates) == ("ok", 0, 1)
+    assert (second.outcome, second.counts.documents, second.counts.duplicates) == ("ok", 0, 1)
     assert len(documents()) == 1
     assert box.user.list("INBOX") == []
 
@@ -303,7 +309,7 @@ def test_same_message_in_two_checked_folders_gives_one_set_of_documents(app, dov
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.documents, result.duplicates) == (1, 1)
+    assert (result.counts.documents, result.counts.duplicates) == (1, 1)
     assert len(documents()) == 1
     assert box.user.list("INBOX") == [] and box.user.list("Junk") == []
 
@@ -316,7 +322,7 @@ def test_spam_means_the_junk_folder_not_a_plain_spam_folder(sqlite_app, dovecot)
 
     result = run_check(server.id, trigger="cli")
 
-    assert result.taken == 1
+    assert result.counts.taken == 1
     assert [d.source_folder for d in documents()] == ["Junk"]
     assert len(box.user.list("Spam")) == 1
 
@@ -328,8 +334,8 @@ def test_missing_folder_is_a_warning_and_the_other_folders_are_checked(sqlite_ap
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.outcome, result.taken) == ("partial", 1)
-    assert "Nieistniejący" in db.session.get(Check, result.check_id).warnings
+    assert (result.outcome, result.counts.taken) == ("partial", 1)
+    assert "Nieistniejący" in str(db.session.get(Check, result.check_id).warning_notes)
 
 
 def test_malformed_message_is_an_error_and_the_check_goes_on(sqlite_app, dovecot, monkeypatch):
@@ -348,7 +354,7 @@ def test_malformed_message_is_an_error_and_the_check_goes_on(sqlite_app, dovecot
 
     result = run_check(server.id, trigger="cli")
 
-    assert (result.outcome, result.errors, result.taken) == ("partial", 1, 1)
+    assert (result.outcome, result.counts.errors, result.counts.taken) == ("partial", 1, 1)
     assert [d.decision for d in decisions(server_id=server.id)] == ["error", "taken"]
     assert len(box.user.list("INBOX")) == 1
 
@@ -359,11 +365,11 @@ def test_wrong_password_fails_only_that_servers_check(sqlite_app, dovecot):
     bad = make_server(good.company, bad_box, password="zle-haslo")
     good_box.user.append("INBOX", m.with_pdf())
 
-    failed, ok = run_checks([bad.id, good.id], trigger="schedule")
+    failed, ok = (run_check(server_id, trigger="schedule") for server_id in (bad.id, good.id))
 
     assert (failed.outcome, failed.error_code, failed.transient) == ("failed", "auth_failed", False)
-    assert failed.error_message
-    assert (ok.outcome, ok.documents) == ("ok", 1)
+    assert failed.error is not None
+    assert (ok.outcome, ok.counts.documents) == ("ok", 1)
     check = db.session.get(Check, failed.check_id)
     assert (check.outcome, check.error_code, check.finished_at is not None) == ("failed", "auth_failed", True)
 
@@ -391,11 +397,11 @@ def test_progress_reports_folder_counts_and_documents(sqlite_app, dovecot):
     box.user.append("INBOX", m.with_pdf(sender=m.STRANGER))
     reports = []
 
-    run_check(server.id, trigger="refresh", progress=reports.append)
+    run_check(server.id, trigger="refresh", progress=lambda p: reports.append(p.to_json()))
 
-    assert {"folder", "examined", "to_examine", "documents"} <= set(reports[-1])
-    inbox = [r for r in reports if r["folder"] == "INBOX"]
-    assert inbox[-1]["examined"] == 2 and inbox[-1]["to_examine"] == 2 and inbox[-1]["documents"] == 1
+    inbox = [RunProgress.from_json(r) for r in reports if r["folder"] == "INBOX"]
+    last = inbox[-1]
+    assert (last.counts.examined, last.to_examine, last.documents) == (2, 2, 1)
 
 
 def test_check_row_is_committed_with_trigger_user_and_counts(sqlite_app, dovecot):

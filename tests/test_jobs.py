@@ -12,20 +12,14 @@ from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select
 
-import ekpanel.mail.check
+import ekpanel.checks.run
+from ekpanel.checks.keys import CHECK_QUEUE
 from ekpanel.checks.models import TRIGGER_REFRESH, TRIGGER_SCHEDULE, Check
+from ekpanel.checks.progress import STATE_DONE, STATE_FAILED, STATE_QUEUED, JobProgress, job_progress
+from ekpanel.checks.queue import enqueue_check, server_job
+from ekpanel.checks.workers import make_worker
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
-from ekpanel.jobs import (
-    CHECK_QUEUE,
-    STATE_DONE,
-    STATE_FAILED,
-    STATE_QUEUED,
-    enqueue_check,
-    job_progress,
-    make_worker,
-    server_job,
-)
 from ekpanel.servers.secrets import encrypt_secret
 from tests.factories import make_user
 from tests.support.check_jobs import invoice_message, make_server
@@ -61,7 +55,7 @@ def test_job_runs_the_check_and_records_trigger_and_user(jobs_app, redis_conn, m
     user = make_user()
 
     job = enqueue_check(server.id, TRIGGER_REFRESH, user.id, connection=redis_conn)
-    assert job_progress(job)["state"] == STATE_QUEUED
+    assert job_progress(job).state == STATE_QUEUED
     work(jobs_app, redis_conn)
 
     [check] = checks_of(server)
@@ -74,10 +68,10 @@ def test_job_runs_the_check_and_records_trigger_and_user(jobs_app, redis_conn, m
     assert documents_of(server) == 2
     assert mail_user.list("INBOX") == []
     progress = job_progress(job)
-    assert progress["state"] == STATE_DONE
-    assert progress["finished"] is True
-    assert (progress["check_id"], progress["documents"], progress["examined"]) == (check.id, 2, 2)
-    assert (progress["trigger"], progress["user_id"], progress["server_id"]) == (
+    assert progress.state == STATE_DONE
+    assert progress.finished is True
+    assert (progress.check_id, progress.run.documents, progress.run.counts.examined) == (check.id, 2, 2)
+    assert (progress.trigger, progress.user_id, progress.server_id) == (
         TRIGGER_REFRESH,
         user.id,
         server.id,
@@ -94,8 +88,8 @@ def test_progress_appears_in_job_meta_during_the_check(
     job = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
     # What a polling page sees, read over its own connection each time the check reports progress.
     page = redis.Redis.from_url(redis_url)
-    seen: list[dict] = []
-    real_run_check = ekpanel.mail.check.run_check
+    seen: list[JobProgress] = []
+    real_run_check = ekpanel.checks.run.run_check
 
     def observed_run_check(*args, progress, **kwargs):
         def report(update):
@@ -104,19 +98,19 @@ def test_progress_appears_in_job_meta_during_the_check(
 
         return real_run_check(*args, progress=report, **kwargs)
 
-    monkeypatch.setattr(ekpanel.mail.check, "run_check", observed_run_check)
+    monkeypatch.setattr(ekpanel.checks.run, "run_check", observed_run_check)
     work(jobs_app, redis_conn)
     page.close()
 
-    during = [p for p in seen if p["examined"] and p["examined"] < messages]
+    during = [p for p in seen if 0 < p.run.counts.examined < messages]
     assert during, "no progress was visible before the check ended"
-    assert {p["state"] for p in during} == {"checking"}
-    assert {p["folder"] for p in during} == {"INBOX"}
-    assert {p["to_examine"] for p in during} == {messages}
-    examined = [p["examined"] for p in seen]
+    assert {p.state for p in during} == {"checking"}
+    assert {p.run.folder for p in during} == {"INBOX"}
+    assert {p.run.to_examine for p in during} == {messages}
+    examined = [p.run.counts.examined for p in seen]
     assert examined == sorted(examined)
-    assert max(p["documents"] for p in during) > 0
-    assert job_progress(job)["documents"] == messages
+    assert max(p.run.documents for p in during) > 0
+    assert job_progress(job).run.documents == messages
 
 
 def test_two_enqueue_requests_for_one_server_give_one_job(jobs_app, redis_conn):
@@ -174,7 +168,7 @@ def test_a_job_whose_worker_is_gone_no_longer_holds_the_server(jobs_app, redis_c
 
     redis_conn.delete(worker_key)  # a killed worker's registration expires with its heartbeat
     assert server_job(server.id, redis_conn) is None
-    assert job_progress(job)["state"] == STATE_FAILED
+    assert job_progress(job).state == STATE_FAILED
     assert enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn).id != job.id
 
 
@@ -198,8 +192,8 @@ def test_transient_failure_is_retried_with_growing_intervals(jobs_app, redis_con
     assert job.retries_left == 2
     assert job.retry_intervals == [60, 300, 900]
     progress = job_progress(job)
-    assert (progress["state"], progress["retrying"], progress["finished"]) == (STATE_QUEUED, True, False)
-    assert progress["error_code"] == "connection_refused"
+    assert (progress.state, progress.retrying, progress.finished) == (STATE_QUEUED, True, False)
+    assert progress.error_code == "connection_refused"
     assert server_job(server.id, redis_conn).id == job.id  # still this server's job: no second one
 
 
@@ -230,7 +224,7 @@ def test_transient_failure_gives_up_after_three_retries(jobs_app, redis_conn):
     assert [c.error_code for c in checks_of(server)] == ["connection_refused"] * 4
     assert job.get_status() == JobStatus.FAILED
     progress = job_progress(job)
-    assert (progress["state"], progress["finished"], progress["error_code"]) == (
+    assert (progress.state, progress.finished, progress.error_code) == (
         STATE_FAILED,
         True,
         "connection_refused",
@@ -248,7 +242,7 @@ def test_permanent_failure_is_not_retried(jobs_app, redis_conn, mail_user):
     assert check.error_code == "auth_failed"
     assert job.get_status() == JobStatus.FINISHED
     progress = job_progress(job)
-    assert (progress["state"], progress["finished"], progress["error_code"]) == (
+    assert (progress.state, progress.finished, progress.error_code) == (
         STATE_FAILED,
         True,
         "auth_failed",
@@ -261,4 +255,4 @@ def test_job_for_a_deleted_server_fails_without_retrying(jobs_app, redis_conn):
 
     assert job.get_status() == JobStatus.FINISHED
     progress = job_progress(job)
-    assert (progress["state"], progress["error_code"]) == (STATE_FAILED, "server_missing")
+    assert (progress.state, progress.error_code) == (STATE_FAILED, "server_missing")

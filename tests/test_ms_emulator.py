@@ -452,6 +452,98 @@ def test_raw_message_item_attachment_value_is_mime(emu: MsEmulator, graph: Graph
     assert [p.get_filename() for p in pdfs] == ["FV_1_2026.pdf"] and pdfs[0].get_content() == PDF
 
 
+def test_attachments_of_one_message_fail_while_the_others_answer(emu: MsEmulator, graph: Graph) -> None:
+    pdf = [{"name": "FV.pdf", "content_type": "application/pdf", "content": PDF}]
+    broken = emu.add_message(MAILBOX, "inbox", sender="a@b.pl", subject="zepsuta", attachments=pdf)
+    healthy = emu.add_message(MAILBOX, "inbox", sender="a@b.pl", subject="zdrowa", attachments=pdf)
+    [broken_pdf] = graph.get(f"messages/{broken}/attachments").json()["value"]
+    emu.fail_attachments(MAILBOX, broken, 500)
+
+    for path in ("attachments", f"attachments/{broken_pdf['id']}", f"attachments/{broken_pdf['id']}/$value"):
+        failed = graph.get(f"messages/{broken}/{path}")
+        assert failed.status_code == 500, path
+        error = failed.json()["error"]
+        assert error["code"] == "InternalServerError" and error["message"], path
+    assert graph.get(f"messages/{broken}").status_code == 200  # the message itself still reads
+    [healthy_pdf] = graph.get(f"messages/{healthy}/attachments").json()["value"]
+    assert graph.get(f"messages/{healthy}/attachments/{healthy_pdf['id']}/$value").content == PDF
+
+    moved = graph.post(f"messages/{broken}/move", {"destinationId": "archive"}).json()["id"]
+    assert graph.get(f"messages/{moved}/attachments").status_code == 500  # the fault follows the message
+
+    emu.clear_faults()
+    assert graph.get(f"messages/{moved}/attachments").status_code == 200
+
+    emu.fail_attachments(MAILBOX, healthy, 503, code="ServiceNotAvailable", times=1)
+    assert graph.get(f"messages/{healthy}/attachments").json()["error"]["code"] == "ServiceNotAvailable"
+    assert graph.get(f"messages/{healthy}/attachments").status_code == 200  # healed after one request
+
+
+SIGNED_EML = (
+    b"Received: from mx.dostawca.pl (mx.dostawca.pl [192.0.2.7])\r\n"
+    b"\tby mx.contoso.com with ESMTPS; Mon, 2 Feb 2026 10:00:02 +0100\r\n"
+    b"Authentication-Results: mx.contoso.com;\r\n"
+    b" spf=pass smtp.mailfrom=dostawca.pl;\r\n"
+    b" dkim=pass header.d=dostawca.pl\r\n"
+    b"Received: from app.dostawca.pl by mx.dostawca.pl; Mon, 2 Feb 2026 10:00:01 +0100\r\n"
+    b"Authentication-Results: mx.dostawca.pl; dmarc=none\r\n"
+    b"From: Dostawca <fv@dostawca.pl>\r\n"
+    b"To: faktury@contoso.com\r\n"
+    b"Subject: =?utf-8?q?Faktura_za_us=C5=82ug=C4=99?=\r\n"
+    b"Date: Mon, 02 Feb 2026 10:00:00 +0100\r\n"
+    b"Message-ID: <signed-1@dostawca.pl>\r\n"
+    b"\r\n"
+    b"Not-A-Header: the body starts above\r\n"
+)
+SIGNED_HEADERS = [
+    {
+        "name": "Received",
+        "value": "from mx.dostawca.pl (mx.dostawca.pl [192.0.2.7])\tby mx.contoso.com with ESMTPS; "
+        "Mon, 2 Feb 2026 10:00:02 +0100",
+    },
+    {
+        "name": "Authentication-Results",
+        "value": "mx.contoso.com; spf=pass smtp.mailfrom=dostawca.pl; dkim=pass header.d=dostawca.pl",
+    },
+    {"name": "Received", "value": "from app.dostawca.pl by mx.dostawca.pl; Mon, 2 Feb 2026 10:00:01 +0100"},
+    {"name": "Authentication-Results", "value": "mx.dostawca.pl; dmarc=none"},
+    {"name": "From", "value": "Dostawca <fv@dostawca.pl>"},
+    {"name": "To", "value": "faktury@contoso.com"},
+    {"name": "Subject", "value": "=?utf-8?q?Faktura_za_us=C5=82ug=C4=99?="},
+    {"name": "Date", "value": "Mon, 02 Feb 2026 10:00:00 +0100"},
+    {"name": "Message-ID", "value": "<signed-1@dostawca.pl>"},
+]
+
+
+def test_internet_message_headers_come_in_order_only_when_selected(emu: MsEmulator, graph: Graph) -> None:
+    msg = emu.add_raw_message(MAILBOX, "inbox", SIGNED_EML)
+
+    alone = graph.get(f"messages/{msg}", params={"$select": "internetMessageHeaders"}).json()
+    assert alone["internetMessageHeaders"] == SIGNED_HEADERS
+    assert set(alone) == {"@odata.context", "@odata.etag", "id", "internetMessageHeaders"}
+    assert "internetMessageHeaders" not in graph.get(f"messages/{msg}").json()
+
+    [listed] = graph.get(
+        "mailFolders/inbox/messages", params={"$select": "subject,internetMessageHeaders"}
+    ).json()["value"]
+    assert listed["subject"] == "Faktura za usługę" and listed["internetMessageHeaders"] == SIGNED_HEADERS
+    [plain] = graph.get("mailFolders/inbox/messages").json()["value"]
+    assert "internetMessageHeaders" not in plain
+
+    first = graph.get(
+        "mailFolders/inbox/messages/delta", params={"$select": "internetMessageHeaders,subject"}
+    ).json()
+    assert [m["internetMessageHeaders"] for m in first["value"]] == [SIGNED_HEADERS]
+    added = emu.add_message(
+        MAILBOX, "inbox", sender="Inny <inny@x.pl>", subject="FV 2", message_id="fv-2@x.pl"
+    )
+    [new] = graph.get(first["@odata.deltaLink"]).json()["value"]  # the link keeps the $select
+    assert new["id"] == added
+    fields = {h["name"]: h["value"] for h in new["internetMessageHeaders"]}
+    assert fields["From"] == "Inny <inny@x.pl>" and fields["Message-ID"] == "<fv-2@x.pl>"
+    assert fields["Subject"] == "FV 2" and fields["To"] == MAILBOX
+
+
 def test_stop_leaves_no_threads_and_no_listener() -> None:
     before = set(threading.enumerate())
     with MsEmulator() as server:

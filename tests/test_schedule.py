@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from rq import Queue
 
+from ekpanel.checks.keys import CHECK_QUEUE, slot_job_id
+from ekpanel.checks.queue import enqueue_slot_checks
 from ekpanel.clock import current_slot, next_check_time
-from ekpanel.jobs import CHECK_QUEUE, enqueue_slot_checks, slot_job_id
 from tests.support.check_jobs import (
     PROJECT_DIR,
     make_server,

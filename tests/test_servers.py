@@ -10,6 +10,8 @@ import pytest
 from ekpanel.clock import next_check_time
 from ekpanel.extensions import db
 from ekpanel.mail.mailbox import MailboxError, RemoteFolder
+from ekpanel.mail.texts import Text, note
+from ekpanel.mail.vocabulary import ErrorCode
 from ekpanel.servers import routes
 from ekpanel.servers.models import MailServer
 from ekpanel.servers.secrets import decrypt_secret
@@ -468,7 +470,7 @@ def test_row_shows_the_last_check_and_its_outcome(admin_client, company):
 
     server = imap_server(company, whitelist=["*@x.pl"])
     db.session.add(
-        Check(server_id=server.id, trigger="schedule", outcome="failed", error_message="Błędne hasło.")
+        Check(server_id=server.id, trigger="schedule", outcome="failed", error_note={"text": "Błędne hasło."})
     )
     db.session.commit()
     html = admin_client.get(f"/settings/email/companies/{company.id}").get_data(as_text=True)
@@ -486,7 +488,9 @@ def test_failed_check_shows_its_reason_instead_of_zero_counts(admin_client, comp
 
     server = imap_server(company, whitelist=["*@x.pl"])
     reason = "Nie udało się połączyć z serwerem imap.biuro.pl: " + "przekroczono czas oczekiwania " * 8
-    db.session.add(Check(server_id=server.id, trigger="schedule", outcome="failed", error_message=reason))
+    db.session.add(
+        Check(server_id=server.id, trigger="schedule", outcome="failed", error_note={"text": reason})
+    )
     db.session.commit()
     row = server_row(
         admin_client.get(f"/settings/email/companies/{company.id}").get_data(as_text=True), server
@@ -570,7 +574,7 @@ def test_folder_list_shows_folders_with_polish_names(admin_client, company, monk
             "INBOX.Wiadomo&AWs-ci-&AVs-mieci", "INBOX.Wiadomości-śmieci", ".", frozenset({"\\Junk"})
         ),
     ]
-    monkeypatch.setattr(routes, "list_server_folders", lambda s, settings: folders)
+    monkeypatch.setattr(routes, "list_folders", lambda s, settings: folders)
     response = admin_client.get(
         f"/settings/email/servers/{server.id}/remote-folders", headers={"HX-Request": "true"}
     )
@@ -584,7 +588,7 @@ def test_folder_list_is_asked_for_with_a_fifteen_second_limit(admin_client, comp
     server = imap_server(company)
     seen = {}
     monkeypatch.setattr(
-        routes, "list_server_folders", lambda s, settings: seen.setdefault("settings", settings) and []
+        routes, "list_folders", lambda s, settings: seen.setdefault("settings", settings) and []
     )
     admin_client.get(f"/settings/email/servers/{server.id}/remote-folders")
     assert seen["settings"].imap_timeout == 15
@@ -594,9 +598,9 @@ def test_folder_list_failure_shows_the_classified_message(admin_client, company,
     server = imap_server(company)
 
     def refuse(server, settings):
-        raise MailboxError("auth_failed", "Serwer odrzucił nazwę użytkownika lub hasło.", detail="NO [AUTH]")
+        raise MailboxError(ErrorCode.AUTH_FAILED, note(Text.IMAP_AUTH_FAILED), detail="NO [AUTH]")
 
-    monkeypatch.setattr(routes, "list_server_folders", refuse)
+    monkeypatch.setattr(routes, "list_folders", refuse)
     html = admin_client.get(
         f"/settings/email/servers/{server.id}/remote-folders", headers={"HX-Request": "true"}
     ).get_data(as_text=True)
@@ -609,7 +613,7 @@ def test_unexpected_folder_list_failure_is_logged_not_shown(admin_client, compan
     def explode(server, settings):
         raise RuntimeError("internal detail /srv/secret/path")
 
-    monkeypatch.setattr(routes, "list_server_folders", explode)
+    monkeypatch.setattr(routes, "list_folders", explode)
     response = admin_client.get(
         f"/settings/email/servers/{server.id}/remote-folders", headers={"HX-Request": "true"}
     )

@@ -12,6 +12,7 @@ from flask_babel import force_locale
 
 from ekpanel.mail.imap_errors import translating_errors
 from ekpanel.mail.mailbox import MailboxError
+from ekpanel.templating import render_note
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdr]")
@@ -48,7 +49,7 @@ def test_imap_failure_speaks_the_users_language(app) -> None:
                     raise ConnectionRefusedError(111, "Connection refused")
             except MailboxError as error:
                 assert error.code == "connection_refused" and error.transient
-                return error.message
+                return render_note(error.note)
         raise AssertionError("no MailboxError")
 
     assert refused("pl") == (

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from ekpanel.checks.models import OUTCOME_FAILED, OUTCOME_PARTIAL, OUTCOME_RUNNING
 from ekpanel.checks.queries import last_check_summary
 from ekpanel.extensions import db
+from ekpanel.mail.texts import Text, note
+from ekpanel.mail.vocabulary import Outcome
 from ekpanel.servers.rows import last_check_summaries
 from tests.factories import make_company, make_user
 from tests.support.documents import make_check, make_document
@@ -160,8 +161,8 @@ def counted_queries():
 def servers_with_history(company, count: int) -> None:
     for n in range(count):
         server = imap_server(company, user=f"konto{n}@biuro.pl", whitelist=["*@x.pl"])
-        make_check(server, outcome=OUTCOME_FAILED, error_code="auth", error_message="Zły login.")
-        make_check(server, outcome=OUTCOME_RUNNING)
+        make_check(server, outcome=Outcome.FAILED, error_code="auth", error=note(Text.IMAP_AUTH_FAILED))
+        make_check(server, outcome=Outcome.RUNNING)
 
 
 def test_the_company_panel_takes_as_many_queries_for_one_server_as_for_five(admin_client, app):
@@ -204,15 +205,16 @@ def test_the_summaries_of_many_servers_are_each_servers_own(company):
     make_check(fine, started_at=datetime(2026, 11, 20, 4), taken=3, documents=4)
     failing = imap_server(company, user="zle@biuro.pl")
     make_check(failing, started_at=datetime(2026, 11, 19, 4))
-    make_check(failing, started_at=datetime(2026, 11, 20, 4), outcome=OUTCOME_FAILED, error_code="auth")
-    make_check(failing, started_at=datetime(2026, 11, 21, 4), outcome=OUTCOME_FAILED, error_code="auth")
+    refused = {"outcome": Outcome.FAILED, "error_code": "auth", "error": note(Text.IMAP_AUTH_FAILED)}
+    make_check(failing, started_at=datetime(2026, 11, 20, 4), **refused)
+    make_check(failing, started_at=datetime(2026, 11, 21, 4), **refused)
     always_failing = graph_server(company)
-    make_check(always_failing, started_at=datetime(2026, 11, 21, 4), outcome=OUTCOME_FAILED)
+    make_check(always_failing, started_at=datetime(2026, 11, 21, 4), outcome=Outcome.FAILED)
     running = imap_server(company, user="teraz@biuro.pl")
-    make_check(running, started_at=datetime(2026, 11, 20, 4), outcome=OUTCOME_PARTIAL, errors=1)
-    make_check(running, started_at=datetime(2026, 11, 21, 4), outcome=OUTCOME_RUNNING)
+    make_check(running, started_at=datetime(2026, 11, 20, 4), outcome=Outcome.PARTIAL, errors=1)
+    make_check(running, started_at=datetime(2026, 11, 21, 4), outcome=Outcome.RUNNING)
     stale_run = imap_server(company, user="dawno@biuro.pl")
-    make_check(stale_run, started_at=datetime(2026, 11, 1, 4), outcome=OUTCOME_RUNNING)  # a killed worker
+    make_check(stale_run, started_at=datetime(2026, 11, 1, 4), outcome=Outcome.RUNNING)  # a killed worker
     make_check(stale_run, started_at=datetime(2026, 11, 21, 4))
 
     servers = [never, fine, failing, always_failing, running, stale_run]

@@ -12,20 +12,13 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from sqlalchemy import func, select
 
+from ekpanel.checks.job import check_server
+from ekpanel.checks.keys import CHECK_QUEUE, server_lock_key
 from ekpanel.checks.models import TRIGGER_REFRESH, TRIGGER_SCHEDULE, Check
+from ekpanel.checks.progress import STATE_ALREADY_RUNNING, STATE_DONE, STATE_FAILED, job_progress
+from ekpanel.checks.queue import enqueue_check, server_job
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
-from ekpanel.jobs import (
-    CHECK_QUEUE,
-    STATE_ALREADY_RUNNING,
-    STATE_DONE,
-    STATE_FAILED,
-    check_server,
-    enqueue_check,
-    job_progress,
-    server_job,
-    server_lock_key,
-)
 from ekpanel.mail.folders import year_folder_name
 from tests.support.check_jobs import (
     descendants,
@@ -112,12 +105,12 @@ def test_two_workers_cannot_check_one_server_at_once(
     workers[1].proc.wait(60)
 
     progress = job_progress(second)
-    assert (progress["state"], progress["running_job_id"]) == (STATE_ALREADY_RUNNING, first.id)
-    assert progress["finished"] is True
+    assert (progress.state, progress.running_job_id) == (STATE_ALREADY_RUNNING, first.id)
+    assert progress.finished is True
 
     (tmp_path / "release").touch()
     workers[0].proc.wait(60)
-    assert job_progress(first)["state"] == STATE_DONE
+    assert job_progress(first).state == STATE_DONE
     assert [check.job_id for check in checks_of(server)] == [first.id]  # the second job checked nothing
     assert documents_of(server) == 3
     assert mail_user.list("INBOX") == []
@@ -151,13 +144,16 @@ def test_worker_killed_between_storing_and_moving_loses_and_duplicates_nothing(
     workers.append(start_process(WORKER, env))
     workers[1].proc.wait(60)
 
-    assert job_progress(again)["state"] == STATE_DONE, workers[1].output()
-    assert job_progress(killed)["state"] == STATE_FAILED
+    assert job_progress(again).state == STATE_DONE, workers[1].output()
+    assert job_progress(killed).state == STATE_FAILED
     assert documents_of(server) == messages  # every message taken exactly once
     assert mail_user.list("INBOX") == []
     assert len(mail_user.list(year_folder())) == messages
-    rerun = checks_of(server)[-1]
-    assert (rerun.job_id, rerun.duplicates, rerun.documents) == (again.id, messages, 0)
+    dead, rerun = checks_of(server)
+    assert (rerun.job_id, rerun.counts.duplicates, rerun.counts.documents) == (again.id, messages, 0)
+    # The killed run's row is closed as interrupted, when the next check found it, not left "running".
+    assert (dead.job_id, dead.outcome) == (killed.id, "interrupted")
+    assert rerun.started_at >= dead.finished_at >= dead.started_at
     assert redis_conn.exists(server_lock_key(server.id)) == 0
 
 
@@ -183,9 +179,12 @@ def test_abandoned_job_requeued_by_cleanup_runs_again_and_takes_nothing_twice(
     workers.append(start_process(WORKER, env))
     workers[1].proc.wait(60)
 
-    assert job_progress(killed)["state"] == STATE_DONE, workers[1].output()
+    assert job_progress(killed).state == STATE_DONE, workers[1].output()
     assert documents_of(server) == messages
     assert mail_user.list("INBOX") == []
-    assert [check.job_id for check in checks_of(server)] == [killed.id, killed.id]
+    assert [(check.job_id, check.outcome) for check in checks_of(server)] == [
+        (killed.id, "interrupted"),
+        (killed.id, "ok"),
+    ]
     assert checks_of(server)[-1].duplicates == messages
     assert redis_conn.exists(server_lock_key(server.id)) == 0

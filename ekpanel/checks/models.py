@@ -1,34 +1,28 @@
-"""The record of each check of a server, and of every message it examined."""
+"""The rows a check writes: the check itself, every message it examined, and each folder's cursor.
+
+Messages for people (an error, warnings, a decision's detail) are stored as notes: a code and its
+parameters as JSON (``ekpanel.mail.texts``), rendered in the reader's language when shown. A text
+stored before notes existed that the migration could not read stays as ``{"text": ...}`` and is
+shown as it was stored.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, composite, mapped_column, relationship
 
+from ekpanel.checks.counts import COUNT_COLUMNS, CheckCounts
 from ekpanel.extensions import db
+from ekpanel.mail.texts import Note
+from ekpanel.mail.vocabulary import Outcome
 from ekpanel.timeutil import utcnow
 
 TRIGGER_SCHEDULE = "schedule"
 TRIGGER_REFRESH = "refresh"
 TRIGGER_CLI = "cli"
-
-OUTCOME_RUNNING = "running"
-OUTCOME_OK = "ok"
-OUTCOME_PARTIAL = "partial"  # the server answered, but some messages or folders had errors
-OUTCOME_FAILED = "failed"
-
-DECISION_TAKEN = "taken"
-DECISION_SKIPPED = "skipped"
-DECISION_ERROR = "error"
-
-# Reasons a message is skipped; stable codes, translated for display.
-REASON_SENDER = "sender not on the list"
-REASON_NO_ATTACHMENT = "no attachment"
-REASON_NO_PDF = "no PDF"
-REASON_TOO_LARGE = "PDF too large"
-REASON_DUPLICATE = "duplicate"
 
 
 class Check(db.Model):
@@ -42,11 +36,11 @@ class Check(db.Model):
     job_id: Mapped[str | None] = mapped_column(String(120))
     started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
-    outcome: Mapped[str] = mapped_column(String(16), default=OUTCOME_RUNNING)
+    outcome: Mapped[str] = mapped_column(String(16), default=Outcome.RUNNING)
     error_code: Mapped[str | None] = mapped_column(String(40))
-    error_message: Mapped[str | None] = mapped_column(Text)
+    error_note: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The check's own log beside its decisions: folders not found, messages that could not be moved.
-    warnings: Mapped[str | None] = mapped_column(Text)
+    warning_notes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     examined: Mapped[int] = mapped_column(Integer, default=0)
     taken: Mapped[int] = mapped_column(Integer, default=0)  # messages taken
@@ -57,6 +51,7 @@ class Check(db.Model):
     skipped_too_large: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[CheckCounts] = composite(CheckCounts, *COUNT_COLUMNS)
 
     server = relationship("MailServer")
     user = relationship("User")
@@ -65,8 +60,12 @@ class Check(db.Model):
     )
 
     @property
-    def skipped(self) -> int:
-        return self.skipped_sender + self.skipped_no_attachment + self.skipped_no_pdf + self.skipped_too_large
+    def error(self) -> Note | dict | None:
+        return stored_note(self.error_note)
+
+    @property
+    def warnings(self) -> list[Note | dict]:
+        return [stored_note(item) for item in self.warning_notes or []]
 
 
 class Decision(db.Model):
@@ -83,14 +82,49 @@ class Decision(db.Model):
     server_id: Mapped[int] = mapped_column(ForeignKey("mail_servers.id", ondelete="CASCADE"))
     folder: Mapped[str] = mapped_column(String(500))
     message_ref: Mapped[str] = mapped_column(String(500))  # UID or Graph id at the time
-    message_key: Mapped[str] = mapped_column(String(64))  # see ekpanel.mail.check.message_key
+    message_key: Mapped[str] = mapped_column(String(64))  # see ekpanel.mail.decide.message_key
     message_id: Mapped[str | None] = mapped_column(Text)
     sender: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime | None] = mapped_column(DateTime)
     decision: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(40))
-    detail: Mapped[str | None] = mapped_column(Text)
+    detail_note: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
     check = relationship("Check", back_populates="decisions")
+
+    @property
+    def detail(self) -> Note | dict | None:
+        return stored_note(self.detail_note)
+
+
+class FolderState(db.Model):
+    """Where the last check of one configured folder stopped (IMAP UID or Graph delta link).
+
+    ``config_hash`` is the whitelist and folder list it was made under: when they change,
+    the folder is scanned in full again.
+    """
+
+    __tablename__ = "folder_states"
+    __table_args__ = (UniqueConstraint("server_id", "folder"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    server_id: Mapped[int] = mapped_column(ForeignKey("mail_servers.id", ondelete="CASCADE"))
+    folder: Mapped[str] = mapped_column(String(500))  # the folder as resolved on the server
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int | None] = mapped_column(BigInteger)
+    delta_link: Mapped[str | None] = mapped_column(Text)
+    config_hash: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    server = relationship("MailServer", back_populates="folder_states")
+
+
+def stored_note(value: dict[str, Any] | None) -> Note | dict | None:
+    """A stored message: a Note, or ``{"text": ...}`` for an old text the migration could not read."""
+    if not value:
+        return None
+    if "code" in value:
+        return Note.from_json(value) or {"text": value.get("code")}
+    return value

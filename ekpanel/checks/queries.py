@@ -6,15 +6,10 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select, true
 
-from ekpanel.checks.models import (
-    OUTCOME_FAILED,
-    OUTCOME_OK,
-    OUTCOME_PARTIAL,
-    OUTCOME_RUNNING,
-    Check,
-    Decision,
-)
+from ekpanel.checks.counts import CheckCounts
+from ekpanel.checks.models import Check, Decision
 from ekpanel.extensions import db
+from ekpanel.mail.vocabulary import Outcome
 
 CHECKS_PAGE = 50
 DECISIONS_PAGE = 200
@@ -24,21 +19,21 @@ def last_check_summary(server_id: int) -> dict:
     """What a server row shows about its checks.
 
     Keys: ``check`` (the last finished Check or None), ``finished_at``, ``outcome``
-    (``ok``/``partial``/``failed`` or None when never checked), ``error_code``, ``error_message``,
-    ``examined``, ``taken``, ``documents``, ``skipped``, ``errors`` (counts of that check, 0 when none),
+    (``ok``/``partial``/``failed`` or None when never checked), ``error_code``, ``error`` (its note),
+    ``counts`` (of that check, all 0 when none),
     ``running`` (a check is under way now), ``failing_since`` (start of the first of the failed checks
     in a row that ends with the last one; None unless the last check failed).
     """
     last = db.session.scalar(
         select(Check)
-        .where(Check.server_id == server_id, Check.outcome != OUTCOME_RUNNING)
+        .where(Check.server_id == server_id, Check.outcome != Outcome.RUNNING)
         .order_by(Check.started_at.desc(), Check.id.desc())
         .limit(1)
     )
     running = (
         db.session.scalar(
             select(Check.id)
-            .where(Check.server_id == server_id, Check.outcome == OUTCOME_RUNNING)
+            .where(Check.server_id == server_id, Check.outcome == Outcome.RUNNING)
             .where(Check.started_at >= last.started_at if last is not None else true())
             .limit(1)
         )
@@ -49,16 +44,12 @@ def last_check_summary(server_id: int) -> dict:
         "finished_at": last.finished_at if last else None,
         "outcome": last.outcome if last else None,
         "error_code": last.error_code if last else None,
-        "error_message": last.error_message if last else None,
-        "examined": last.examined if last else 0,
-        "taken": last.taken if last else 0,
-        "documents": last.documents if last else 0,
-        "skipped": last.skipped if last else 0,
-        "errors": last.errors if last else 0,
+        "error": last.error if last else None,
+        "counts": last.counts if last else CheckCounts(),
         "running": running,
         "failing_since": None,
     }
-    if last is not None and last.outcome == OUTCOME_FAILED:
+    if last is not None and last.outcome == Outcome.FAILED:
         summary["failing_since"] = failing_since(server_id)
     return summary
 
@@ -74,10 +65,10 @@ def failing_server_ids(server_ids: list[int]) -> set[int]:
             Check.outcome,
             func.row_number().over(partition_by=Check.server_id, order_by=newest_first).label("n"),
         )
-        .where(Check.server_id.in_(server_ids), Check.outcome != OUTCOME_RUNNING)
+        .where(Check.server_id.in_(server_ids), Check.outcome != Outcome.RUNNING)
         .subquery()
     )
-    query = select(ranked.c.server_id).where(ranked.c.n == 1, ranked.c.outcome == OUTCOME_FAILED)
+    query = select(ranked.c.server_id).where(ranked.c.n == 1, ranked.c.outcome == Outcome.FAILED)
     return set(db.session.scalars(query))
 
 
@@ -85,11 +76,11 @@ def failing_since(server_id: int) -> datetime | None:
     """When the current run of failed checks began (the start of its first check)."""
     last_good = db.session.scalar(
         select(func.max(Check.started_at)).where(
-            Check.server_id == server_id, Check.outcome.in_((OUTCOME_OK, OUTCOME_PARTIAL))
+            Check.server_id == server_id, Check.outcome.in_((Outcome.OK, Outcome.PARTIAL))
         )
     )
     query = select(func.min(Check.started_at)).where(
-        Check.server_id == server_id, Check.outcome == OUTCOME_FAILED
+        Check.server_id == server_id, Check.outcome == Outcome.FAILED
     )
     if last_good is not None:
         query = query.where(Check.started_at > last_good)

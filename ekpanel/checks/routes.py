@@ -14,7 +14,7 @@ from ekpanel.access import company_or_404
 from ekpanel.checks import queries
 from ekpanel.checks.forms import DecisionSearchForm
 from ekpanel.checks.models import Check
-from ekpanel.documents.queries import enabled_servers
+from ekpanel.checks.status import enabled_servers
 from ekpanel.extensions import db
 from ekpanel.htmx import render_page_or_fragment
 from ekpanel.servers.models import MailServer

@@ -15,9 +15,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, tuple_
 
-from ekpanel import jobs
-from ekpanel.checks.models import OUTCOME_FAILED, OUTCOME_RUNNING, Check
-from ekpanel.checks.queries import failing_server_ids, last_check_summary
 from ekpanel.documents.models import STATUS_NEW, STATUS_REGISTERED, Document
 from ekpanel.extensions import db
 from ekpanel.servers.models import MailServer
@@ -236,7 +233,13 @@ def company_documents_by_id(company_id: int, ids: list[int]) -> list[Document]:
     )
 
 
-# --- Odśwież: what each server's check is doing ------------------------------------------------
+def server_labels(company_id: int) -> dict[int, str]:
+    """The company's servers by id, named as lists name them (a deleted one's name is on its documents)."""
+    servers = db.session.scalars(select(MailServer).where(MailServer.company_id == company_id))
+    return {server.id: server.label for server in servers}
+
+
+# --- Odśwież: the moment a refresh started, carried in its URL --------------------------------------
 
 
 def encode_stamp(value: datetime) -> str:
@@ -248,106 +251,3 @@ def decode_stamp(value: str | None) -> datetime | None:
         return datetime.strptime(value, STAMP_FORMAT) if value else None
     except ValueError:
         return None
-
-
-def enabled_servers(company_id: int) -> list[MailServer]:
-    return list(
-        db.session.scalars(
-            select(MailServer)
-            .where(MailServer.company_id == company_id, MailServer.active.is_(True))
-            .order_by(MailServer.name, MailServer.id)
-        )
-    )
-
-
-def server_labels(company_id: int) -> dict[int, str]:
-    """The company's servers by id, named as lists name them (a deleted one's name is on its documents)."""
-    servers = db.session.scalars(select(MailServer).where(MailServer.company_id == company_id))
-    return {server.id: server.label for server in servers}
-
-
-def companies_with_failing_server(company_ids: list[int]) -> set[int]:
-    """Of these companies, those with an enabled server whose last check failed (for the list on the left)."""
-    servers = db.session.execute(
-        select(MailServer.id, MailServer.company_id).where(
-            MailServer.company_id.in_(company_ids), MailServer.active.is_(True)
-        )
-    ).all()
-    failing = failing_server_ids([server_id for server_id, _company in servers])
-    return {company_id for server_id, company_id in servers if server_id in failing}
-
-
-@dataclass(frozen=True)
-class FailingServer:
-    """An enabled server whose last check failed: the list warns that its mail is not being taken."""
-
-    server: MailServer
-    since: datetime  # start of the first failed check of the run that ends with the last check
-    reason: str | None  # the last check's message, else its code
-
-
-def failing_servers(company_id: int) -> list[FailingServer]:
-    """The company's enabled servers whose last finished check failed (disabled ones are not checked)."""
-    servers = enabled_servers(company_id)
-    down = failing_server_ids([server.id for server in servers])  # one query; details only for these
-    failing = []
-    for server in servers:
-        if server.id in down:
-            summary = last_check_summary(server.id)
-            reason = summary["error_message"] or summary["error_code"]
-            failing.append(FailingServer(server, summary["failing_since"], reason))
-    return failing
-
-
-@dataclass
-class ServerProgress:
-    """One line of the progress panel."""
-
-    server: MailServer
-    state: str  # queued / checking / done / failed
-    folder: str | None = None
-    examined: int | None = None
-    to_examine: int | None = None
-    documents: int | None = None
-    skipped: int | None = None
-    errors: int | None = None
-    error: str | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.state in ("queued", "checking")
-
-
-def server_progress(server) -> ServerProgress:
-    """The server's queued or running check from its job, else the outcome of its last check."""
-    job = jobs.last_server_job(server.id)
-    progress = jobs.job_progress(job)  # a job queued, waiting for a retry or running is not finished
-    if job is not None and not progress["finished"]:
-        return ServerProgress(
-            server,
-            "checking" if progress["state"] == "checking" else "queued",
-            folder=progress["folder"],
-            examined=progress["examined"],
-            to_examine=progress["to_examine"],
-            documents=progress["documents"],
-        )
-    check = db.session.get(Check, progress["check_id"]) if progress["check_id"] else None
-    if check is None:
-        check = db.session.scalar(
-            select(Check)
-            .where(Check.server_id == server.id)
-            .order_by(Check.started_at.desc(), Check.id.desc())
-            .limit(1)
-        )
-    if check is None or check.outcome == OUTCOME_RUNNING:
-        # No record, or one its job no longer carries on (a killed worker): the check ended without one.
-        return ServerProgress(server, "failed", error=progress["error_message"] or "interrupted")
-    return ServerProgress(
-        server,
-        "failed" if check.outcome == OUTCOME_FAILED else "done",
-        examined=check.examined,
-        documents=check.documents,
-        skipped=check.skipped,
-        errors=check.errors,
-        error=check.error_message or check.error_code,
-    )

@@ -14,9 +14,10 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from redis.exceptions import RedisError
 
-from ekpanel import jobs
 from ekpanel.access import company_or_404, refresh_right_required, visible_companies
+from ekpanel.checks import status
 from ekpanel.checks.models import TRIGGER_REFRESH
+from ekpanel.checks.queue import enqueue_check
 from ekpanel.documents import queries
 from ekpanel.documents.forms import FilterForm, StatusForm
 from ekpanel.documents.models import STATUS_NEW, STATUS_REGISTERED, Document
@@ -144,7 +145,7 @@ def refresh(company_id: int):
     """
     company = company_or_404(company_id)
     since = utcnow()
-    servers = queries.enabled_servers(company.id)
+    servers = status.enabled_servers(company.id)
     if not servers:
         return _refresh_answer(
             company, since, _("Ta firma nie ma żadnego włączonego serwera poczty."), "warning"
@@ -189,7 +190,7 @@ def _enqueue_checks(servers) -> str | None:
     """Enqueue a refresh check per server; a Polish message if the queue cannot be reached."""
     try:
         for server in servers:
-            jobs.enqueue_check(server.id, TRIGGER_REFRESH, user_id=current_user.id)
+            enqueue_check(server.id, TRIGGER_REFRESH, user_id=current_user.id)
     except RedisError:
         log.exception("cannot enqueue refresh checks")
         return _("Nie można teraz zlecić sprawdzenia: kolejka zadań jest niedostępna.")
@@ -198,7 +199,7 @@ def _enqueue_checks(servers) -> str | None:
 
 def _progress(company, message: str | None) -> tuple[list, str | None]:
     try:
-        return [queries.server_progress(server) for server in queries.enabled_servers(company.id)], message
+        return [status.server_progress(server) for server in status.enabled_servers(company.id)], message
     except RedisError:
         log.exception("cannot read refresh progress")
         return [], message or _("Nie można odczytać postępu: kolejka zadań jest niedostępna.")
@@ -263,7 +264,7 @@ def _company_list(companies: list | None = None) -> dict:
     return {
         "companies": companies,
         "new_counts": queries.new_counts(ids),
-        "failing_companies": queries.companies_with_failing_server(ids),
+        "failing_companies": status.companies_with_failing_server(ids),
     }
 
 
@@ -297,7 +298,7 @@ def _list_context(company, args, *, notice: dict | None = None) -> dict:
         "status_url": url_for("documents.change_status", company_id=company.id, **list_args, **cursor_args),
         "highlight_since": queries.decode_stamp(args.get("highlight")),
         # Part of the fragment: the list reloads after Odśwież, and the warning then goes or stays.
-        "failing_servers": queries.failing_servers(company.id),
+        "failing_servers": status.failing_servers(company.id),
         "notice": notice,
         "status_form": StatusForm(formdata=None),
     }

@@ -7,10 +7,12 @@ real name.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import tempfile
+import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -39,6 +41,22 @@ def store_pdf(data: bytes, storage_dir: Path | str | None = None) -> str:
         raise
     _fsync_directory(path.parent)
     return sha256
+
+
+def sweep_temporary_files(storage_dir: Path | str, older_than_seconds: float) -> int:
+    """Remove half-written PDFs (``.tmp-*.pdf``) a killed check left behind; returns how many.
+
+    Only files older than a check may last are taken: a younger one may belong to a check running
+    in another worker right now.
+    """
+    cutoff = time.time() - older_than_seconds
+    removed = 0
+    for leftover in Path(storage_dir).glob("*/*/.tmp-*.pdf"):
+        with contextlib.suppress(FileNotFoundError):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+                removed += 1
+    return removed
 
 
 class PdfWriter:

@@ -1,63 +1,95 @@
-"""Open the mailbox of a configured mail server: the one place that knows both protocols."""
+"""Open a configured mailbox: the one place that knows both protocols.
+
+It takes :class:`MailboxAccess`, plain values with the secret already decrypted, so the mail
+core never sees a database row or a key.
+"""
 
 from __future__ import annotations
 
 import logging
-
-from flask_babel import gettext as _
+from dataclasses import dataclass
+from enum import StrEnum
 
 from ekpanel.mail.imap import ImapMailbox
 from ekpanel.mail.mailbox import Mailbox, MailboxError, RemoteFolder
 from ekpanel.mail.settings import MailSettings
-from ekpanel.servers.models import DEFAULT_PORTS, ENCRYPTION_SSL, PROTOCOL_GRAPH, MailServer
-from ekpanel.servers.secrets import SecretUnreadable, decrypt_secret
+from ekpanel.mail.texts import Text, note
+from ekpanel.mail.vocabulary import ErrorCode
 
 
-def open_mailbox(server: MailServer, settings: MailSettings) -> Mailbox:
-    """A mailbox session for ``server``, not yet connected: use it with ``with``.
+class MailProtocol(StrEnum):
+    IMAP = "imap"
+    GRAPH = "graph"  # "API Outlook 365"
 
-    Raises MailboxError (``secret_unreadable``) when the stored secret cannot be decrypted.
-    """
-    try:
-        secret = decrypt_secret(server.secret_encrypted)
-    except SecretUnreadable as error:
-        raise MailboxError(
-            "secret_unreadable",
-            _("Zapisanego hasła nie da się odczytać (zmienił się klucz szyfrowania). Wpisz je ponownie."),
-            detail=str(error),
-        ) from error
-    if server.protocol == PROTOCOL_GRAPH:
+
+class Encryption(StrEnum):
+    SSL = "ssl"
+    STARTTLS = "starttls"
+    NONE = "none"
+
+
+# The IMAP port each kind of encryption uses unless the administrator says otherwise.
+DEFAULT_PORTS = {Encryption.SSL: 993, Encryption.STARTTLS: 143, Encryption.NONE: 143}
+
+
+@dataclass(frozen=True)
+class MailboxAccess:
+    """Everything needed to open one mailbox. ``secret`` is the IMAP password or the client secret."""
+
+    protocol: MailProtocol
+    secret: str
+    # IMAP
+    host: str = ""
+    port: int | None = None
+    encryption: Encryption = Encryption.SSL
+    username: str = ""
+    # Outlook 365
+    tenant: str = ""
+    client_id: str = ""
+    mailbox_address: str = ""
+    token_cache_key: int | None = None  # msal keeps one application object (and token cache) per key
+
+    def __repr__(self) -> str:  # never the secret in a log line or a traceback
+        where = (
+            self.mailbox_address if self.protocol == MailProtocol.GRAPH else f"{self.username}@{self.host}"
+        )
+        return f"<MailboxAccess {self.protocol} {where}>"
+
+
+def open_mailbox(access: MailboxAccess, settings: MailSettings) -> Mailbox:
+    """A mailbox session, not yet connected: use it with ``with``."""
+    if access.protocol == MailProtocol.GRAPH:
         # Imported here: msal and requests are loaded only once a Graph server is opened.
         from ekpanel.mail.graph import GraphMailbox
 
         return GraphMailbox(
-            tenant=server.tenant or "",
-            client_id=server.client_id or "",
-            client_secret=secret,
-            mailbox=server.mailbox_address or "",
+            tenant=access.tenant,
+            client_id=access.client_id,
+            client_secret=access.secret,
+            mailbox=access.mailbox_address,
             settings=settings,
-            server_id=server.id,  # msal's token cache: one application object per server
+            server_id=access.token_cache_key,
         )
-    encryption = server.encryption or ENCRYPTION_SSL
     return ImapMailbox(
-        server.host or "",
-        server.port or DEFAULT_PORTS.get(encryption, 993),
-        encryption,
-        server.username or "",
-        secret,
+        access.host,
+        access.port or DEFAULT_PORTS.get(access.encryption, 993),
+        access.encryption,
+        access.username,
+        access.secret,
         settings,
     )
 
 
-def list_server_folders(server: MailServer, settings: MailSettings) -> list[RemoteFolder]:
+def list_folders(access: MailboxAccess, settings: MailSettings) -> list[RemoteFolder]:
     """The folders that really exist on the server, sorted for display. Raises only MailboxError."""
     try:
-        with open_mailbox(server, settings) as mailbox:
+        with open_mailbox(access, settings) as mailbox:
             folders = mailbox.list_folders()
     except MailboxError:
         raise
     except Exception as error:  # the contract with the servers page: a message, never a traceback
-        logging.getLogger(__name__).exception("listing the folders of server %s failed", server.id)
-        message = _("Nie udało się pobrać listy folderów z powodu nieoczekiwanego błędu.")
-        raise MailboxError("unexpected", message, detail=repr(error)) from error
+        logging.getLogger(__name__).exception("listing the folders of %r failed", access)
+        raise MailboxError(
+            ErrorCode.UNEXPECTED, note(Text.FOLDER_LIST_UNEXPECTED), detail=repr(error)
+        ) from error
     return sorted(folders, key=lambda folder: (folder.display.upper() != "INBOX", folder.display.casefold()))

@@ -1,7 +1,7 @@
 """What becomes of one message: taken (with its PDFs), skipped with a reason, or an error.
 
 Knows only the Mailbox interface and the pure rules (whitelist, PDF detection); the database
-side (duplicates, recording) is the check's.
+side (duplicates, recording) is the checks area's.
 """
 
 from __future__ import annotations
@@ -10,19 +10,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from flask_babel import gettext as _
-
-from ekpanel.checks.models import (
-    DECISION_ERROR,
-    DECISION_SKIPPED,
-    DECISION_TAKEN,
-    REASON_NO_ATTACHMENT,
-    REASON_NO_PDF,
-    REASON_SENDER,
-    REASON_TOO_LARGE,
-)
 from ekpanel.mail.mailbox import (
-    MESSAGE_MISSING,
     AttachmentPart,
     Mailbox,
     MailboxError,
@@ -30,6 +18,8 @@ from ekpanel.mail.mailbox import (
     RemoteFolder,
 )
 from ekpanel.mail.pdf import is_pdf_candidate, looks_like_pdf, part_too_large, pdf_filename
+from ekpanel.mail.texts import Note, Text, note
+from ekpanel.mail.vocabulary import Decision, ErrorCode, Reason
 from ekpanel.mail.whitelist import SenderWhitelist
 
 # Reported (encoded) bytes of PDF parts fetched in one go: what a batch holds in memory at most,
@@ -47,9 +37,9 @@ class FoundPdf:
 
 @dataclass
 class Verdict:
-    decision: str  # DECISION_TAKEN / DECISION_SKIPPED / DECISION_ERROR
-    reason: str | None = None  # for skipped messages, one of the REASON_* codes
-    detail: str | None = None
+    decision: Decision
+    reason: Reason | None = None  # for skipped messages
+    detail: Note | None = None
     pdfs: list[FoundPdf] = field(default_factory=list)
 
 
@@ -91,9 +81,9 @@ def decide_all(
         try:
             first = _from_structure(message, whitelist, max_pdf_bytes)
         except MailboxError as error:  # a structure read lazily (Graph) for a message now gone
-            if error.code != MESSAGE_MISSING:
+            if error.code != ErrorCode.MESSAGE_MISSING:
                 raise
-            first = Verdict(DECISION_ERROR, detail=error.message)
+            first = Verdict(Decision.ERROR, detail=error.note)
         if isinstance(first, Verdict):
             yield message, first
         else:
@@ -110,14 +100,14 @@ def _from_structure(
     message: MessageSummary, whitelist: SenderWhitelist, max_pdf_bytes: int
 ) -> Verdict | _Waiting:
     if message.parse_error:
-        return Verdict(DECISION_ERROR, detail=message.parse_error)
+        return Verdict(Decision.ERROR, detail=message.parse_error)
     if not whitelist.admits(message.sender):
-        return Verdict(DECISION_SKIPPED, REASON_SENDER)
+        return Verdict(Decision.SKIPPED, Reason.SENDER)
     if not message.has_attachments and not message.parts:
-        return Verdict(DECISION_SKIPPED, REASON_NO_ATTACHMENT)
+        return Verdict(Decision.SKIPPED, Reason.NO_ATTACHMENT)
     candidates = [part for part in message.parts if is_pdf_candidate(part)]
     if not candidates:
-        return Verdict(DECISION_SKIPPED, REASON_NO_PDF)
+        return Verdict(Decision.SKIPPED, Reason.NO_PDF)
     to_fetch = [part for part in candidates if not part_too_large(part, max_pdf_bytes)]
     too_large = [part for part in candidates if part_too_large(part, max_pdf_bytes)]
     if not to_fetch:
@@ -128,7 +118,7 @@ def _from_structure(
 def _from_parts(item: _Waiting, fetched: list[bytes | MailboxError], max_pdf_bytes: int) -> Verdict:
     missing = next((data for data in fetched if isinstance(data, MailboxError)), None)
     if missing is not None:
-        return Verdict(DECISION_ERROR, detail=missing.message)
+        return Verdict(Decision.ERROR, detail=missing.note)
     pdfs: list[FoundPdf] = []
     too_large = list(item.too_large)
     for part, data in zip(item.to_fetch, fetched, strict=True):
@@ -143,19 +133,15 @@ def _conclude(pdfs: list[FoundPdf], too_large: list[AttachmentPart], max_pdf_byt
     large_names = ", ".join(part.filename or part.ref for part in too_large)
     limit = f"{max_pdf_bytes / (1024 * 1024):g} MB"
     if pdfs:
-        detail = (
-            _("Pominięto zbyt duże pliki PDF (ponad %(limit)s): %(names)s", limit=limit, names=large_names)
-            if too_large
-            else None
-        )
-        return Verdict(DECISION_TAKEN, detail=detail, pdfs=pdfs)
+        detail = note(Text.PDFS_TOO_LARGE_SKIPPED, limit=limit, names=large_names) if too_large else None
+        return Verdict(Decision.TAKEN, detail=detail, pdfs=pdfs)
     if too_large:
         return Verdict(
-            DECISION_SKIPPED,
-            REASON_TOO_LARGE,
-            detail=_("Ponad %(limit)s: %(names)s", limit=limit, names=large_names),
+            Decision.SKIPPED,
+            Reason.TOO_LARGE,
+            detail=note(Text.PDFS_TOO_LARGE, limit=limit, names=large_names),
         )
-    return Verdict(DECISION_SKIPPED, REASON_NO_PDF)
+    return Verdict(Decision.SKIPPED, Reason.NO_PDF)
 
 
 def _groups(waiting: list[_Waiting], budget: int) -> Iterator[list[_Waiting]]:

@@ -29,12 +29,9 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import requests
-from flask_babel import gettext as _
 
 from ekpanel.mail.graph_auth import AppCredentials, GraphSession, acquire_token, transport_error
 from ekpanel.mail.mailbox import (
-    FOLDER_UNAVAILABLE,
-    MESSAGE_MISSING,
     AttachmentPart,
     FolderCursor,
     MailboxError,
@@ -45,8 +42,10 @@ from ekpanel.mail.mailbox import (
 from ekpanel.mail.pdf import decode_filename
 from ekpanel.mail.settings import MailSettings
 from ekpanel.mail.structure import StructureError, mime_part_bytes, parts_from_mime
+from ekpanel.mail.texts import Note, Text, note
+from ekpanel.mail.vocabulary import ErrorCode
 
-# The same code as the IMAP adapter's: the check handles it per folder (MESSAGE_MISSING, per
+# The same code as the IMAP adapter's: the check handles it per folder (ErrorCode.MESSAGE_MISSING, per
 # message, is the mailbox interface's).
 
 INBOX_FLAG = "\\Inbox"
@@ -206,7 +205,7 @@ class GraphMailbox:
 
     def connect(self) -> None:
         if not self.mailbox:
-            raise MailboxError("mailbox_missing", _("Nie podano adresu skrzynki do odczytu."))
+            raise MailboxError(ErrorCode.MAILBOX_MISSING, note(Text.GRAPH_MAILBOX_MISSING))
         self._session = GraphSession(ca_bundle=self._settings.ca_bundle, timeout=self._settings.imap_timeout)
         try:
             self._token = acquire_token(self._credentials)
@@ -335,9 +334,9 @@ class GraphMailbox:
             except _SyncStateGone:
                 if restarted:
                     raise MailboxError(
-                        FOLDER_UNAVAILABLE,
-                        _(
-                            "Microsoft Graph nie pozwala odczytać zmian w folderze %(folder)s.",
+                        ErrorCode.FOLDER_UNAVAILABLE,
+                        note(
+                            Text.GRAPH_DELTA_REFUSED,
                             folder=folder.display,
                         ),
                     ) from None
@@ -356,8 +355,8 @@ class GraphMailbox:
             url, params = page.get("@odata.nextLink"), None
             if not url:
                 raise MailboxError(
-                    FOLDER_UNAVAILABLE,
-                    _("Microsoft Graph przerwał listę zmian folderu %(folder)s.", folder=folder.display),
+                    ErrorCode.FOLDER_UNAVAILABLE,
+                    note(Text.GRAPH_DELTA_BROKEN, folder=folder.display),
                 )
             yield summaries, cursor
 
@@ -426,8 +425,8 @@ class GraphMailbox:
             inner = parts_from_mime(raw)
         except StructureError as error:
             raise MailboxError(
-                MESSAGE_MISSING,
-                _("Przekazanej wiadomości „%(name)s” nie da się odczytać.", name=item.get("name") or ""),
+                ErrorCode.MESSAGE_MISSING,
+                note(Text.GRAPH_FORWARDED_UNREADABLE, name=item.get("name") or ""),
                 detail=str(error),
             ) from error
         return [
@@ -456,7 +455,7 @@ class GraphMailbox:
                 return mime_part_bytes(self._item_bytes(message.ref, attachment_id), section)
             except (KeyError, StructureError) as error:
                 raise MailboxError(
-                    MESSAGE_MISSING, _("Nie ma takiej części w przekazanej wiadomości."), detail=str(error)
+                    ErrorCode.MESSAGE_MISSING, note(Text.GRAPH_FORWARDED_PART_MISSING), detail=str(error)
                 ) from error
         return self._attachment_value(message.ref, part.ref)
 
@@ -469,7 +468,7 @@ class GraphMailbox:
             try:
                 results.append(self.fetch_part(folder, message, part))
             except MailboxError as error:
-                if error.code != MESSAGE_MISSING:
+                if error.code != ErrorCode.MESSAGE_MISSING:
                     raise
                 results.append(error)
         return results
@@ -482,9 +481,8 @@ class GraphMailbox:
             with self._errors(message=True):
                 return self._request("GET", url).content
         except _ItemGone as gone:
-            raise MailboxError(
-                MESSAGE_MISSING, _("Wiadomość zniknęła ze skrzynki w trakcie sprawdzania.")
-            ) from gone
+            gone_now = note(Text.GRAPH_MESSAGE_GONE_DURING_CHECK)
+            raise MailboxError(ErrorCode.MESSAGE_MISSING, gone_now) from gone
 
     def move(
         self, folder: RemoteFolder, messages: list[MessageSummary], destination: RemoteFolder
@@ -497,12 +495,10 @@ class GraphMailbox:
                 with self._errors(message=True):
                     response = self._request("POST", url, json={"destinationId": destination.ref})
             except _ItemGone:
-                outcome.failed[message.ref] = _(
-                    "Wiadomość zniknęła ze skrzynki przed przeniesieniem (usunięta lub przeniesiona)."
-                )
+                outcome.failed[message.ref] = note(Text.GRAPH_MESSAGE_GONE_BEFORE_MOVE)
                 continue
             except _MessageRefused as refused:
-                outcome.failed[message.ref] = refused.message
+                outcome.failed[message.ref] = refused.note
                 continue
             outcome.moved[message.ref] = (response.json() or {}).get("id") or ""
         return outcome
@@ -531,9 +527,7 @@ class GraphMailbox:
             raise RuntimeError("the mailbox is not connected")
         if not self._same_origin(url):
             # A paging link pointing elsewhere must not receive our token.
-            raise MailboxError(
-                "graph_error", _("Microsoft Graph podał link do innego serwera; przerwano."), detail=url
-            )
+            raise MailboxError(ErrorCode.GRAPH_ERROR, note(Text.GRAPH_FOREIGN_LINK), detail=url)
         retries = 0
         waited = 0.0
         renewed = False
@@ -586,28 +580,26 @@ class GraphMailbox:
         detail = f"HTTP {error.status} {error.code}: {error.message}"
         if key in _ACCESS_DENIED_CODES:
             return MailboxError(
-                "consent_missing",
-                _(
-                    "Brak dostępu do skrzynki %(mailbox)s: administrator Microsoft 365 nie udzielił zgody "
-                    "aplikacji (uprawnienie Mail.ReadWrite) albo zasady dostępu aplikacji nie obejmują tej "
-                    "skrzynki.",
+                ErrorCode.CONSENT_MISSING,
+                note(
+                    Text.GRAPH_CONSENT_MISSING,
                     mailbox=self.mailbox,
                 ),
                 detail=detail,
             )
         if key in _NO_MAILBOX_CODES:
             return MailboxError(
-                "mailbox_not_found",
-                _(
-                    "Skrzynka %(mailbox)s nie istnieje w tym katalogu albo nie ma poczty w Exchange Online.",
+                ErrorCode.MAILBOX_NOT_FOUND,
+                note(
+                    Text.GRAPH_MAILBOX_NOT_FOUND,
                     mailbox=self.mailbox,
                 ),
                 detail=detail,
             )
         if error.status == 401:
             return MailboxError(
-                "auth_failed",
-                _("Microsoft Graph odrzucił token aplikacji (%(code)s).", code=error.code),
+                ErrorCode.AUTH_FAILED,
+                note(Text.GRAPH_TOKEN_REFUSED, code=error.code),
                 detail=detail,
             )
         if key in _SYNC_STATE_CODES or error.status == 410:
@@ -616,26 +608,26 @@ class GraphMailbox:
             if message:
                 if key == _ITEM_NOT_FOUND:
                     return _ItemGone(detail)
-                return _MessageRefused(_("Microsoft Graph odmówił: %(code)s.", code=error.code), detail)
+                return _MessageRefused(note(Text.GRAPH_MESSAGE_REFUSED, code=error.code), detail)
             if folder is not None:
                 return MailboxError(
-                    FOLDER_UNAVAILABLE,
-                    _(
-                        "Nie można odczytać folderu %(folder)s (%(code)s).",
+                    ErrorCode.FOLDER_UNAVAILABLE,
+                    note(
+                        Text.GRAPH_FOLDER_UNAVAILABLE,
                         folder=folder.display,
                         code=error.code,
                     ),
                     detail=detail,
                 )
             return MailboxError(
-                "graph_error",
-                _("Microsoft Graph odrzucił zapytanie (%(code)s).", code=error.code),
+                ErrorCode.GRAPH_ERROR,
+                note(Text.GRAPH_REQUEST_REFUSED, code=error.code),
                 detail=detail,
             )
         return MailboxError(
-            "graph_unavailable",
-            _(
-                "Microsoft Graph odpowiedział błędem %(code)s (HTTP %(status)s).",
+            ErrorCode.GRAPH_UNAVAILABLE,
+            note(
+                Text.GRAPH_UNAVAILABLE,
                 code=error.code,
                 status=error.status,
             ),
@@ -648,17 +640,18 @@ class _ItemGone(MailboxError):
     """The message (or attachment) is no longer there: moved or deleted meanwhile."""
 
     def __init__(self, detail: str) -> None:
-        super().__init__(MESSAGE_MISSING, _("Wiadomość zniknęła ze skrzynki."), detail=detail)
+        super().__init__(ErrorCode.MESSAGE_MISSING, note(Text.GRAPH_MESSAGE_GONE), detail=detail)
 
 
 class _SyncStateGone(MailboxError):
     def __init__(self, detail: str) -> None:
-        super().__init__("sync_state_gone", _("Link zmian folderu wygasł."), detail=detail)
+        super().__init__("sync_state_gone", note(Text.GRAPH_DELTA_EXPIRED), detail=detail)
 
 
 class _MessageRefused(MailboxError):
-    def __init__(self, message: str, detail: str) -> None:
-        super().__init__(MESSAGE_MISSING, message, detail=detail)  # the check records it per message
+    def __init__(self, message: Note, detail: str) -> None:
+        # the check records it per message
+        super().__init__(ErrorCode.MESSAGE_MISSING, message, detail=detail)
 
 
 def _graph_error(response: requests.Response) -> GraphError:
@@ -675,9 +668,9 @@ def _graph_error(response: requests.Response) -> GraphError:
 def _throttled(response: requests.Response) -> MailboxError:
     error = _graph_error(response)
     return MailboxError(
-        "throttled",
-        _(
-            "Microsoft Graph ogranicza liczbę zapytań (%(code)s); sprawdzimy skrzynkę ponownie później.",
+        ErrorCode.THROTTLED,
+        note(
+            Text.GRAPH_THROTTLED,
             code=error.code,
         ),
         transient=True,

@@ -24,13 +24,14 @@ from urllib.parse import urlsplit
 
 import msal
 import requests
-from flask_babel import gettext as _
 from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 
 from ekpanel.mail.mailbox import MailboxError
+from ekpanel.mail.texts import Text, note
 from ekpanel.mail.tls import client_context
+from ekpanel.mail.vocabulary import ErrorCode
 
 GRAPH_SCOPES = ["https://graph.microsoft.com/.default"]
 
@@ -98,45 +99,43 @@ def transport_error(exc: requests.RequestException, url: str) -> MailboxError:
     detail = repr(exc)
     if isinstance(exc, requests.exceptions.SSLError):
         return MailboxError(
-            "tls_untrusted",
-            _("Certyfikat serwera %(host)s nie jest zaufany (sprawdź EKPANEL_CA_BUNDLE).", host=host),
+            ErrorCode.TLS_UNTRUSTED,
+            note(Text.HTTP_TLS_UNTRUSTED, host=host),
             detail=detail,
         )
     if isinstance(exc, requests.exceptions.Timeout):
-        return MailboxError(
-            "timeout", _("Serwer %(host)s nie odpowiedział w wyznaczonym czasie.", host=host), transient=True
-        )
+        return MailboxError(ErrorCode.TIMEOUT, note(Text.HTTP_TIMEOUT, host=host), transient=True)
     if isinstance(exc, requests.exceptions.ProxyError):
         return MailboxError(
-            "proxy_failed",
-            _("Nie udało się połączyć z %(host)s przez serwer proxy (HTTPS_PROXY).", host=host),
+            ErrorCode.PROXY_FAILED,
+            note(Text.HTTP_PROXY_FAILED, host=host),
             transient=True,
             detail=detail,
         )
     if isinstance(exc, requests.exceptions.ConnectionError):
         if _caused_by(exc, socket.gaierror):
             return MailboxError(
-                "host_not_found",
-                _("Nie znaleziono serwera %(host)s.", host=host),
+                ErrorCode.HOST_NOT_FOUND,
+                note(Text.HTTP_HOST_NOT_FOUND, host=host),
                 transient=True,
                 detail=detail,
             )
         if _caused_by(exc, ConnectionRefusedError):
             return MailboxError(
-                "connection_refused",
-                _("Serwer %(host)s odmówił połączenia.", host=host),
+                ErrorCode.CONNECTION_REFUSED,
+                note(Text.HTTP_CONNECTION_REFUSED, host=host),
                 transient=True,
                 detail=detail,
             )
         return MailboxError(
-            "connection_failed",
-            _("Nie udało się połączyć z serwerem %(host)s.", host=host),
+            ErrorCode.CONNECTION_FAILED,
+            note(Text.HTTP_CONNECTION_FAILED, host=host),
             transient=True,
             detail=detail,
         )
     return MailboxError(
-        "connection_failed",
-        _("Błąd połączenia z serwerem %(host)s.", host=host),
+        ErrorCode.CONNECTION_FAILED,
+        note(Text.HTTP_CONNECTION_ERROR, host=host),
         transient=True,
         detail=detail,
     )
@@ -246,9 +245,9 @@ def _authority_error(exc: ValueError, credentials: AppCredentials) -> MailboxErr
     if codes or "authority configuration" in str(exc):
         return _tenant_unknown(credentials, codes[0] if codes else AADSTS_UNKNOWN_TENANT, detail)
     return MailboxError(
-        "login_url_invalid",
-        _(
-            "Adres logowania Microsoft (EKPANEL_MS_LOGIN_URL) jest nieprawidłowy: %(url)s",
+        ErrorCode.LOGIN_URL_INVALID,
+        note(
+            Text.MS_LOGIN_URL_INVALID,
             url=credentials.login_url,
         ),
         detail=detail,
@@ -257,10 +256,9 @@ def _authority_error(exc: ValueError, credentials: AppCredentials) -> MailboxErr
 
 def _tenant_unknown(credentials: AppCredentials, code: int, detail: str) -> MailboxError:
     return MailboxError(
-        "tenant_unknown",
-        _(
-            "Nie znaleziono katalogu o podanym Tenant ID (%(tenant)s). Sprawdź Tenant ID w ustawieniach "
-            "serwera (AADSTS%(code)s).",
+        ErrorCode.TENANT_UNKNOWN,
+        note(
+            Text.MS_TENANT_UNKNOWN,
             tenant=credentials.tenant,
             code=code,
         ),
@@ -294,28 +292,21 @@ def token_error(result: dict, credentials: AppCredentials) -> MailboxError:
     detail = f"{error}: {description}".strip(": ")
     if AADSTS_WRONG_SECRET in codes:
         return MailboxError(
-            "secret_invalid",
-            _(
-                "Nieprawidłowy klucz sekretny aplikacji (AADSTS7000215). Wpisz wartość klucza (Value), "
-                "a nie jego identyfikator (Secret ID)."
-            ),
+            ErrorCode.SECRET_INVALID,
+            note(Text.MS_SECRET_INVALID),
             detail=detail,
         )
     if AADSTS_EXPIRED_SECRET in codes:
         return MailboxError(
-            "secret_expired",
-            _(
-                "Klucz sekretny aplikacji wygasł (AADSTS7000222). Utwórz nowy klucz w rejestracji aplikacji "
-                "i wpisz go w ustawieniach serwera."
-            ),
+            ErrorCode.SECRET_EXPIRED,
+            note(Text.MS_SECRET_EXPIRED),
             detail=detail,
         )
     if AADSTS_UNKNOWN_APP in codes:
         return MailboxError(
-            "app_unknown",
-            _(
-                "Nie znaleziono aplikacji o ID %(client_id)s w katalogu %(tenant)s (AADSTS700016). "
-                "Sprawdź ID aplikacji i Tenant ID.",
+            ErrorCode.APP_UNKNOWN,
+            note(
+                Text.MS_APP_UNKNOWN,
                 client_id=credentials.client_id,
                 tenant=credentials.tenant,
             ),
@@ -325,14 +316,14 @@ def token_error(result: dict, credentials: AppCredentials) -> MailboxError:
         return _tenant_unknown(credentials, codes[0], detail)
     if error in ("temporarily_unavailable", "server_error"):
         return MailboxError(
-            "login_unavailable",
-            _("Usługa logowania Microsoft jest chwilowo niedostępna. Spróbujemy ponownie później."),
+            ErrorCode.LOGIN_UNAVAILABLE,
+            note(Text.MS_LOGIN_UNAVAILABLE),
             transient=True,
             detail=detail,
         )
     code_text = ", ".join(f"AADSTS{c}" for c in codes) or error or "?"
     return MailboxError(
-        "auth_failed",
-        _("Logowanie aplikacji do Microsoft 365 nie powiodło się (%(code)s).", code=code_text),
+        ErrorCode.AUTH_FAILED,
+        note(Text.MS_LOGIN_FAILED, code=code_text),
         detail=detail,
     )

@@ -24,7 +24,6 @@ from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import gettext as _
 from imapclient import IMAPClient, imap_utf7
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, ProtocolError
 from imapclient.response_parser import parse_fetch_response
@@ -39,8 +38,6 @@ from ekpanel.mail.imap_fetch import (
     summary_from_fetch,
 )
 from ekpanel.mail.mailbox import (
-    FOLDER_UNAVAILABLE,
-    MESSAGE_MISSING,
     AttachmentPart,
     FolderCursor,
     MailboxError,
@@ -49,7 +46,9 @@ from ekpanel.mail.mailbox import (
     RemoteFolder,
 )
 from ekpanel.mail.settings import MailSettings
+from ekpanel.mail.texts import Text, note
 from ekpanel.mail.tls import client_context
+from ekpanel.mail.vocabulary import ErrorCode
 
 # Messages per header FETCH, and so per documents commit and per MOVE: with 200, round trips
 # and commits were ~0.5 s of a 3 s first check of 5000 messages; a check cut off re-examines at
@@ -142,10 +141,9 @@ class ImapMailbox:
                 if self.encryption == "starttls":
                     if not client.has_capability("STARTTLS"):
                         raise MailboxError(
-                            "starttls_missing",
-                            _(
-                                "Serwer %(host)s nie oferuje STARTTLS, więc hasło nie zostało wysłane. "
-                                "Wybierz szyfrowanie SSL/TLS (zwykle port 993) albo sprawdź port.",
+                            ErrorCode.STARTTLS_MISSING,
+                            note(
+                                Text.IMAP_STARTTLS_MISSING,
                                 host=self.host,
                             ),
                         )
@@ -345,7 +343,7 @@ class ImapMailbox:
             response = self.client.fetch([uid], [f"BODY.PEEK[{part.ref}]"])
         found = response.get(uid, {})
         if item not in found:
-            raise MailboxError(MESSAGE_MISSING, _("Wiadomość zniknęła z folderu w trakcie sprawdzania."))
+            raise MailboxError(ErrorCode.MESSAGE_MISSING, note(Text.IMAP_MESSAGE_GONE))
         return decode_transfer_encoding(found[item] or b"", part.encoding)
 
     def fetch_parts(
@@ -376,16 +374,14 @@ class ImapMailbox:
                 try:
                     results.append(self.fetch_part(folder, message, part))
                 except MailboxError as error:
-                    if error.code != MESSAGE_MISSING:
+                    if error.code != ErrorCode.MESSAGE_MISSING:
                         raise
                     results.append(error)
             elif (uid, part.ref) in found:
                 data = found[uid, part.ref]
                 results.append(data if binary else decode_transfer_encoding(data, part.encoding))
             else:
-                results.append(
-                    MailboxError(MESSAGE_MISSING, _("Wiadomość zniknęła z folderu w trakcie sprawdzania."))
-                )
+                results.append(MailboxError(ErrorCode.MESSAGE_MISSING, note(Text.IMAP_MESSAGE_GONE)))
         return results
 
     def _fetch_sections(
@@ -434,10 +430,7 @@ class ImapMailbox:
         has_uidplus = self.client.has_capability("UIDPLUS")
         if not has_move and not has_uidplus:
             for message in messages:
-                outcome.failed[message.ref] = _(
-                    "Serwer nie umie przenosić wiadomości (brak MOVE i UIDPLUS); "
-                    "wiadomość została w folderze."
-                )
+                outcome.failed[message.ref] = note(Text.IMAP_CANNOT_MOVE)
             return outcome
         for index in range(0, len(messages), MOVE_BATCH):
             chunk = messages[index : index + MOVE_BATCH]
@@ -486,9 +479,9 @@ class ImapMailbox:
                 raise
             self._selected = None
             raise MailboxError(
-                FOLDER_UNAVAILABLE,
-                _(
-                    "Nie można otworzyć folderu %(folder)s: %(reason)s",
+                ErrorCode.FOLDER_UNAVAILABLE,
+                note(
+                    Text.IMAP_FOLDER_UNAVAILABLE,
                     folder=folder.display,
                     reason=error.detail,
                 ),
@@ -553,7 +546,7 @@ class ImapMailbox:
         if uid not in response:
             return []
         summary = summary_from_fetch(uid, response[uid], with_structure=False)
-        summary.parse_error = _("Serwer zwrócił strukturę wiadomości, której nie da się odczytać.")
+        summary.parse_error = note(Text.IMAP_STRUCTURE_UNREADABLE)
         return [summary]
 
     def _fetch_binary(self, uid: int, section: str) -> bytes | None:

@@ -12,11 +12,12 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask_babel import gettext as _
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from ekpanel.mail.mailbox import MailboxError
+from ekpanel.mail.texts import Text, note
 from ekpanel.mail.tls import presented_names
+from ekpanel.mail.vocabulary import ErrorCode
 
 
 @contextmanager
@@ -33,21 +34,18 @@ def translating_errors(host: str, port: int, *, timeout: float, starttls: bool) 
         detail = str(error)
         if "LOGINDISABLED" in detail.upper() or "PLAINTEXT" in detail.upper():
             raise MailboxError(
-                "login_disabled",
-                _("Serwer nie pozwala logować się bez szyfrowania. Wybierz SSL/TLS albo STARTTLS."),
+                ErrorCode.LOGIN_DISABLED,
+                note(Text.IMAP_LOGIN_DISABLED),
                 detail=detail,
             ) from error
-        raise MailboxError(
-            "auth_failed", _("Serwer odrzucił nazwę użytkownika lub hasło."), detail=detail
-        ) from error
+        raise MailboxError(ErrorCode.AUTH_FAILED, note(Text.IMAP_AUTH_FAILED), detail=detail) from error
     except ssl.SSLCertVerificationError as error:
         raise _untrusted(error, host, port, timeout=timeout, starttls=starttls) from error
     except ssl.SSLError as error:
         raise MailboxError(
-            "tls_failed",
-            _(
-                "Nie udało się nawiązać szyfrowanego połączenia z %(host)s:%(port)s. "
-                "Sprawdź, czy port pasuje do rodzaju szyfrowania.",
+            ErrorCode.TLS_FAILED,
+            note(
+                Text.IMAP_TLS_FAILED,
                 host=host,
                 port=port,
             ),
@@ -55,17 +53,16 @@ def translating_errors(host: str, port: int, *, timeout: float, starttls: bool) 
         ) from error
     except socket.gaierror as error:
         raise MailboxError(
-            "host_not_found",
-            _("Nie znaleziono serwera %(host)s. Sprawdź nazwę serwera poczty przychodzącej.", host=host),
+            ErrorCode.HOST_NOT_FOUND,
+            note(Text.IMAP_HOST_NOT_FOUND, host=host),
             transient=error.errno in (socket.EAI_AGAIN,),
             detail=str(error),
         ) from error
     except ConnectionRefusedError as error:
         raise MailboxError(
-            "connection_refused",
-            _(
-                "Serwer %(host)s nie przyjmuje połączeń na porcie %(port)s. "
-                "Sprawdź port i rodzaj szyfrowania.",
+            ErrorCode.CONNECTION_REFUSED,
+            note(
+                Text.IMAP_CONNECTION_REFUSED,
                 host=host,
                 port=port,
             ),
@@ -75,9 +72,9 @@ def translating_errors(host: str, port: int, *, timeout: float, starttls: bool) 
     except (IMAPClientAbortError, EOFError, OSError) as error:
         if isinstance(error, TimeoutError) or "timed out" in str(error):
             raise MailboxError(
-                "timeout",
-                _(
-                    "Serwer %(host)s nie odpowiedział w ciągu %(seconds)s s.",
+                ErrorCode.TIMEOUT,
+                note(
+                    Text.IMAP_TIMEOUT,
                     host=host,
                     seconds=f"{timeout:g}",
                 ),
@@ -85,15 +82,15 @@ def translating_errors(host: str, port: int, *, timeout: float, starttls: bool) 
                 detail=str(error),
             ) from error
         raise MailboxError(
-            "connection_lost",
-            _("Połączenie z serwerem %(host)s zostało przerwane.", host=host),
+            ErrorCode.CONNECTION_LOST,
+            note(Text.IMAP_CONNECTION_LOST, host=host),
             transient=True,
             detail=str(error),
         ) from error
     except (IMAPClientError, imaplib.IMAP4.error) as error:
         raise MailboxError(
-            "protocol_error",
-            _("Serwer %(host)s odpowiedział nieoczekiwanie: %(error)s", host=host, error=error),
+            ErrorCode.PROTOCOL_ERROR,
+            note(Text.IMAP_PROTOCOL_ERROR, host=host, error=error),
             detail=str(error),
         ) from error
 
@@ -102,17 +99,14 @@ def _untrusted(
     error: ssl.SSLCertVerificationError, host: str, port: int, *, timeout: float, starttls: bool
 ) -> MailboxError:
     names = presented_names(host, port, starttls=starttls, timeout=timeout)
-    shown = ", ".join(names[:5]) if names else _("nieznaną nazwę")
+    shown = ", ".join(names[:5]) if names else note(Text.UNKNOWN_NAME)
     if getattr(error, "verify_code", None) == 62 or "hostname" in str(error).lower():
-        message = _(
-            "Certyfikat serwera jest wystawiony dla %(names)s, a nie dla %(host)s.", names=shown, host=host
-        )
+        message = note(Text.TLS_WRONG_NAME, names=shown, host=host)
     else:
-        message = _(
-            "Certyfikat serwera %(host)s (wystawiony dla %(names)s) nie jest zaufany: %(reason)s. "
-            "Jeśli to certyfikat własnego urzędu, dodaj go w EKPANEL_CA_BUNDLE.",
+        message = note(
+            Text.TLS_UNTRUSTED,
             host=host,
             names=shown,
             reason=getattr(error, "verify_message", "") or error,
         )
-    return MailboxError("tls_untrusted", message, detail=str(error))
+    return MailboxError(ErrorCode.TLS_UNTRUSTED, message, detail=str(error))

@@ -23,6 +23,7 @@ from imapclient.response_types import BodyData
 from ekpanel.mail.mailbox import MessageSummary
 from ekpanel.mail.pdf import decode_bytes
 from ekpanel.mail.structure import StructureError, parts_from_bodystructure
+from ekpanel.mail.texts import Text, note
 from ekpanel.mail.whitelist import sender_address
 
 _TOKEN = re.compile(
@@ -215,8 +216,8 @@ def summary_from_fetch(uid: int, data: dict[bytes, Any], *, with_structure: bool
     if with_structure:
         try:
             summary.parts, summary.has_attachments = parts_from_bodystructure(data.get(b"BODYSTRUCTURE"))
-        except StructureError as error:
-            summary.parse_error = str(error)
+        except StructureError:
+            summary.parse_error = note(Text.IMAP_STRUCTURE_UNREADABLE)
     return summary
 
 

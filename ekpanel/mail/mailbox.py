@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from ekpanel.mail.texts import Note
+from ekpanel.mail.vocabulary import ErrorCode
+
 
 @dataclass(frozen=True)
 class RemoteFolder:
@@ -47,7 +50,7 @@ class MessageSummary:
     header_hash: str  # stable hash of identifying headers, for messages without Message-ID
     parts: list[AttachmentPart] = field(default_factory=list)
     has_attachments: bool = False  # any attachment at all, PDF or not
-    parse_error: str | None = None  # set when the structure could not be read
+    parse_error: Note | None = None  # set when the structure could not be read
 
 
 @dataclass
@@ -62,28 +65,22 @@ class FolderCursor:
 @dataclass
 class MoveOutcome:
     moved: dict[str, str] = field(default_factory=dict)  # old ref -> new ref ("" when unknown)
-    failed: dict[str, str] = field(default_factory=dict)  # ref -> why it stayed
-
-
-# The MailboxError code for one message that cannot be read (gone meanwhile, or refused): the
-# check records that message as an error and goes on.
-MESSAGE_MISSING = "message_missing"
-FOLDER_UNAVAILABLE = "folder_unavailable"  # one folder cannot be read now; the others still are
+    failed: dict[str, Note] = field(default_factory=dict)  # ref -> why it stayed
 
 
 class MailboxError(Exception):
-    """A failure of the whole mailbox (login, network, TLS, permissions), classified.
+    """A failure of the mailbox, classified.
 
-    ``code`` is a stable machine name (``auth_failed``, ``host_not_found``, ``connection_refused``,
-    ``timeout``, ``tls_untrusted``, ``starttls_missing``, ``throttled``, ``consent_missing``, …);
-    ``message`` is for people (Polish by default through the caller's gettext); ``transient``
-    says whether trying again later may help.
+    ``code`` says what failed (an :class:`ErrorCode`): the whole mailbox (login, network, TLS,
+    permissions), or only one folder (``folder_unavailable``) or one message (``message_missing``),
+    after which the check goes on. ``note`` is what people are told; ``transient`` says whether
+    trying again later may help; ``detail`` is the raw cause, for logs.
     """
 
-    def __init__(self, code: str, message: str, *, transient: bool = False, detail: str = ""):
-        super().__init__(message)
+    def __init__(self, code: ErrorCode, note: Note, *, transient: bool = False, detail: str = ""):
+        super().__init__(f"{code}: {note.polish()}")
         self.code = code
-        self.message = message
+        self.note = note
         self.transient = transient
         self.detail = detail
 

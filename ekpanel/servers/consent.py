@@ -13,11 +13,10 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ekpanel.access import admin_required
+from ekpanel.access import admin_required, server_or_404
 from ekpanel.extensions import db
 from ekpanel.servers.models import MailServer
 from ekpanel.servers.operations import record_consent
-from ekpanel.servers.routes import server_or_404
 
 bp = Blueprint("consent", __name__, url_prefix="/settings/email")
 

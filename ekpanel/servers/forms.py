@@ -24,9 +24,9 @@ from wtforms import (
 )
 from wtforms.validators import Length, NumberRange, Optional, StopValidation
 
+from ekpanel.mail.connect import DEFAULT_PORTS
 from ekpanel.mail.whitelist import invalid_entry_has_spaces, parse_entries
 from ekpanel.servers.models import (
-    DEFAULT_PORTS,
     ENCRYPTION_NONE,
     ENCRYPTION_SSL,
     ENCRYPTION_STARTTLS,

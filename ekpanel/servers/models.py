@@ -1,11 +1,10 @@
-"""Mail servers (serwery pocztowe) configured per company, and where each folder's last check stopped."""
+"""Mail servers (serwery pocztowe) configured per company."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -13,22 +12,19 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ekpanel.extensions import db
+from ekpanel.mail.connect import Encryption, MailProtocol
 from ekpanel.timeutil import utcnow
 
-PROTOCOL_IMAP = "imap"
-PROTOCOL_GRAPH = "graph"  # "API Outlook 365"
+PROTOCOL_IMAP = MailProtocol.IMAP
+PROTOCOL_GRAPH = MailProtocol.GRAPH  # "API Outlook 365"
 
-ENCRYPTION_SSL = "ssl"
-ENCRYPTION_STARTTLS = "starttls"
-ENCRYPTION_NONE = "none"
-
-# The IMAP port each kind of encryption uses unless the administrator says otherwise.
-DEFAULT_PORTS = {ENCRYPTION_SSL: 993, ENCRYPTION_STARTTLS: 143, ENCRYPTION_NONE: 143}
+ENCRYPTION_SSL = Encryption.SSL
+ENCRYPTION_STARTTLS = Encryption.STARTTLS
+ENCRYPTION_NONE = Encryption.NONE
 
 
 class MailServer(db.Model):
@@ -93,25 +89,3 @@ class MailServer(db.Model):
 
     def __repr__(self) -> str:
         return f"<MailServer {self.id} {self.protocol} {self.label}>"
-
-
-class FolderState(db.Model):
-    """Where the last check of one configured folder stopped (IMAP UID or Graph delta link).
-
-    ``config_hash`` is the whitelist and folder list it was made under: when they change,
-    the folder is scanned in full again.
-    """
-
-    __tablename__ = "folder_states"
-    __table_args__ = (UniqueConstraint("server_id", "folder"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    server_id: Mapped[int] = mapped_column(ForeignKey("mail_servers.id", ondelete="CASCADE"))
-    folder: Mapped[str] = mapped_column(String(500))  # the folder as resolved on the server
-    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
-    last_uid: Mapped[int | None] = mapped_column(BigInteger)
-    delta_link: Mapped[str | None] = mapped_column(Text)
-    config_hash: Mapped[str | None] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
-
-    server = relationship("MailServer", back_populates="folder_states")

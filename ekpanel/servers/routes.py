@@ -11,11 +11,12 @@ from dataclasses import replace
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ekpanel.access import admin_required, company_or_404
+from ekpanel.access import admin_required, company_or_404, server_or_404
+from ekpanel.checks.mailboxes import mailbox_access
 from ekpanel.companies.models import Company
 from ekpanel.extensions import db
 from ekpanel.htmx import htmx_response, is_htmx, render_page_or_fragment
-from ekpanel.mail.connect import list_server_folders
+from ekpanel.mail.connect import list_folders
 from ekpanel.mail.mailbox import MailboxError
 from ekpanel.mail.settings import MailSettings
 from ekpanel.servers.forms import ServerForm
@@ -29,6 +30,7 @@ from ekpanel.servers.operations import (
     set_server_active,
 )
 from ekpanel.servers.rows import office_today, server_rows, settings_page_context
+from ekpanel.templating import render_note
 
 bp = Blueprint("servers", __name__, url_prefix="/settings/email")
 
@@ -43,14 +45,6 @@ def guard():
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def server_or_404(server_id: int) -> MailServer:
-    server = db.session.get(MailServer, server_id)
-    if server is None:
-        abort(404)
-    company_or_404(server.company_id, include_inactive=True)
-    return server
 
 
 def _form_action(company: Company, server: MailServer | None) -> str:
@@ -235,9 +229,9 @@ def remote_folders(server_id: int):
     server = server_or_404(server_id)
     folders, error = [], None
     try:
-        folders = list_server_folders(server, _folder_list_settings())
+        folders = list_folders(mailbox_access(server), _folder_list_settings())
     except MailboxError as failure:
-        error = failure.message
+        error = render_note(failure.note)
         current_app.logger.info("folder list of server %s: %s %s", server.id, failure.code, failure.detail)
     except Exception:
         current_app.logger.exception("folder list of server %s failed unexpectedly", server.id)

@@ -15,10 +15,12 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from ekpanel.access import visible_companies
-from ekpanel.checks.models import OUTCOME_FAILED, OUTCOME_OK, OUTCOME_PARTIAL, OUTCOME_RUNNING, Check
+from ekpanel.checks.counts import CheckCounts
+from ekpanel.checks.models import Check
 from ekpanel.clock import next_check_time
 from ekpanel.companies.models import Company
 from ekpanel.extensions import db
+from ekpanel.mail.vocabulary import Outcome
 from ekpanel.servers.models import MailServer
 from ekpanel.servers.operations import companies_with_warnings, server_row_warnings
 
@@ -73,7 +75,7 @@ def last_check_summaries(server_ids: list[int]) -> dict[int, dict]:
     for server_id, started_at in _newest_running(server_ids):
         last = summaries[server_id]["check"]
         summaries[server_id]["running"] = last is None or started_at >= last.started_at
-    failed = [server_id for server_id, s in summaries.items() if s["outcome"] == OUTCOME_FAILED]
+    failed = [server_id for server_id, s in summaries.items() if s["outcome"] == Outcome.FAILED]
     for server_id, since in _failing_since(failed):
         summaries[server_id]["failing_since"] = since
     return summaries
@@ -85,12 +87,8 @@ def _summary(check: Check | None) -> dict:
         "finished_at": check.finished_at if check else None,
         "outcome": check.outcome if check else None,
         "error_code": check.error_code if check else None,
-        "error_message": check.error_message if check else None,
-        "examined": check.examined if check else 0,
-        "taken": check.taken if check else 0,
-        "documents": check.documents if check else 0,
-        "skipped": check.skipped if check else 0,
-        "errors": check.errors if check else 0,
+        "error": check.error if check else None,
+        "counts": check.counts if check else CheckCounts(),
         "running": False,
         "failing_since": None,
     }
@@ -101,7 +99,7 @@ def _last_finished_checks(server_ids: list[int]) -> list[Check]:
     rank = func.row_number().over(partition_by=Check.server_id, order_by=newest_first)
     ranked = (
         select(Check.id, rank.label("n"))
-        .where(Check.server_id.in_(server_ids), Check.outcome != OUTCOME_RUNNING)
+        .where(Check.server_id.in_(server_ids), Check.outcome != Outcome.RUNNING)
         .subquery()
     )
     query = select(Check).join(ranked, ranked.c.id == Check.id).where(ranked.c.n == 1)
@@ -111,7 +109,7 @@ def _last_finished_checks(server_ids: list[int]) -> list[Check]:
 def _newest_running(server_ids: list[int]):
     return db.session.execute(
         select(Check.server_id, func.max(Check.started_at))
-        .where(Check.server_id.in_(server_ids), Check.outcome == OUTCOME_RUNNING)
+        .where(Check.server_id.in_(server_ids), Check.outcome == Outcome.RUNNING)
         .group_by(Check.server_id)
     ).all()
 
@@ -122,7 +120,7 @@ def _failing_since(server_ids: list[int]):
         return []
     last_good = (
         select(Check.server_id, func.max(Check.started_at).label("at"))
-        .where(Check.server_id.in_(server_ids), Check.outcome.in_((OUTCOME_OK, OUTCOME_PARTIAL)))
+        .where(Check.server_id.in_(server_ids), Check.outcome.in_((Outcome.OK, Outcome.PARTIAL)))
         .group_by(Check.server_id)
         .subquery()
     )
@@ -131,7 +129,7 @@ def _failing_since(server_ids: list[int]):
         .outerjoin(last_good, last_good.c.server_id == Check.server_id)
         .where(
             Check.server_id.in_(server_ids),
-            Check.outcome == OUTCOME_FAILED,
+            Check.outcome == Outcome.FAILED,
             or_(last_good.c.at.is_(None), Check.started_at > last_good.c.at),
         )
         .group_by(Check.server_id)

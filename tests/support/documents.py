@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta
 
-from ekpanel.checks.models import OUTCOME_OK, TRIGGER_SCHEDULE, Check, Decision
+from ekpanel.checks.models import TRIGGER_SCHEDULE, Check, Decision
 from ekpanel.documents.models import Document
 from ekpanel.documents.storage import store_pdf
 from ekpanel.extensions import db
+from ekpanel.mail.texts import Note
+from ekpanel.mail.vocabulary import Outcome
 from ekpanel.timeutil import utcnow
 
 _counter = itertools.count(1)
@@ -65,8 +67,21 @@ def make_document(
     return document
 
 
-def make_check(server, *, started_at: datetime | None = None, outcome: str = OUTCOME_OK, **fields) -> Check:
+def make_check(
+    server,
+    *,
+    started_at: datetime | None = None,
+    outcome: str = Outcome.OK,
+    error: Note | None = None,
+    warnings: tuple[Note, ...] = (),
+    **fields,
+) -> Check:
+    """A finished check; ``error`` and ``warnings`` are stored as the check stores them, as notes."""
     started_at = started_at or utcnow()
+    if error is not None:
+        fields["error_note"] = error.to_json()
+    if warnings:
+        fields["warning_notes"] = [warning.to_json() for warning in warnings]
     check = Check(
         server_id=server.id,
         trigger=fields.pop("trigger", TRIGGER_SCHEDULE),

@@ -2,7 +2,7 @@
 
     python -m tests.support.hooked_worker [--burst]
 
-When the check reaches ``before_move`` (see ekpanel.mail.check.run_check), the work-horse writes its pid
+When the check reaches ``before_move`` (see ekpanel.checks.run.run_check), the work-horse writes its pid
 to ``$EKPANEL_TEST_PAUSED_FILE`` and waits until ``$EKPANEL_TEST_RELEASE_FILE`` exists, so a test can
 kill it exactly there, or start a second worker while it holds the server. Production code knows
 nothing of this: the hook is installed here, before the real worker.py runs as ``__main__``.
@@ -15,13 +15,13 @@ import runpy
 import time
 from pathlib import Path
 
-import ekpanel.mail.check
+import ekpanel.checks.run
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PAUSED_FILE = Path(os.environ["EKPANEL_TEST_PAUSED_FILE"])
 RELEASE_FILE = Path(os.environ["EKPANEL_TEST_RELEASE_FILE"])
 
-_run_check = ekpanel.mail.check.run_check
+_run_check = ekpanel.checks.run.run_check
 
 
 def pause_before_move(folder, messages) -> None:
@@ -36,5 +36,5 @@ def run_check_with_pause(*args, **kwargs):
     return _run_check(*args, before_move=pause_before_move, **kwargs)
 
 
-ekpanel.mail.check.run_check = run_check_with_pause
+ekpanel.checks.run.run_check = run_check_with_pause
 runpy.run_path(str(PROJECT_DIR / "worker.py"), run_name="__main__")

@@ -1,6 +1,7 @@
 """What a check writes: decisions, documents (exactly once), and the pruning of old decisions.
 
-Only flushes and commits through ``db.session``; the check decides when. Documents are unique
+Writes through ``db.session``; ``commit_taken`` commits a batch's decisions and documents, in the
+order ``ekpanel.checks.run`` documents. Documents are unique
 per company, message key and PDF hash, so a message met again (after a crash before its move,
 in a second folder, after a rescan) adds nothing and is recorded as a duplicate.
 """
@@ -10,16 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ekpanel.checks.models import DECISION_SKIPPED, REASON_DUPLICATE, Decision
+from ekpanel.checks.models import Decision
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
+from ekpanel.mail import vocabulary
 from ekpanel.mail.decide import Verdict
 from ekpanel.mail.mailbox import MessageSummary, RemoteFolder
+from ekpanel.mail.texts import Text, note
 from ekpanel.timeutil import utcnow
+
+_DUPLICATE = note(Text.DUPLICATE_MESSAGE)
 
 
 @dataclass
@@ -52,7 +56,7 @@ class Recorder:
         rows = db.session.execute(
             select(Decision.message_key, Decision.reason).where(
                 Decision.server_id == self.server_id,
-                Decision.decision == DECISION_SKIPPED,
+                Decision.decision == vocabulary.Decision.SKIPPED,
                 Decision.message_key.in_(keys),
             )
         )
@@ -114,7 +118,9 @@ class Recorder:
                 documents.append(self._document(folder, item.message, item.key, filename, size, sha))
                 count += 1
             verdict = (
-                item.verdict if count else Verdict(DECISION_SKIPPED, REASON_DUPLICATE, _duplicate_detail())
+                item.verdict
+                if count
+                else Verdict(vocabulary.Decision.SKIPPED, vocabulary.Reason.DUPLICATE, _DUPLICATE)
             )
             decisions.append(self._decision(folder, item.message, item.key, verdict))
             created.append(count)
@@ -149,7 +155,7 @@ class Recorder:
             "received_at": naive_utc(message.received_at),
             "decision": verdict.decision,
             "reason": verdict.reason,
-            "detail": verdict.detail,
+            "detail_note": verdict.detail.to_json() if verdict.detail else None,
         }
 
     def _document(
@@ -183,7 +189,3 @@ def naive_utc(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value
-
-
-def _duplicate_detail() -> str:
-    return _("Dokumenty z tej wiadomości już są; wiadomość zostanie przeniesiona.")

@@ -1,13 +1,15 @@
 """The check of one mail server: take the PDFs of whitelisted senders, exactly once.
 
-Runs inside an app context (``db.session``), the same code for a job, the CLI and tests. The
-order of work is what makes it safe to cut off at any point:
+Runs inside an app context (``db.session``), the same code for a job, the CLI and tests; the mail
+core (``ekpanel.mail``) decides about messages, this module owns every commit. The order of work is
+what makes it safe to cut off at any point:
 
 1. the Check row is committed first, so even a killed worker leaves a trace;
 2. per batch, the taken messages' PDFs are stored (written and fsynced on a few threads) and,
-   once all are durable, their documents and the batch's decisions **committed** together;
+   once all are durable, their documents and the batch's decisions **committed** together
+   (``ekpanel.checks.records``);
 3. only then are the messages moved to ``eksiegowy<year>``;
-4. only then does the folder's cursor advance.
+4. only then does the folder's cursor advance (committed with the check's counts).
 
 A crash after 2 finds the message again; its documents exist (unique company + message key +
 PDF hash), so it is recorded as a duplicate and moved, and nothing is taken twice.
@@ -17,59 +19,39 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from ekpanel.checks.models import (
-    DECISION_SKIPPED,
-    DECISION_TAKEN,
-    OUTCOME_FAILED,
-    OUTCOME_OK,
-    OUTCOME_PARTIAL,
-    OUTCOME_RUNNING,
-    REASON_NO_ATTACHMENT,
-    REASON_NO_PDF,
-    REASON_SENDER,
-    REASON_TOO_LARGE,
-    Check,
-)
+from ekpanel.checks.counts import CheckCounts
+from ekpanel.checks.mailboxes import mailbox_access
+from ekpanel.checks.models import Check, FolderState
+from ekpanel.checks.progress import RunProgress
+from ekpanel.checks.records import Recorder, TakenMessage, prune_decisions
 from ekpanel.documents.storage import PdfWriter
 from ekpanel.extensions import db
 from ekpanel.mail import connect
 from ekpanel.mail.decide import Verdict, decide_all, message_key
 from ekpanel.mail.folders import resolve_folder, year_folder_name
-from ekpanel.mail.mailbox import (
-    FOLDER_UNAVAILABLE,
-    FolderCursor,
-    Mailbox,
-    MailboxError,
-    MessageSummary,
-    RemoteFolder,
-)
-from ekpanel.mail.records import Recorder, TakenMessage, prune_decisions
+from ekpanel.mail.mailbox import FolderCursor, Mailbox, MailboxError, MessageSummary, RemoteFolder
 from ekpanel.mail.settings import MailSettings
+from ekpanel.mail.texts import Note, Text, note
+from ekpanel.mail.vocabulary import Decision, ErrorCode, Outcome
 from ekpanel.mail.whitelist import SenderWhitelist
-from ekpanel.servers.models import FolderState, MailServer
+from ekpanel.servers.models import MailServer
 from ekpanel.timeutil import utcnow
 
-__all__ = ["CheckResult", "run_check", "run_checks"]
+__all__ = ["CheckResult", "run_check"]
 
-Progress = Callable[[dict], None]
+ProgressReport = Callable[[RunProgress], None]
 BeforeMove = Callable[[RemoteFolder, list[MessageSummary]], None]
 
-_SKIP_COUNTERS = {
-    REASON_SENDER: "skipped_sender",
-    REASON_NO_ATTACHMENT: "skipped_no_attachment",
-    REASON_NO_PDF: "skipped_no_pdf",
-    REASON_TOO_LARGE: "skipped_too_large",
-}
 _YEAR_FOLDER = re.compile(r"(^|[./])eksiegowy\d{4}$", re.IGNORECASE)
 
 
@@ -77,17 +59,12 @@ _YEAR_FOLDER = re.compile(r"(^|[./])eksiegowy\d{4}$", re.IGNORECASE)
 class CheckResult:
     check_id: int
     server_id: int
-    outcome: str
-    error_code: str | None = None
-    error_message: str | None = None
+    outcome: Outcome
+    counts: CheckCounts
+    error_code: ErrorCode | None = None
+    error: Note | None = None
     transient: bool = False
-    examined: int = 0
-    taken: int = 0  # messages taken
-    documents: int = 0  # documents created
-    skipped: int = 0  # messages skipped for a reason (duplicates not included)
-    duplicates: int = 0
-    errors: int = 0
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Note] = field(default_factory=list)
 
 
 def run_check(
@@ -96,22 +73,25 @@ def run_check(
     trigger: str,
     user_id: int | None = None,
     job_id: str | None = None,
-    progress: Progress | None = None,
+    progress: ProgressReport | None = None,
     before_move: BeforeMove | None = None,
+    keep_going: Callable[[], bool] | None = None,
 ) -> CheckResult:
     """Check one server now. ``before_move`` runs after a batch's documents are committed and
-    before its messages are moved (tests raise there to simulate a crash)."""
+    before its messages are moved (tests raise there to simulate a crash). ``keep_going`` is asked
+    at every batch boundary (the job: is the server's lock still ours?); False ends the check there,
+    with a warning."""
     server = db.session.get(MailServer, server_id)
     if server is None:
         raise LookupError(f"no mail server {server_id}")
     settings = MailSettings.from_config(current_app.config)
     check = Check(
-        server_id=server.id, trigger=trigger, user_id=user_id, job_id=job_id, outcome=OUTCOME_RUNNING
+        server_id=server.id, trigger=trigger, user_id=user_id, job_id=job_id, outcome=Outcome.RUNNING
     )
     db.session.add(check)
     db.session.commit()
     check_id = check.id
-    run = _Run(server, check, settings, progress, before_move)
+    run = _Run(server, check, settings, progress, before_move, keep_going)
     error: MailboxError | None = None
     try:
         prune_decisions(server.id, settings.log_days)
@@ -120,14 +100,9 @@ def run_check(
         error = failure
     except Exception as failure:
         current_app.logger.exception("check %s of server %s failed unexpectedly", check_id, server_id)
-        error = MailboxError("unexpected", _("Nieoczekiwany błąd: %(error)r", error=failure), transient=True)
+        error = MailboxError(ErrorCode.UNEXPECTED, note(Text.UNEXPECTED, error=repr(failure)), transient=True)
     db.session.rollback()  # anything half-done of the failing message goes; committed work stays
     return run.finish(db.session.get(Check, check_id), error)
-
-
-def run_checks(server_ids: Iterable[int], *, trigger: str, user_id: int | None = None) -> list[CheckResult]:
-    """Check several servers one after another; one server's failure does not stop the others."""
-    return [run_check(server_id, trigger=trigger, user_id=user_id) for server_id in server_ids]
 
 
 def config_hash(server: MailServer) -> str:
@@ -137,86 +112,80 @@ def config_hash(server: MailServer) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class _LockLost(Exception):
+    """Another check has taken this server: stop at the batch boundary, all committed work kept."""
+
+
 class _Run:
     def __init__(
         self,
         server: MailServer,
         check: Check,
         settings: MailSettings,
-        progress: Progress | None,
+        progress: ProgressReport | None,
         before_move: BeforeMove | None,
+        keep_going: Callable[[], bool] | None = None,
     ) -> None:
         self.server_id = server.id
+        self.server = server  # its secret is decrypted only as the mailbox opens, inside execute()
         self.recorder = Recorder(
             check_id=check.id, server_id=server.id, company_id=server.company_id, server_label=server.label
         )
         self.folder_names = server.folder_names
-        self.server = server
         self.check_id = check.id
         self.settings = settings
         self.whitelist = SenderWhitelist(server.whitelist_entries)
         self.config_hash = config_hash(server)
-        self.progress = progress
+        self.report_progress = progress
         self.before_move = before_move
-        self.counts = dict.fromkeys(
-            ["examined", "taken", "documents", "duplicates", "errors", *_SKIP_COUNTERS.values()], 0
-        )
-        self.warnings: list[str] = []
+        self.keep_going = keep_going or (lambda: True)
+        self.progress = RunProgress()
+        self.counts = self.progress.counts
+        self.warnings: list[Note] = []
         self.year_folder: RemoteFolder | None = None
         self.writer = PdfWriter(settings.storage_dir)
-        self.folder_label = ""
-        self.to_examine = 0
-        self.stored = 0  # PDFs of this batch on disk, documents not yet committed
 
     # -- the run -----------------------------------------------------------------------------
 
     def execute(self) -> None:
-        with connect.open_mailbox(self.server, self.settings) as mailbox, self.writer:
+        access = mailbox_access(self.server)
+        with connect.open_mailbox(access, self.settings) as mailbox, self.writer:
             folders = mailbox.list_folders()
             resolved: list[RemoteFolder] = []
             for name in self.folder_names:
                 folder = resolve_folder(name, folders)
                 if folder is None:
-                    self.warn(
-                        _(
-                            "Folder „%(name)s” nie istnieje na serwerze; pozostałe foldery sprawdzono.",
-                            name=name,
-                        )
-                    )
+                    self.warnings.append(note(Text.FOLDER_NOT_FOUND, name=name))
                 elif _YEAR_FOLDER.search(folder.display):
-                    self.warn(
-                        _("Folder „%(name)s” to folder pobranych wiadomości; nie jest sprawdzany.", name=name)
-                    )
+                    self.warnings.append(note(Text.FOLDER_IS_YEAR_FOLDER, name=name))
                 elif folder.ref not in {f.ref for f in resolved}:
                     resolved.append(folder)
             for folder in resolved:
                 try:
                     self.check_folder(mailbox, folder)
+                except _LockLost:
+                    self.warnings.append(note(Text.LOCK_LOST))
+                    return
                 except MailboxError as error:
-                    if error.code != FOLDER_UNAVAILABLE:
+                    if error.code != ErrorCode.FOLDER_UNAVAILABLE:
                         raise
                     db.session.rollback()
                     self.recorder.forget_queued()
-                    self.warn(error.message)
+                    self.warnings.append(error.note)
 
     def check_folder(self, mailbox: Mailbox, folder: RemoteFolder) -> None:
-        self.folder_label = folder.display
-        state = db.session.scalars(
-            select(FolderState).where(
-                FolderState.server_id == self.server_id, FolderState.folder == folder.ref
-            )
-        ).first()
-        if state is None:
-            state = FolderState(server_id=self.server_id, folder=folder.ref)
-            db.session.add(state)
+        self.progress.folder = folder.display
+        state = self.folder_state(folder)
         if state.config_hash == self.config_hash:
             cursor = FolderCursor(state.uidvalidity, state.last_uid, state.delta_link)
         else:
             cursor = FolderCursor()
-        examined_before = self.counts["examined"]
+        examined_before = self.counts.examined
         self.report()
         for batch, new_cursor in mailbox.new_messages(folder, cursor, self.whitelist.admits):
-            self.to_examine = examined_before + (getattr(mailbox, "pending_count", None) or len(batch))
+            self.progress.to_examine = examined_before + (
+                getattr(mailbox, "pending_count", None) or len(batch)
+            )
             to_move = self.handle_batch(mailbox, folder, batch)
             if to_move:
                 if self.before_move is not None:
@@ -230,7 +199,25 @@ class _Run:
             self.save_counts()
             db.session.commit()
             self.report()
+            if not self.keep_going():
+                raise _LockLost
         db.session.commit()
+
+    def folder_state(self, folder: RemoteFolder) -> FolderState:
+        """The folder's cursor row, created on its first check (once, though two checks may race)."""
+        query = select(FolderState).where(
+            FolderState.server_id == self.server_id, FolderState.folder == folder.ref
+        )
+        state = db.session.scalars(query).first()
+        if state is not None:
+            return state
+        try:
+            with db.session.begin_nested():
+                state = FolderState(server_id=self.server_id, folder=folder.ref)
+                db.session.add(state)
+            return state
+        except IntegrityError:  # another check of this server created it just now
+            return db.session.scalars(query).one()
 
     def handle_batch(
         self, mailbox: Mailbox, folder: RemoteFolder, batch: list[MessageSummary]
@@ -243,21 +230,21 @@ class _Run:
             mailbox, folder, batch, self.whitelist, self.settings.max_pdf_bytes
         ):
             key = keys[message.ref]
-            self.counts["examined"] += 1
-            if verdict.decision == DECISION_TAKEN:
+            self.counts.examined += 1
+            if verdict.decision == Decision.TAKEN:
                 # Handed to the writer and let go, so memory holds about one fetch group's PDFs.
                 files = [(pdf.filename, len(pdf.data), self.writer.store(pdf.data)) for pdf in verdict.pdfs]
                 verdict.pdfs = []
                 storing.append((message, key, verdict, files))
-                self.stored += len(files)
+                self.progress.stored += len(files)
                 self.report()  # downloads are the slow part: show them moving
-            elif verdict.decision == DECISION_SKIPPED:
-                self.counts[_SKIP_COUNTERS[verdict.reason]] += 1
+            elif verdict.decision == Decision.SKIPPED:
+                self.counts.add_skip(verdict.reason)
                 if (key, verdict.reason) not in recorded:  # skipped messages are recorded once
                     recorded.add((key, verdict.reason))
                     self.recorder.record(folder, message, key, verdict)
             else:
-                self.counts["errors"] += 1
+                self.counts.errors += 1
                 self.recorder.record(folder, message, key, verdict)
         self.writer.wait()  # every PDF durable before the commit that records it
         taken = [
@@ -266,11 +253,11 @@ class _Run:
         ]
         for count in self.recorder.commit_taken(folder, taken):
             if count:
-                self.counts["taken"] += 1
-                self.counts["documents"] += count
+                self.counts.taken += 1
+                self.counts.documents += count
             else:
-                self.counts["duplicates"] += 1
-        self.stored = 0
+                self.counts.duplicates += 1
+        self.progress.stored = 0
         self.report()
         return [item.message for item in taken]
 
@@ -280,69 +267,38 @@ class _Run:
             self.year_folder = mailbox.ensure_folder(year_folder_name(year))
         outcome = mailbox.move(folder, messages, self.year_folder)
         for ref, why in outcome.failed.items():
-            self.warn(
-                _(
-                    "Wiadomość %(ref)s w folderze %(folder)s nie została przeniesiona: %(reason)s",
-                    ref=ref,
-                    folder=folder.display,
-                    reason=why,
-                )
-            )
+            self.warnings.append(note(Text.NOT_MOVED, ref=ref, folder=folder.display, reason=why))
 
     # -- bookkeeping -------------------------------------------------------------------------
 
-    def warn(self, text: str) -> None:
-        self.warnings.append(text)
-
     def save_counts(self) -> None:
         check = db.session.get(Check, self.check_id)
-        for name, value in self.counts.items():
-            setattr(check, name, value)
-        check.warnings = "\n".join(self.warnings) or None
-
-    def skipped(self) -> int:
-        return sum(self.counts[name] for name in _SKIP_COUNTERS.values())
+        check.counts = CheckCounts(**self.counts.to_json())  # a new value: the composite sees the change
+        check.warning_notes = [warning.to_json() for warning in self.warnings] or None
 
     def report(self) -> None:
-        if self.progress is None:
-            return
-        self.progress(
-            {
-                "folder": self.folder_label,
-                "examined": self.counts["examined"],
-                "to_examine": max(self.to_examine, self.counts["examined"]),
-                # Stored PDFs count at once; their commit (and any duplicate) settles at batch end.
-                "documents": self.counts["documents"] + self.stored,
-                "taken": self.counts["taken"],
-                "skipped": self.skipped(),
-                "errors": self.counts["errors"],
-            }
-        )
+        if self.report_progress is not None:
+            self.report_progress(self.progress)
 
     def finish(self, check: Check, error: MailboxError | None) -> CheckResult:
         self.save_counts()
         check.finished_at = utcnow()
         if error is not None:
-            check.outcome = OUTCOME_FAILED
+            check.outcome = Outcome.FAILED
             check.error_code = error.code[:40]
-            check.error_message = error.message
-        elif self.counts["errors"] or self.warnings:
-            check.outcome = OUTCOME_PARTIAL
+            check.error_note = error.note.to_json()
+        elif self.counts.errors or self.warnings:
+            check.outcome = Outcome.PARTIAL
         else:
-            check.outcome = OUTCOME_OK
+            check.outcome = Outcome.OK
         db.session.commit()
         return CheckResult(
             check_id=check.id,
             server_id=self.server_id,
-            outcome=check.outcome,
+            outcome=Outcome(check.outcome),
+            counts=CheckCounts(**self.counts.to_json()),
             error_code=error.code if error else None,
-            error_message=error.message if error else None,
+            error=error.note if error else None,
             transient=error.transient if error else False,
-            examined=self.counts["examined"],
-            taken=self.counts["taken"],
-            documents=self.counts["documents"],
-            skipped=self.skipped(),
-            duplicates=self.counts["duplicates"],
-            errors=self.counts["errors"],
             warnings=list(self.warnings),
         )

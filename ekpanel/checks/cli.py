@@ -9,10 +9,14 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from ekpanel.checks.models import OUTCOME_FAILED, TRIGGER_CLI
+from ekpanel.checks.keys import redis_connection
+from ekpanel.checks.lock import CLI_HOLDER_PREFIX, ServerLock
+from ekpanel.checks.models import TRIGGER_CLI
+from ekpanel.checks.recovery import close_server_checks_left_running
+from ekpanel.checks.run import CheckResult, run_check
 from ekpanel.companies.models import Company
 from ekpanel.extensions import db
-from ekpanel.mail.check import CheckResult, run_check
+from ekpanel.mail.vocabulary import Outcome
 from ekpanel.servers.models import MailServer
 
 
@@ -30,7 +34,7 @@ def fetch_command(server_id: int | None, company_id: int | None, all_servers: bo
     failed = False
     for server_id_, label in servers:
         result = _run_unless_running(server_id_, label)
-        failed = failed or (result is not None and result.outcome == OUTCOME_FAILED)
+        failed = failed or (result is not None and result.outcome == Outcome.FAILED)
     if failed:
         raise SystemExit(1)
 
@@ -38,9 +42,6 @@ def fetch_command(server_id: int | None, company_id: int | None, all_servers: bo
 def _run_unless_running(server_id: int, label: str) -> CheckResult | None:
     """Check one server under the same per-server lock the workers take, so a check from the
     terminal never runs beside a background one on the same mailbox."""
-    # Imported here: the mail core stays free of the job queue, only this command needs it.
-    from ekpanel.jobs import CLI_HOLDER_PREFIX, ServerLock, redis_connection
-
     try:
         lock = ServerLock(
             redis_connection(),
@@ -57,7 +58,9 @@ def _run_unless_running(server_id: int, label: str) -> CheckResult | None:
         click.echo(f"serwer {server_id} ({label}): sprawdzanie już trwa ({holder}); pominięto.")
         return None
     try:
-        result = run_check(server_id, trigger=TRIGGER_CLI)
+        if lock is not None:
+            close_server_checks_left_running(server_id)
+        result = run_check(server_id, trigger=TRIGGER_CLI, keep_going=lock.reassert if lock else None)
     finally:
         if lock is not None:
             lock.release()
@@ -66,13 +69,14 @@ def _run_unless_running(server_id: int, label: str) -> CheckResult | None:
 
 
 def summary_line(server_id: int, label: str, result: CheckResult) -> str:
+    counts = result.counts
     line = (
-        f"serwer {server_id} ({label}): {result.outcome}; pobrane wiadomości {result.taken}, "
-        f"dokumenty {result.documents}, pominięte {result.skipped}, duplikaty {result.duplicates}, "
-        f"błędy {result.errors}"
+        f"serwer {server_id} ({label}): {result.outcome}; pobrane wiadomości {counts.taken}, "
+        f"dokumenty {counts.documents}, pominięte {counts.skipped}, duplikaty {counts.duplicates}, "
+        f"błędy {counts.errors}"
     )
     if result.error_code:
-        line += f"; {result.error_code}: {result.error_message}"
+        line += f"; {result.error_code}: {result.error.polish() if result.error else ''}"
     if result.warnings:
         line += f"; ostrzeżenia: {len(result.warnings)}"
     return line

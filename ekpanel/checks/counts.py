@@ -1,0 +1,52 @@
+"""The counts of one check: the one shape the Check row, the job's progress, the CLI and the pages share."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from ekpanel.mail.vocabulary import Reason
+
+_SKIP_FIELDS = {
+    Reason.SENDER: "skipped_sender",
+    Reason.NO_ATTACHMENT: "skipped_no_attachment",
+    Reason.NO_PDF: "skipped_no_pdf",
+    Reason.TOO_LARGE: "skipped_too_large",
+}
+
+
+@dataclass
+class CheckCounts:
+    examined: int = 0
+    taken: int = 0  # messages taken
+    documents: int = 0  # documents created
+    skipped_sender: int = 0
+    skipped_no_attachment: int = 0
+    skipped_no_pdf: int = 0
+    skipped_too_large: int = 0
+    duplicates: int = 0  # messages met again whose documents exist already (not counted as skipped)
+    errors: int = 0
+
+    @property
+    def skipped(self) -> int:
+        return sum(getattr(self, name) for name in _SKIP_FIELDS.values())
+
+    def add_skip(self, reason: Reason) -> None:
+        name = _SKIP_FIELDS[reason]
+        setattr(self, name, getattr(self, name) + 1)
+
+    def to_json(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> CheckCounts:
+        """From a job's progress; unknown or missing keys (an older or newer worker) are ignored."""
+        data = data or {}
+        return cls(**{f.name: int(data.get(f.name) or 0) for f in fields(cls)})
+
+    # SQLAlchemy's composite() reads the columns back through this.
+    def __composite_values__(self) -> tuple[int, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+
+COUNT_COLUMNS = tuple(f.name for f in fields(CheckCounts))

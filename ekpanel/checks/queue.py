@@ -1,0 +1,216 @@
+"""Checks as RQ jobs: enqueueing (once per server), one check per mailbox at a time, progress for the page.
+
+A check never runs inside a web request. The page calls ``enqueue_check`` and the clock (schedule.py)
+``enqueue_slot_checks``; a worker (worker.py) runs ``ekpanel.checks.job.check_server`` inside the app
+context. (``flask --app wsgi fetch`` runs the check in the foreground, outside the queue, but takes the
+same per-server lock, ``ekpanel.checks.lock``.)
+Three guards keep a mailbox from being checked twice at once by the workers:
+
+- enqueueing is idempotent: a server's queued or running job is remembered under ``server_job_key`` and
+  handed back instead of adding another (under a short per-server Redis lock, so two requests racing
+  each other get the same job);
+- each clock slot is claimed once per server (``slot_key``, plus a job id built from the slot and the
+  server with ``unique=True``), so two clocks running at once enqueue a slot once;
+- at run time a per-server lock (non-blocking, expiring shortly after the job timeout) makes a second
+  job for a server being checked end at once as "already running" — this covers overlaps the ids
+  cannot, such as a job retried after its worker was killed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+import redis
+from flask import current_app, has_app_context
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+from sqlalchemy import select
+
+from ekpanel.checks.keys import (
+    check_queue,
+    fetch_job,
+    job_timeout,
+    lock_seconds,
+    new_job_id,
+    redis_connection,
+    server_job_key,
+    slot_job_id,
+    slot_key,
+)
+from ekpanel.checks.lock import is_abandoned
+from ekpanel.checks.models import TRIGGER_REFRESH, TRIGGER_SCHEDULE
+from ekpanel.checks.progress import STATE_QUEUED
+from ekpanel.clock import current_slot
+from ekpanel.companies.models import Company
+from ekpanel.extensions import db
+from ekpanel.servers.models import MailServer
+
+log = logging.getLogger(__name__)
+
+# The job function, by name: rq imports it in the worker (and this module need not import the run).
+CHECK_JOB = "ekpanel.checks.job.check_server"
+
+# Transient failures are tried again after 1, 5 and 15 minutes (rq's scheduler in the worker runs them).
+# Tests set app.config["CHECK_RETRY_INTERVALS"] to seconds.
+RETRY_INTERVALS = (60, 300, 900)
+RESULT_TTL = 24 * 3600  # the finished job (and its meta) stays readable for the page this long
+SLOT_CLAIM_TTL = 3 * 24 * 3600
+
+_ACTIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+_ENQUEUE_LOCK_SECONDS = 10
+
+
+def _retry() -> Retry:
+    intervals = RETRY_INTERVALS
+    if has_app_context():
+        intervals = current_app.config.get("CHECK_RETRY_INTERVALS", intervals)
+    return Retry(max=3, interval=list(intervals))
+
+
+# --- enqueueing -----------------------------------------------------------------------------------
+
+
+def enqueue_check(
+    server_id: int, trigger: str, user_id: int | None = None, connection: redis.Redis | None = None
+) -> Job:
+    """Ask for a check of one server; returns the job checking it.
+
+    When the server already has a job queued or running, that job is returned and nothing is added.
+    """
+    job, _created = _enqueue(server_id, trigger, user_id, connection or redis_connection())
+    return job
+
+
+def enqueue_slot_checks(now: datetime, connection: redis.Redis | None = None) -> list[tuple[int, Job, bool]]:
+    """The clock's work: enqueue the current slot's check of every enabled server of every active company.
+
+    ``now`` is aware. The slot is the latest scheduled time at or before ``now`` within
+    ``EKPANEL_MISFIRE_MINUTES`` (so a clock started at 05:40 still runs 05:00); nothing when there is none.
+    Each server is claimed once per slot, so running this twice, or from two clocks, enqueues once.
+    Returns ``(server_id, job, created)`` for every server of the slot.
+    """
+    config = current_app.config
+    slot = current_slot(
+        config["CHECK_TIMES"], config["TIMEZONE"], now, timedelta(minutes=int(config["MISFIRE_MINUTES"]))
+    )
+    if slot is None:
+        return []
+    connection = connection or redis_connection()
+    enqueued = []
+    for server_id in scheduled_server_ids():
+        job, created = _enqueue(server_id, TRIGGER_SCHEDULE, None, connection, slot=slot)
+        enqueued.append((server_id, job, created))
+    return enqueued
+
+
+def scheduled_server_ids() -> list[int]:
+    """Enabled servers of active companies: the ones the clock checks."""
+    query = (
+        select(MailServer.id)
+        .join(Company, MailServer.company_id == Company.id)
+        .where(MailServer.active.is_(True), Company.active.is_(True))
+        .order_by(MailServer.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def _enqueue(
+    server_id: int,
+    trigger: str,
+    user_id: int | None,
+    connection: redis.Redis,
+    *,
+    slot: datetime | None = None,
+) -> tuple[Job, bool]:
+    queue = check_queue(connection)
+    # Jobs whose worker died are failed (or re-queued for retry) first, so they do not count as running.
+    StartedJobRegistry(queue=queue).cleanup()
+    guard = connection.lock(
+        f"ekpanel:check:server:{server_id}:enqueue", timeout=_ENQUEUE_LOCK_SECONDS, blocking_timeout=10
+    )
+    with guard:
+        if slot is not None:
+            claimed = connection.get(slot_key(server_id, slot))
+            if claimed is not None:
+                return _fetch_or_placeholder(claimed.decode(), connection), False
+        current = server_job(server_id, connection)
+        if current is not None:
+            if slot is not None:
+                connection.set(slot_key(server_id, slot), current.id, ex=SLOT_CLAIM_TTL)
+            elif trigger == TRIGGER_REFRESH:
+                _retry_now(current, queue)
+            return current, False
+
+        job_id = slot_job_id(server_id, slot) if slot is not None else new_job_id(server_id)
+        meta = {
+            "state": STATE_QUEUED,
+            "server_id": server_id,
+            "trigger": trigger,
+            "user_id": user_id,
+            "slot": slot.isoformat() if slot is not None else None,
+            "enqueued_at": time.time(),
+        }
+        timeout = job_timeout()
+        try:
+            job = queue.enqueue(
+                CHECK_JOB,
+                server_id,
+                trigger,
+                user_id,
+                job_id=job_id,
+                unique=True,
+                job_timeout=timeout,
+                result_ttl=RESULT_TTL,
+                retry=_retry(),
+                meta=meta,
+                description=f"check server {server_id} ({trigger})",
+            )
+            created = True
+        except DuplicateJobError:  # another clock took this slot before the claim was written
+            job, created = _fetch_or_placeholder(job_id, connection), False
+        connection.set(server_job_key(server_id), job.id, ex=max(RESULT_TTL, lock_seconds(timeout)))
+        if slot is not None:
+            connection.set(slot_key(server_id, slot), job.id, ex=SLOT_CLAIM_TTL)
+        return job, created
+
+
+def _retry_now(job: Job, queue: Queue) -> None:
+    """An operator asking for a check should not wait minutes for a retry: a job waiting for one is
+    due at once, and the workers' scheduler puts it on the queue within a second or so."""
+    if job.get_status(refresh=False) != JobStatus.SCHEDULED:
+        return
+    registry = ScheduledJobRegistry(queue=queue)
+    # xx: only while it is still waiting; if the scheduler has just queued it, do not schedule it again.
+    queue.connection.zadd(registry.key, {job.id: int(time.time())}, xx=True)  # rq compares whole seconds
+
+
+def _fetch_or_placeholder(job_id: str, connection: redis.Redis) -> Job:
+    """The job, or when its hash is gone (expired) an empty one that still has its id."""
+    return fetch_job(job_id, connection) or Job(job_id, connection=connection)
+
+
+# --- finding jobs ---------------------------------------------------------------------------------
+
+
+def server_job(server_id: int, connection: redis.Redis | None = None) -> Job | None:
+    """The job queued, waiting for a retry, or running for this server; None when there is none."""
+    job = last_server_job(server_id, connection)
+    return job if job is not None and _is_active(job) else None
+
+
+def last_server_job(server_id: int, connection: redis.Redis | None = None) -> Job | None:
+    """The server's latest job in any state, while Redis still has it (a day after it ends)."""
+    connection = connection or redis_connection()
+    job_id = connection.get(server_job_key(server_id))
+    return fetch_job(job_id.decode(), connection) if job_id else None
+
+
+def _is_active(job: Job) -> bool:
+    status = job.get_status(refresh=True)
+    if status not in _ACTIVE_STATUSES:
+        return False
+    return not (status == JobStatus.STARTED and is_abandoned(job))
