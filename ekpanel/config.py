@@ -54,6 +54,8 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         "CHECK_TIMES": get("CHECK_TIMES", "05:00,12:00,14:00"),
         "MISFIRE_MINUTES": int(get("MISFIRE_MINUTES", "60")),
         "LOG_DAYS": int(get("LOG_DAYS", "90")),
+        "MAX_PDFS_PER_MESSAGE": int(get("MAX_PDFS_PER_MESSAGE", "100")),
+        "IMAP_MAX_LINE_MB": float(get("IMAP_MAX_LINE_MB", "16")),
         "MS_LOGIN_URL": get("MS_LOGIN_URL", "https://login.microsoftonline.com").rstrip("/"),
         "GRAPH_URL": get("GRAPH_URL", "https://graph.microsoft.com/v1.0").rstrip("/"),
         "CA_BUNDLE": env.get("EKPANEL_CA_BUNDLE", ""),

@@ -17,6 +17,7 @@ from ekpanel.mail.vocabulary import Outcome
 from ekpanel.servers.rows import last_check_summaries
 from tests.factories import make_company, make_user
 from tests.support.documents import make_check, make_document
+from tests.test_hostile_mail import needs_person
 from tests.test_servers_operations import graph_server, imap_server
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -213,6 +214,7 @@ def test_the_summaries_of_many_servers_are_each_servers_own(company):
     running = imap_server(company, user="teraz@biuro.pl")
     make_check(running, started_at=datetime(2026, 11, 20, 4), outcome=Outcome.PARTIAL, errors=1)
     make_check(running, started_at=datetime(2026, 11, 21, 4), outcome=Outcome.RUNNING)
+    needs_person(running)
     stale_run = imap_server(company, user="dawno@biuro.pl")
     make_check(stale_run, started_at=datetime(2026, 11, 1, 4), outcome=Outcome.RUNNING)  # a killed worker
     make_check(stale_run, started_at=datetime(2026, 11, 21, 4))
@@ -223,3 +225,4 @@ def test_the_summaries_of_many_servers_are_each_servers_own(company):
         assert batched[server.id] == last_check_summary(server.id), server.label
     assert batched[failing.id]["failing_since"] == datetime(2026, 11, 20, 4)
     assert batched[running.id]["running"] is True and batched[stale_run.id]["running"] is False
+    assert batched[running.id]["needs_person"] == 1

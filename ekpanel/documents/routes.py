@@ -299,6 +299,7 @@ def _list_context(company, args, *, notice: dict | None = None) -> dict:
         "highlight_since": queries.decode_stamp(args.get("highlight")),
         # Part of the fragment: the list reloads after Odśwież, and the warning then goes or stays.
         "failing_servers": status.failing_servers(company.id),
+        "held_messages": status.servers_with_held_messages(company.id),
         "notice": notice,
         "status_form": StatusForm(formdata=None),
     }

@@ -26,6 +26,9 @@ from ekpanel.mail.whitelist import SenderWhitelist
 # beside one part that is bigger by itself. Small enough that the check's writer threads store
 # one group while the next downloads (4 MB: ~0.2 s off a 2.5 s first check of 5000 messages).
 FETCH_BUDGET = 4 * 1024 * 1024
+# PDFs taken from one message at most: a mail with thousands of PDF parts is an attack, not an invoice.
+MAX_PDFS_PER_MESSAGE = 100
+_NAMES_SHOWN = 20  # file names a decision lists before "…"
 
 
 @dataclass
@@ -63,6 +66,7 @@ class _Waiting:
     message: MessageSummary
     to_fetch: list[AttachmentPart]
     too_large: list[AttachmentPart]
+    over_limit: int = 0  # candidates beyond the per-message limit, not downloaded
 
 
 def decide_all(
@@ -72,14 +76,17 @@ def decide_all(
     whitelist: SenderWhitelist,
     max_pdf_bytes: int,
     fetch_budget: int = FETCH_BUDGET,
+    *,
+    max_pdfs: int = MAX_PDFS_PER_MESSAGE,
 ) -> Iterator[tuple[MessageSummary, Verdict]]:
     """A verdict per message of a batch. Those the structure settles come first; only candidate
     PDF parts of admitted messages are downloaded, the parts of many messages together (up to
-    ``fetch_budget`` bytes at a time, so memory holds one such group, not the batch)."""
+    ``fetch_budget`` bytes at a time, so memory holds one such group, not the batch). Of one message
+    at most ``max_pdfs`` candidates are downloaded; the rest are named in the decision as skipped."""
     waiting: list[_Waiting] = []
     for message in messages:
         try:
-            first = _from_structure(message, whitelist, max_pdf_bytes)
+            first = _from_structure(message, whitelist, max_pdf_bytes, max_pdfs)
         except MailboxError as error:  # a structure read lazily (Graph) for a message now gone
             if error.code != ErrorCode.MESSAGE_MISSING:
                 raise
@@ -97,7 +104,7 @@ def decide_all(
 
 
 def _from_structure(
-    message: MessageSummary, whitelist: SenderWhitelist, max_pdf_bytes: int
+    message: MessageSummary, whitelist: SenderWhitelist, max_pdf_bytes: int, max_pdfs: int
 ) -> Verdict | _Waiting:
     if message.parse_error:
         return Verdict(Decision.ERROR, detail=message.parse_error)
@@ -112,7 +119,9 @@ def _from_structure(
     too_large = [part for part in candidates if part_too_large(part, max_pdf_bytes)]
     if not to_fetch:
         return _conclude([], too_large, max_pdf_bytes)
-    return _Waiting(message, to_fetch, too_large)
+    return _Waiting(
+        message, to_fetch[:max_pdfs], too_large, over_limit=len(to_fetch) - len(to_fetch[:max_pdfs])
+    )
 
 
 def _from_parts(item: _Waiting, fetched: list[bytes | MailboxError], max_pdf_bytes: int) -> Verdict:
@@ -126,11 +135,19 @@ def _from_parts(item: _Waiting, fetched: list[bytes | MailboxError], max_pdf_byt
             too_large.append(part)
         elif looks_like_pdf(data):
             pdfs.append(FoundPdf(part, data, pdf_filename(part, len(pdfs) + 1)))
-    return _conclude(pdfs, too_large, max_pdf_bytes)
+    verdict = _conclude(pdfs, too_large, max_pdf_bytes)
+    if item.over_limit and verdict.decision == Decision.TAKEN:
+        # Taken and moved all the same: its documents are in; the note says what was left out.
+        verdict.detail = note(
+            Text.PDFS_OVER_LIMIT, limit=len(item.to_fetch), count=item.over_limit, also=verdict.detail or ""
+        )
+    return verdict
 
 
 def _conclude(pdfs: list[FoundPdf], too_large: list[AttachmentPart], max_pdf_bytes: int) -> Verdict:
-    large_names = ", ".join(part.filename or part.ref for part in too_large)
+    large_names = ", ".join(part.filename or part.ref for part in too_large[:_NAMES_SHOWN])
+    if len(too_large) > _NAMES_SHOWN:
+        large_names += ", …"
     limit = f"{max_pdf_bytes / (1024 * 1024):g} MB"
     if pdfs:
         detail = note(Text.PDFS_TOO_LARGE_SKIPPED, limit=limit, names=large_names) if too_large else None

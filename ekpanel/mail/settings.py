@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ekpanel.mail.decide import MAX_PDFS_PER_MESSAGE
 from ekpanel.mail.pdf import DEFAULT_MAX_PDF_MB
 
 DEFAULT_IMAP_TIMEOUT = 30.0
 DEFAULT_LOG_DAYS = 90
+DEFAULT_IMAP_MAX_LINE_MB = 16
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class MailSettings:
     graph_url: str = "https://graph.microsoft.com/v1.0"
     storage_dir: Path = Path("documents")
     log_days: int = DEFAULT_LOG_DAYS
+    max_pdfs_per_message: int = MAX_PDFS_PER_MESSAGE
+    imap_max_line_bytes: int = DEFAULT_IMAP_MAX_LINE_MB * 1024 * 1024  # longest IMAP response line read
 
     @classmethod
     def from_config(cls, config: Mapping) -> MailSettings:
@@ -45,4 +49,8 @@ class MailSettings:
                 config.get("STORAGE_DIR") or Path(config.get("INSTANCE_DIR") or ".") / "documents"
             ),
             log_days=int(config.get("LOG_DAYS") or DEFAULT_LOG_DAYS),
+            max_pdfs_per_message=max(1, int(config.get("MAX_PDFS_PER_MESSAGE") or MAX_PDFS_PER_MESSAGE)),
+            imap_max_line_bytes=int(
+                max(1.0, float(config.get("IMAP_MAX_LINE_MB") or DEFAULT_IMAP_MAX_LINE_MB)) * 1024 * 1024
+            ),
         )

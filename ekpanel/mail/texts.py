@@ -32,6 +32,7 @@ class Text(StrEnum):
     FOLDER_LIST_UNEXPECTED = "folder_list_unexpected"
     PDFS_TOO_LARGE_SKIPPED = "pdfs_too_large_skipped"
     PDFS_TOO_LARGE = "pdfs_too_large"
+    PDFS_OVER_LIMIT = "pdfs_over_limit"
     DUPLICATE_MESSAGE = "duplicate_message"
     LOCK_LOST = "lock_lost"
     # IMAP
@@ -40,6 +41,7 @@ class Text(StrEnum):
     IMAP_CANNOT_MOVE = "imap_cannot_move"
     IMAP_FOLDER_UNAVAILABLE = "imap_folder_unavailable"
     IMAP_STRUCTURE_UNREADABLE = "imap_structure_unreadable"
+    IMAP_RESPONSE_TOO_LONG = "imap_response_too_long"
     IMAP_LOGIN_DISABLED = "imap_login_disabled"
     IMAP_AUTH_FAILED = "imap_auth_failed"
     IMAP_TLS_FAILED = "imap_tls_failed"
@@ -100,6 +102,10 @@ MSGIDS: Mapping[Text, str] = {
     Text.FOLDER_LIST_UNEXPECTED: N_("Nie udało się pobrać listy folderów z powodu nieoczekiwanego błędu."),
     Text.PDFS_TOO_LARGE_SKIPPED: N_("Pominięto zbyt duże pliki PDF (ponad %(limit)s): %(names)s"),
     Text.PDFS_TOO_LARGE: N_("Ponad %(limit)s: %(names)s"),
+    Text.PDFS_OVER_LIMIT: N_(
+        "Pobrano %(limit)s plików PDF, tyle ile wolno z jednej wiadomości; pozostałych %(count)s pominięto. "
+        "%(also)s"
+    ),
     Text.DUPLICATE_MESSAGE: N_("Dokumenty z tej wiadomości już są; wiadomość zostanie przeniesiona."),
     Text.LOCK_LOST: N_(
         "Sprawdzanie przerwano, bo ten serwer sprawdza już inny proces; pobrane dokumenty zostały zapisane."
@@ -114,6 +120,10 @@ MSGIDS: Mapping[Text, str] = {
     ),
     Text.IMAP_FOLDER_UNAVAILABLE: N_("Nie można otworzyć folderu %(folder)s: %(reason)s"),
     Text.IMAP_STRUCTURE_UNREADABLE: N_("Serwer zwrócił strukturę wiadomości, której nie da się odczytać."),
+    Text.IMAP_RESPONSE_TOO_LONG: N_(
+        "Opis tej wiadomości od serwera jest dłuższy niż %(limit)s (EKPANEL_IMAP_MAX_LINE_MB); "
+        "wiadomości nie odczytano."
+    ),
     Text.IMAP_LOGIN_DISABLED: N_(
         "Serwer nie pozwala logować się bez szyfrowania. Wybierz SSL/TLS albo STARTTLS."
     ),

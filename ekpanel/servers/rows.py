@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 
 from ekpanel.access import visible_companies
 from ekpanel.checks.counts import CheckCounts
+from ekpanel.checks.held import needing_person_counts
 from ekpanel.checks.models import Check
 from ekpanel.clock import next_check_time
 from ekpanel.companies.models import Company
@@ -66,7 +67,7 @@ def server_rows(servers: list[MailServer], company: Company, today: date) -> lis
 
 
 def last_check_summaries(server_ids: list[int]) -> dict[int, dict]:
-    """``ekpanel.checks.queries.last_check_summary`` of each server, in three queries for them all."""
+    """``ekpanel.checks.queries.last_check_summary`` of each server, in four queries for them all."""
     summaries = {server_id: _summary(None) for server_id in server_ids}
     if not server_ids:
         return summaries
@@ -78,6 +79,8 @@ def last_check_summaries(server_ids: list[int]) -> dict[int, dict]:
     failed = [server_id for server_id, s in summaries.items() if s["outcome"] == Outcome.FAILED]
     for server_id, since in _failing_since(failed):
         summaries[server_id]["failing_since"] = since
+    for server_id, count in needing_person_counts(server_ids).items():
+        summaries[server_id]["needs_person"] = count
     return summaries
 
 
@@ -91,6 +94,7 @@ def _summary(check: Check | None) -> dict:
         "counts": check.counts if check else CheckCounts(),
         "running": False,
         "failing_since": None,
+        "needs_person": 0,
     }
 
 
