@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from ekpanel.mail.folders import resolve_folder
-from ekpanel.mail.graph import RetryPolicy
 from ekpanel.mail.graph_auth import AppCredentials, acquire_token
+from ekpanel.mail.graph_http import RetryPolicy
 from ekpanel.mail.mailbox import FolderCursor, MailboxError
 from ekpanel.mail.vocabulary import ErrorCode
 from tests.support import messages as m
@@ -152,18 +152,18 @@ def test_removed_entries_of_a_delta_round_are_ignored(ms_emulator, graph_mailbox
         inbox = inbox_of(mailbox)
         # A delta link asked for every change (as another client would): tombstones come back.
         url = f"{ms_emulator.graph_url}/users/{MAILBOX}/mailFolders/{inbox.ref}/messages/delta"
-        cursor = FolderCursor(delta_link=mailbox._request("GET", url).json()["@odata.deltaLink"])
+        cursor = FolderCursor(delta_link=mailbox._graph.request("GET", url).json()["@odata.deltaLink"])
         ms_emulator.move_message(MAILBOX, gone, "archive")
         new = add_pdf_message(ms_emulator, subject="nowa")
         answers = []
-        request = mailbox._request
+        request = mailbox._graph.request
 
         def recorded(*args, **kwargs):
             response = request(*args, **kwargs)
             answers.extend(response.json().get("value") or [])
             return response
 
-        monkeypatch.setattr(mailbox, "_request", recorded)
+        monkeypatch.setattr(mailbox._graph, "request", recorded)
         found, _ = all_messages(mailbox, inbox, cursor)
 
     assert [item["id"] for item in answers if "@removed" in item] == [gone]

@@ -11,11 +11,14 @@ from imapclient.datetime_util import parse_to_datetime
 from imapclient.response_parser import parse_fetch_response
 
 from ekpanel.checks.mailboxes import mailbox_access
+from ekpanel.mail import imap_listing
 from ekpanel.mail.connect import list_folders
 from ekpanel.mail.folders import resolve_folder
-from ekpanel.mail.imap import FETCH_ITEMS, ImapMailbox
+from ekpanel.mail.imap import ImapMailbox
 from ekpanel.mail.imap_fetch import _internal_date, parse_fetch
-from ekpanel.mail.mailbox import FolderCursor, MailboxError
+from ekpanel.mail.imap_listing import FETCH_ITEMS
+from ekpanel.mail.imap_session import ImapSession
+from ekpanel.mail.mailbox import FolderCursor, MailboxError, RemoteFolder
 from ekpanel.mail.settings import MailSettings
 from ekpanel.mail.texts import Text, note
 from ekpanel.mail.vocabulary import ErrorCode
@@ -120,7 +123,7 @@ def test_batches_after_the_first_are_read_ahead_on_a_second_session_or_else_here
             refuse = MailboxError(
                 ErrorCode.CONNECTION_REFUSED, note(Text.IMAP_CONNECTION_REFUSED, host="h", port=993)
             )
-            monkeypatch.setattr(ImapMailbox, "connect", lambda self: (_ for _ in ()).throw(refuse))
+            monkeypatch.setattr(ImapSession, "connect", lambda self: (_ for _ in ()).throw(refuse))
         inbox = folder_named(mailbox, "INBOX")
         batches = [[s.ref for s in batch] for batch, _ in mailbox.new_messages(inbox, FolderCursor())]
 
@@ -132,16 +135,16 @@ def test_batches_after_the_first_are_read_ahead_on_a_second_session_or_else_here
 def test_a_read_ahead_session_that_fails_midway_leaves_the_reading_to_the_main_session(dovecot, monkeypatch):
     box = new_box(dovecot)
     uids = [box.user.append("INBOX", m.with_pdf()) for _ in range(5)]
-    summaries = ImapMailbox._summaries
+    read_summaries = imap_listing.read_summaries
 
-    def lost_on_the_helper_session(self, batch, needs_structure):
-        if not self._read_ahead:  # the helper session is built with read_ahead=False
+    def lost_on_the_helper_session(session, batch, needs_structure):
+        if session is not mailbox.session:
             raise MailboxError(
                 ErrorCode.CONNECTION_LOST, note(Text.IMAP_CONNECTION_LOST, host="h"), transient=True
             )
-        return summaries(self, batch, needs_structure)
+        return read_summaries(session, batch, needs_structure)
 
-    monkeypatch.setattr(ImapMailbox, "_summaries", lost_on_the_helper_session)
+    monkeypatch.setattr(imap_listing, "read_summaries", lost_on_the_helper_session)
     with ImapMailbox(
         "127.0.0.1",
         box.port,
@@ -326,6 +329,21 @@ def test_move_without_move_or_uidplus_leaves_the_message_and_says_why(dovecot):
         outcome = mailbox.move(inbox, summaries, mailbox.ensure_folder("eksiegowy2031"))
 
     assert outcome.moved == {} and "MOVE" in outcome.failed[summaries[0].ref].polish()
+    assert len(box.user.list("INBOX")) == 1
+
+
+def test_move_the_server_refuses_leaves_the_messages_and_says_why(dovecot):
+    box = new_box(dovecot)
+    box.user.append("INBOX", m.with_pdf())
+
+    with open_box(box) as mailbox:
+        inbox = folder_named(mailbox, "INBOX")
+        [(summaries, _)] = list(mailbox.new_messages(inbox, FolderCursor()))
+        gone = RemoteFolder(ref=box.folder("usuniety"), display="usuniety")  # deleted meanwhile
+        outcome = mailbox.move(inbox, summaries, gone)
+
+    [why] = outcome.failed.values()
+    assert outcome.moved == {} and why.code == Text.IMAP_PROTOCOL_ERROR
     assert len(box.user.list("INBOX")) == 1
 
 

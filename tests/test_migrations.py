@@ -31,7 +31,7 @@ def test_upgrade_builds_exactly_the_models_schema(app):
 def test_documents_taken_before_invoice_details_wait_to_be_read(app):
     _drop_everything()
     try:
-        upgrade(revision="7d1e5a0c9b42")
+        upgrade(revision="b3e8f1a6c920")  # the revision before invoice details
         with db.engine.begin() as conn:
             conn.exec_driver_sql(
                 "INSERT INTO companies (id, name, active, created_at) VALUES (1, 'Alfa', true, '2026-01-01')"

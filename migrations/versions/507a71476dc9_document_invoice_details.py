@@ -1,7 +1,7 @@
 """documents: what each PDF says (invoice number, NIPs, amount, accounts, KSeF) and its warnings
 
 Revision ID: 507a71476dc9
-Revises: 7d1e5a0c9b42
+Revises: b3e8f1a6c920
 Create Date: 2026-12-06 22:04:17.732042
 
 Documents taken before this are "pending": ``flask --app wsgi documents extract`` reads them.
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "507a71476dc9"
-down_revision = "7d1e5a0c9b42"
+down_revision = "b3e8f1a6c920"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,186 @@
+"""Reading what the check needs of a batch of new IMAP messages, without their bodies.
+
+Headers first, four fields of each message; then ``BODYSTRUCTURE`` only of the messages whose
+sender the check admits: the structure makes the server read the whole message, and most mail in
+a shared inbox is from senders whose structure does not matter. When a folder has more than one
+batch, the next is read on a second, read-only session while the check works on the current one
+(:func:`read_batches`).
+"""
+
+from __future__ import annotations
+
+import imaplib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from imapclient.exceptions import IMAPClientError
+from imapclient.response_parser import parse_fetch_response
+
+from ekpanel.mail.imap_fetch import FetchSyntaxError, parse_fetch, sequence_set, summary_from_fetch
+from ekpanel.mail.imap_session import ImapSession
+from ekpanel.mail.mailbox import FolderCursor, MailboxError, MessageSummary, RemoteFolder
+from ekpanel.mail.structure import StructureError
+from ekpanel.mail.texts import Text, note
+from ekpanel.mail.vocabulary import ErrorCode
+
+HEADER_FIELDS = "MESSAGE-ID FROM DATE SUBJECT"
+HEADER_ITEM = f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
+FETCH_ITEMS = ["UID", "BODYSTRUCTURE", "INTERNALDATE", "RFC822.SIZE", HEADER_ITEM]
+HEADER_ITEMS = ["UID", "INTERNALDATE", "RFC822.SIZE", HEADER_ITEM]
+STRUCTURE_ITEMS = ["UID", "BODYSTRUCTURE"]
+
+NeedsStructure = Callable[[str | None], bool]
+# What reading one message's answer may raise besides the connection's failures: the message's fault.
+MESSAGE_FAULTS = (
+    FetchSyntaxError,
+    StructureError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    ValueError,
+    RecursionError,
+)
+
+
+def read_batches(
+    session: ImapSession,
+    folder: RemoteFolder,
+    uidvalidity: int | None,
+    batches: list[list[int]],
+    needs_structure: NeedsStructure | None,
+    *,
+    read_ahead: bool,
+) -> Iterator[tuple[list[MessageSummary], FolderCursor]]:
+    """The summaries of each batch of UIDs, with the cursor after it.
+
+    With ``read_ahead``, the batches after the first are read on a second, read-only session
+    (EXAMINE, PEEK) while the check works on the one before: listing the next 500 messages no
+    longer waits for this session's downloads and moves, nor they for it. Without a second
+    session (the server refuses one, the folder changed) the rest are read here, one after another.
+    """
+    if len(batches) < 2 or not read_ahead:
+        for batch in batches:
+            yield read_summaries(session, batch, needs_structure), FolderCursor(uidvalidity, batch[-1])
+        return
+    reader = session.sibling()
+
+    def read(batch: list[int]) -> list[MessageSummary] | None:
+        if not reader.connected:
+            try:
+                reader.connect()
+                status = reader.select(folder, writable=False)
+            except MailboxError:
+                return None
+            if status.get(b"UIDVALIDITY") != uidvalidity:
+                return None
+        try:
+            return read_summaries(reader, batch, needs_structure)
+        except MailboxError:
+            # The helper session is only a shortcut: when it fails, this session reads on.
+            reader.close()
+            return None
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="imap-read-ahead")
+    ahead = pool.submit(read, batches[1])
+    try:
+        yield read_summaries(session, batches[0], needs_structure), FolderCursor(uidvalidity, batches[0][-1])
+        for index in range(1, len(batches)):
+            summaries = ahead.result() if ahead is not None else None
+            if summaries is None:  # no second session: the rest here
+                ahead = None
+                summaries = read_summaries(session, batches[index], needs_structure)
+            elif index + 1 < len(batches):
+                ahead = pool.submit(read, batches[index + 1])
+            yield summaries, FolderCursor(uidvalidity, batches[index][-1])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        reader.close()
+        session.stats.add(reader.stats)  # one account of what the check cost, whichever session
+
+
+def read_summaries(
+    session: ImapSession, uids: list[int], needs_structure: NeedsStructure | None = None
+) -> list[MessageSummary]:
+    """The summaries of the messages ``uids`` still there; with their structure when
+    ``needs_structure(sender)`` says so, or for all when it is None."""
+    if needs_structure is None:
+        return _read(session, uids, FETCH_ITEMS)
+    summaries = _read(session, uids, HEADER_ITEMS)
+    wanted = {int(summary.ref): summary for summary in summaries if needs_structure(summary.sender)}
+    if wanted:
+        structures = _read(session, sorted(wanted), STRUCTURE_ITEMS)
+        for found in structures:
+            summary = wanted[int(found.ref)]
+            summary.parts, summary.has_attachments = found.parts, found.has_attachments
+            summary.parse_error = found.parse_error
+        gone = set(wanted) - {int(found.ref) for found in structures}
+        summaries = [summary for summary in summaries if int(summary.ref) not in gone]
+    return summaries
+
+
+def _read(session: ImapSession, uids: list[int], items: list[str]) -> list[MessageSummary]:
+    """The batch's summaries; when the batch's answer cannot be read, one message at a time, so
+    that only the message at fault becomes an error (with ``parse_error``) and the others go on."""
+    with_structure = "BODYSTRUCTURE" in items
+    try:
+        with session.errors():
+            response = _fetch_items(session, uids, items)
+        return [
+            summary_from_fetch(uid, response[uid], with_structure=with_structure)
+            for uid in uids
+            if uid in response
+        ]
+    except MailboxError as error:
+        if error.code != ErrorCode.PROTOCOL_ERROR:
+            raise  # the connection's failure (lost, timed out), not a message's
+        failure: Exception = error
+    except MESSAGE_FAULTS as error:
+        failure = error
+    if _cut_short(failure):
+        session.resynchronise()
+    if len(uids) > 1:
+        return [summary for uid in uids for summary in _read(session, [uid], items)]
+    return _unreadable(session, uids[0], failure)
+
+
+def _fetch_items(session: ImapSession, uids: list[int], items: list[str]) -> dict[int, dict[bytes, Any]]:
+    """``UID FETCH`` of ``items``, read with our fast parser (imapclient's as fallback)."""
+    typ, data = session.client._imap.uid("FETCH", sequence_set(uids), f"({' '.join(items)})")
+    if typ != "OK":
+        raise IMAPClientError(f"FETCH failed: {data!r}")
+    try:
+        return parse_fetch(data)
+    except FetchSyntaxError:
+        return parse_fetch_response(data, normalise_times=False, uid_is_key=True)
+
+
+def _cut_short(failure: Exception) -> bool:
+    """Whether the answer was abandoned mid-way (a line over imaplib's limit): the connection's
+    remaining bytes belong to it, so the session must start afresh."""
+    return "got more than" in str(failure)
+
+
+def _unreadable(session: ImapSession, uid: int, failure: Exception) -> list[MessageSummary]:
+    """The message whose answer could not be read, as an error the check records and holds back."""
+    if _cut_short(failure):
+        why = note(Text.IMAP_RESPONSE_TOO_LONG, limit=f"{imaplib._MAXLINE // (1024 * 1024)} MB")
+    else:
+        why = note(Text.IMAP_STRUCTURE_UNREADABLE)
+    try:
+        with session.errors():
+            response = session.client.fetch([uid], [HEADER_ITEM, "RFC822.SIZE"])
+        summary = summary_from_fetch(uid, response[uid], with_structure=False) if uid in response else None
+    except MailboxError as error:
+        if error.code != ErrorCode.PROTOCOL_ERROR:
+            raise
+        session.resynchronise()
+        summary = None
+    except MESSAGE_FAULTS:
+        summary = None
+    if summary is None:  # not even its headers: still an error with its UID, never a stopped mailbox
+        summary = MessageSummary(
+            ref=str(uid), message_id=None, sender=None, subject="", received_at=None, header_hash=f"uid:{uid}"
+        )
+    summary.parse_error = why
+    return [summary]
