@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from flask_babel import format_decimal, gettext
+from markupsafe import Markup, escape
 
 from ekpanel.mail.texts import MSGIDS, Note
 
@@ -41,6 +42,11 @@ def amount(value: Decimal | None) -> str:
     return "" if value is None else format_decimal(value, format=TWO_DECIMALS)
 
 
+def breakable(value: str | None) -> Markup:
+    """Text that may break after each slash and nowhere else (an invoice number in a narrow column)."""
+    return escape(value or "").replace("/", Markup("/<wbr>"))
+
+
 def render_note(value: Note | Mapping | None) -> str:
     """A stored message in the reader's language: its code's msgid through gettext, with its parameters.
 
@@ -61,4 +67,5 @@ def register(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(file_size, "file_size")
     app.add_template_filter(amount, "amount")
+    app.add_template_filter(breakable, "breakable")
     app.add_template_filter(render_note, "note")
