@@ -334,6 +334,24 @@ def test_message_graph_refuses_to_describe_is_an_error_and_the_check_goes_on(gra
     assert error.subject == "pierwsza" and "ErrorInvalidRequest" in error.detail.polish()
 
 
+def test_forwarded_message_over_the_bound_is_an_error_naming_it_and_is_not_downloaded(graph_app, ms_emulator):
+    graph_app.config.update(MAX_PDF_MB=1, MAX_FORWARDED_MULTIPLE=2)
+    server = make_graph_server()
+    inner = m.message(subject="Faktura przekazana")
+    m.add_pdf(inner, m.pdf_bytes(2 * 1024 * 1024))
+    outer = m.message(subject="Fwd: Faktura")
+    m.add_forwarded(outer, inner)
+    deliver(ms_emulator, m.as_bytes(outer))
+
+    result = run_check(server.id, trigger="cli")
+
+    assert (result.outcome, result.counts.errors) == ("partial", 1)
+    [error] = decisions(server_id=server.id, decision="error")
+    assert "2 MB" in error.detail.polish() and "Faktura przekazana" in error.detail.polish()
+    assert ms_emulator.count("GET", ATTACHMENT_DOWNLOAD) == 0
+    assert len(in_folder(ms_emulator, "inbox")) == 1
+
+
 def test_folder_list_refused_fails_the_check_with_graph_code(graph_app, ms_emulator):
     server = make_graph_server()
     ms_emulator.fail_next(r"/mailFolders$", 400, code="ErrorInvalidRequest", method="GET")

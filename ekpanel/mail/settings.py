@@ -15,6 +15,7 @@ from ekpanel.mail.pdf import DEFAULT_MAX_PDF_MB
 
 DEFAULT_IMAP_TIMEOUT = 30.0
 DEFAULT_LOG_DAYS = 90
+DEFAULT_MAX_FORWARDED_MULTIPLE = 4.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,13 @@ class MailSettings:
     storage_dir: Path = Path("documents")
     log_days: int = DEFAULT_LOG_DAYS
     max_pdfs_per_message: int = MAX_PDFS_PER_MESSAGE
+    # A forwarded message (a Graph item attachment) is read whole to find its PDFs; one bigger
+    # than this many times ``max_pdf_bytes`` is not read at all, but recorded as that message's error.
+    max_forwarded_multiple: float = DEFAULT_MAX_FORWARDED_MULTIPLE
+
+    @property
+    def max_forwarded_bytes(self) -> int:
+        return int(self.max_pdf_bytes * self.max_forwarded_multiple)
 
     @classmethod
     def from_config(cls, config: Mapping) -> MailSettings:
@@ -36,6 +44,7 @@ class MailSettings:
         if megabytes <= 0:
             megabytes = DEFAULT_MAX_PDF_MB
         timeout = float(config.get("IMAP_TIMEOUT") or DEFAULT_IMAP_TIMEOUT)
+        forwarded = float(config.get("MAX_FORWARDED_MULTIPLE") or DEFAULT_MAX_FORWARDED_MULTIPLE)
         return cls(
             timezone=config.get("TIMEZONE") or "Europe/Warsaw",
             max_pdf_bytes=int(megabytes * 1024 * 1024),
@@ -48,4 +57,5 @@ class MailSettings:
             ),
             log_days=int(config.get("LOG_DAYS") or DEFAULT_LOG_DAYS),
             max_pdfs_per_message=max(1, int(config.get("MAX_PDFS_PER_MESSAGE") or MAX_PDFS_PER_MESSAGE)),
+            max_forwarded_multiple=forwarded if forwarded > 0 else DEFAULT_MAX_FORWARDED_MULTIPLE,
         )
