@@ -327,6 +327,33 @@ def test_a_check_of_forwarded_invoices_holds_about_one_message_in_memory(ms_emul
     assert peak < 3 * largest, f"peak {peak / 2**20:.1f} MB, largest message {largest / 2**20:.1f} MB"
 
 
+def test_server_error_on_one_message_is_its_error_but_three_in_a_row_are_an_outage(
+    ms_emulator, graph_mailbox
+):
+    refs = [add_pdf_message(ms_emulator, subject=f"FV {number}") for number in range(6)]
+    for ref in refs[:2] + refs[3:]:  # all but the third
+        ms_emulator.fail_attachments(MAILBOX, ref, status=500)
+
+    with graph_mailbox() as mailbox:
+        messages, _ = all_messages(mailbox, inbox_of(mailbox))
+        outcomes = []
+        for message in messages:
+            try:
+                outcomes.append(len(message.parts))
+            except MailboxError as error:
+                outcomes.append((error.code, error.transient))
+
+    one_message = (ErrorCode.MESSAGE_MISSING, False)
+    assert outcomes == [
+        one_message,
+        one_message,
+        1,
+        one_message,
+        one_message,
+        (ErrorCode.GRAPH_UNAVAILABLE, True),
+    ]
+
+
 def test_message_gone_before_its_attachments_are_listed_is_a_message_error(ms_emulator, graph_mailbox):
     ref = add_pdf_message(ms_emulator)
     with graph_mailbox() as mailbox:

@@ -65,6 +65,10 @@ MESSAGE_FIELDS = "id,internetMessageId,from,subject,receivedDateTime,sentDateTim
 ATTACHMENT_FIELDS = "id,name,contentType,size,isInline"  # never contentBytes
 FOLDER_FIELDS = "id,displayName,parentFolderId,childFolderCount,isHidden"
 DOWNLOAD_CHUNK = 64 * 1024
+# A message Graph fails to read with a server error (5xx) is that message's error, and the check
+# goes on; this many in a row, with no message read between them, is Graph's outage: the check
+# stops (transient), its batch not recorded, and the next check reads those messages again.
+MAX_UNREADABLE_IN_ROW = 3
 
 
 class GraphMailbox:
@@ -100,6 +104,7 @@ class GraphMailbox:
         self._folders: list[RemoteFolder] | None = None
         self._top_level: dict[str, RemoteFolder] = {}
         self._forwarded = ForwardedMessages(self._attachment_chunks, settings.max_forwarded_bytes)
+        self._unreadable_in_row = 0  # messages Graph failed to read (5xx) since one it read
 
     # -- session -----------------------------------------------------------------------------
 
@@ -366,8 +371,11 @@ class GraphMailbox:
 
     @contextmanager
     def _reading_message(self, *, gone: Text | None = None) -> Iterator[None]:
-        """A request that reads one message: what concerns only that message is its error; a
-        message gone meanwhile is told with ``gone`` when given."""
+        """A request that reads one message: what concerns only that message is its error.
+
+        A message gone meanwhile is told with ``gone`` when given; a server error (5xx) is the
+        message's too, unless it is the last of :data:`MAX_UNREADABLE_IN_ROW` in a row.
+        """
         try:
             with self._errors(message=True):
                 yield
@@ -375,6 +383,14 @@ class GraphMailbox:
             if gone is None:
                 raise
             raise MailboxError(ErrorCode.MESSAGE_MISSING, note(gone), detail=error.detail) from error
+        except MailboxError as error:
+            if error.code != ErrorCode.GRAPH_UNAVAILABLE:
+                raise
+            self._unreadable_in_row += 1
+            if self._unreadable_in_row >= MAX_UNREADABLE_IN_ROW:
+                raise
+            raise MailboxError(ErrorCode.MESSAGE_MISSING, error.note, detail=error.detail) from error
+        self._unreadable_in_row = 0
 
 
 def _segment(value: str) -> str:
