@@ -8,11 +8,14 @@ What it costs (SPEC, "checks cost what the new mail costs"):
   them, which it does only for senders on the whitelist: mail from anyone else costs nothing
   beyond its line in the delta page (see :class:`GraphMessageSummary`);
 - only candidate PDF parts are downloaded, through ``/attachments/{id}/$value``; a forwarded
-  message (an item attachment) is read once as MIME and its PDF parts taken from that.
+  message (an item attachment) is read once as MIME, kept until the check has decided its
+  message (:meth:`GraphMailbox.forget`), and its PDF parts taken from that (``graph_forwarded``).
 
 Every call goes through :class:`GraphClient` (``graph_http``: throttling waited out within a
 bound, an expired token renewed once); an error answer leaves as a :class:`MailboxError` classified
-by ``graph_errors`` for what the call was about: the mailbox, one folder, or one message.
+by ``graph_errors`` for what the call was about: the mailbox, one folder, or one message. A
+message Graph cannot read (a refusal, a server error) is that message's error and the check goes
+on; a server error for message after message is Graph's outage (:data:`MAX_UNREADABLE_IN_ROW`).
 Ids change when a message moves; :meth:`GraphMailbox.move` reports the new ones.
 """
 

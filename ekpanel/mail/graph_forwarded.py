@@ -58,7 +58,7 @@ class ForwardedMessage:
             raise MailboxError(
                 ErrorCode.MESSAGE_MISSING, note(Text.GRAPH_FORWARDED_PART_MISSING), detail=section
             )
-        return _decoded(leaf)
+        return _decoded_body(leaf)
 
 
 class ForwardedMessages:
@@ -195,7 +195,7 @@ def _encoded_size(leaf: Message | None) -> int | None:
     return len(body) if isinstance(body, str) else None
 
 
-def _decoded(leaf: Message) -> bytes:
+def _decoded_body(leaf: Message) -> bytes:
     """The leaf's body decoded, as ``structure.mime_part_bytes`` decodes it, with less memory:
     the email package makes three copies of a base64 body on the way (bytes, lines, joined)."""
     if leaf.is_multipart():  # header blocks (a delivery status): as BODY[section] gives them

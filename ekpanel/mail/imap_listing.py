@@ -92,11 +92,11 @@ def read_summaries(
     """The summaries of the messages ``uids`` still there; with their structure when
     ``needs_structure(sender)`` says so, or for all when it is None."""
     if needs_structure is None:
-        return _read(session, uids, FETCH_ITEMS)
-    summaries = _read(session, uids, HEADER_ITEMS)
+        return _fetch_summaries(session, uids, FETCH_ITEMS)
+    summaries = _fetch_summaries(session, uids, HEADER_ITEMS)
     wanted = {int(summary.ref): summary for summary in summaries if needs_structure(summary.sender)}
     if wanted:
-        structures = _read(session, sorted(wanted), STRUCTURE_ITEMS)
+        structures = _fetch_summaries(session, sorted(wanted), STRUCTURE_ITEMS)
         for found in structures:
             summary = wanted[int(found.ref)]
             summary.parts, summary.has_attachments = found.parts, found.has_attachments
@@ -106,7 +106,7 @@ def read_summaries(
     return summaries
 
 
-def _read(session: ImapSession, uids: list[int], items: list[str]) -> list[MessageSummary]:
+def _fetch_summaries(session: ImapSession, uids: list[int], items: list[str]) -> list[MessageSummary]:
     with_structure = "BODYSTRUCTURE" in items
     try:
         with session.errors():
@@ -116,7 +116,7 @@ def _read(session: ImapSession, uids: list[int], items: list[str]) -> list[Messa
         # fetch one by one so only that message becomes an error.
         if not isinstance(error.__cause__, ProtocolError) or len(uids) == 1:
             raise
-        return [summary for uid in uids for summary in _read_one(session, uid, items)]
+        return [summary for uid in uids for summary in _fetch_summary_alone(session, uid, items)]
     return [
         summary_from_fetch(uid, response[uid], with_structure=with_structure)
         for uid in uids
@@ -135,9 +135,9 @@ def _fetch_items(session: ImapSession, uids: list[int], items: list[str]) -> dic
         return parse_fetch_response(data, normalise_times=False, uid_is_key=True)
 
 
-def _read_one(session: ImapSession, uid: int, items: list[str]) -> list[MessageSummary]:
+def _fetch_summary_alone(session: ImapSession, uid: int, items: list[str]) -> list[MessageSummary]:
     try:
-        return _read(session, [uid], items)
+        return _fetch_summaries(session, [uid], items)
     except MailboxError as error:
         if not isinstance(error.__cause__, ProtocolError):
             raise
