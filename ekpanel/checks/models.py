@@ -121,6 +121,44 @@ class FolderState(db.Model):
     server = relationship("MailServer", back_populates="folder_states")
 
 
+HELD_RETRYING = "retrying"  # tried again by the next checks
+HELD_NEEDS_PERSON = "needs_person"  # "do wyjaśnienia": failed MAX_ATTEMPTS times, waits for a person
+HELD_RETRY_REQUESTED = "retry_requested"  # an administrator asked for one more try
+
+
+class HeldMessage(db.Model):
+    """A message whose check failed (unreadable structure, a part that vanished, a refused fetch).
+
+    The folder's cursor moves past it, so the messages behind it are not held up; this row keeps it
+    from being skipped. The next checks fetch it again by its id, up to MAX_ATTEMPTS times in all;
+    then it waits for a person. A message that is taken, skipped for a reason, or gone from the
+    folder lets its row go.
+    """
+
+    __tablename__ = "held_messages"
+    __table_args__ = (UniqueConstraint("server_id", "folder", "message_ref"),)
+
+    MAX_ATTEMPTS = 3
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    server_id: Mapped[int] = mapped_column(ForeignKey("mail_servers.id", ondelete="CASCADE"), index=True)
+    folder: Mapped[str] = mapped_column(String(500))  # the folder's ref, as FolderState.folder
+    folder_display: Mapped[str] = mapped_column(String(500))
+    message_ref: Mapped[str] = mapped_column(String(500))  # IMAP UID or Graph id
+    sender: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(20), default=HELD_RETRYING)
+    error_note: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    first_failed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_failed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def error(self) -> Note | dict | None:
+        return stored_note(self.error_note)
+
+
 def stored_note(value: dict[str, Any] | None) -> Note | dict | None:
     """A stored message: a Note, or ``{"text": ...}`` for an old text the migration could not read."""
     if not value:

@@ -29,6 +29,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ekpanel.checks import held
 from ekpanel.checks.counts import CheckCounts
 from ekpanel.checks.mailboxes import mailbox_access
 from ekpanel.checks.models import Check, FolderState
@@ -144,6 +145,7 @@ class _Run:
         self.warnings: list[Note] = []
         self.year_folder: RemoteFolder | None = None
         self.writer = PdfWriter(settings.storage_dir)
+        self.held_refs: set[str] = set()  # the current folder's held messages being tried again
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -176,13 +178,24 @@ class _Run:
     def check_folder(self, mailbox: Mailbox, folder: RemoteFolder) -> None:
         self.progress.folder = folder.display
         state = self.folder_state(folder)
-        if state.config_hash == self.config_hash:
-            cursor = FolderCursor(state.uidvalidity, state.last_uid, state.delta_link)
-        else:
-            cursor = FolderCursor()
+        rescan = state.config_hash != self.config_hash
+        cursor = (
+            FolderCursor() if rescan else FolderCursor(state.uidvalidity, state.last_uid, state.delta_link)
+        )
         examined_before = self.counts.examined
         self.report()
+        self.held_refs = set()
+        # Messages that failed before are tried again after the new ones; a folder read in full
+        # again (its configuration or its UIDs changed) meets them anew instead.
+        to_retry = [] if rescan else held.refs_to_retry(self.server_id, folder)
+        if rescan:
+            held.forget_folder(self.server_id, folder)
+        first = True
         for batch, new_cursor in mailbox.new_messages(folder, cursor, self.whitelist.admits):
+            if first and cursor.uidvalidity is not None and new_cursor.uidvalidity != cursor.uidvalidity:
+                held.forget_folder(self.server_id, folder)
+                to_retry = []
+            first = False
             self.progress.to_examine = examined_before + (
                 getattr(mailbox, "pending_count", None) or len(batch)
             )
@@ -202,6 +215,19 @@ class _Run:
             if not self.keep_going():
                 raise _LockLost
         db.session.commit()
+        if to_retry:
+            self.retry_held(mailbox, folder, to_retry)
+
+    def retry_held(self, mailbox: Mailbox, folder: RemoteFolder, refs: list[str]) -> None:
+        self.held_refs = set(refs)
+        found = mailbox.messages_by_ref(folder, refs, self.whitelist.admits)
+        held.release(self.server_id, folder, sorted(set(refs) - {message.ref for message in found}))
+        to_move = self.handle_batch(mailbox, folder, found)
+        if to_move:
+            self.move(mailbox, folder, to_move)
+        self.save_counts()
+        db.session.commit()
+        self.report()
 
     def folder_state(self, folder: RemoteFolder) -> FolderState:
         """The folder's cursor row, created on its first check (once, though two checks may race)."""
@@ -226,6 +252,7 @@ class _Run:
         keys = {message.ref: message_key(message) for message in batch}
         recorded = self.recorder.recorded_skips(set(keys.values()))
         storing: list[tuple[MessageSummary, str, Verdict, list[tuple[str, int, Future[str]]]]] = []
+        failed: list[tuple[MessageSummary, Note | None]] = []
         decisions = decide_all(
             mailbox,
             folder,
@@ -252,6 +279,7 @@ class _Run:
             else:
                 self.counts.errors += 1
                 self.recorder.record(folder, message, key, verdict)
+                failed.append((message, verdict.detail))
         self.writer.wait()  # every PDF durable before the commit that records it
         taken = [
             TakenMessage(message, key, verdict, [(name, size, sha.result()) for name, size, sha in files])
@@ -264,8 +292,25 @@ class _Run:
             else:
                 self.counts.duplicates += 1
         self.progress.stored = 0
+        self.hold_back(folder, batch, failed)
         self.report()
         return [item.message for item in taken]
+
+    def hold_back(
+        self,
+        folder: RemoteFolder,
+        batch: list[MessageSummary],
+        failed: list[tuple[MessageSummary, Note | None]],
+    ) -> None:
+        """Keep the batch's failed messages for the next checks; let go of held ones now decided."""
+        failed_refs = {message.ref for message, _why in failed}
+        decided = [message.ref for message in batch if message.ref in self.held_refs - failed_refs]
+        if not failed and not decided:
+            return
+        for message, why in failed:
+            held.record_failure(self.server_id, folder, message, why)
+        held.release(self.server_id, folder, decided)
+        db.session.commit()  # before the cursor moves past them
 
     def move(self, mailbox: Mailbox, folder: RemoteFolder, messages: list[MessageSummary]) -> None:
         if self.year_folder is None:

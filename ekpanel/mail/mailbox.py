@@ -108,6 +108,16 @@ class Mailbox(Protocol):
         """
         ...
 
+    def messages_by_ref(
+        self,
+        folder: RemoteFolder,
+        refs: list[str],
+        needs_structure: Callable[[str | None], bool] | None = None,
+    ) -> list[MessageSummary]:
+        """The messages among ``refs`` still in ``folder``, read as :meth:`new_messages` reads them;
+        those no longer there are left out. For messages a check could not decide before."""
+        ...
+
     def fetch_part(self, folder: RemoteFolder, message: MessageSummary, part: AttachmentPart) -> bytes:
         """The decoded bytes of one part. Never marks the message read."""
         ...
