@@ -9,9 +9,7 @@ understand raises :class:`FetchSyntaxError`, and the caller falls back to imapcl
 from __future__ import annotations
 
 import base64
-import email.header
 import email.utils
-import hashlib
 import quopri
 import re
 from datetime import UTC, datetime, timedelta, timezone
@@ -20,8 +18,8 @@ from typing import Any
 from imapclient.datetime_util import parse_to_datetime
 from imapclient.response_types import BodyData
 
+from ekpanel.mail.headers import decode_words, fingerprint, header_fields
 from ekpanel.mail.mailbox import MessageSummary
-from ekpanel.mail.pdf import decode_bytes
 from ekpanel.mail.structure import StructureError, parts_from_bodystructure
 from ekpanel.mail.whitelist import sender_address
 
@@ -198,11 +196,11 @@ def decode_transfer_encoding(raw: bytes, encoding: str | None) -> bytes:
 def summary_from_fetch(uid: int, data: dict[bytes, Any], *, with_structure: bool = True) -> MessageSummary:
     # Servers differ in how they echo the item name; the prefix is enough to find it.
     raw = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"") or b""
-    headers = _header_fields(raw)
+    headers = header_fields(raw)
     message_id = headers.get("message-id")
     message_id = message_id.strip().strip("<>").strip() if message_id else None
     from_value = headers.get("from")
-    subject = _decode_header_text(headers.get("subject") or "")
+    subject = decode_words(headers.get("subject") or "")
     date_value = headers.get("date")
     summary = MessageSummary(
         ref=str(uid),
@@ -210,7 +208,7 @@ def summary_from_fetch(uid: int, data: dict[bytes, Any], *, with_structure: bool
         sender=_sender(from_value),
         subject=subject,
         received_at=_received_at(data.get(b"INTERNALDATE"), date_value),
-        header_hash=header_hash(message_id, from_value, date_value, subject, data.get(b"RFC822.SIZE")),
+        header_hash=_imap_header_hash(message_id, from_value, date_value, subject, data.get(b"RFC822.SIZE")),
     )
     if with_structure:
         try:
@@ -220,14 +218,13 @@ def summary_from_fetch(uid: int, data: dict[bytes, Any], *, with_structure: bool
     return summary
 
 
-def header_hash(
+def _imap_header_hash(
     message_id: str | None, from_value: str | None, date_value: str | None, subject: str, size: Any
 ) -> str:
     """A stable fingerprint of a message for when it has no Message-ID (the size makes two
     similar messages from the same sender at the same second differ)."""
     pieces = [message_id or "", " ".join((from_value or "").split()), " ".join((date_value or "").split())]
-    pieces += [" ".join(subject.split()), str(size or "")]
-    return hashlib.sha256("\x00".join(pieces).encode("utf-8", "surrogatepass")).hexdigest()
+    return fingerprint([*pieces, " ".join(subject.split()), str(size or "")])
 
 
 def _received_at(internal_date: Any, date_value: str | None) -> datetime | None:
@@ -255,30 +252,3 @@ def _sender(from_value: str | None) -> str | None:
     if match and (">" in from_value) == ("<" in from_value):
         return match.group(1)
     return sender_address(from_value)
-
-
-def _header_fields(raw: bytes) -> dict[str, str]:
-    """The first of each header in a header block, unfolded, by lower-case name.
-
-    A regular expression rather than the email package: this runs for every new message.
-    """
-    fields: dict[str, str] = {}
-    for match in _HEADER_LINE.finditer(raw.replace(b"\r\n", b"\n")):
-        name = match.group(1).decode("ascii").lower()
-        if name not in fields:
-            value = _FOLD.sub(b" ", match.group(2))
-            fields[name] = decode_bytes(value).strip()
-    return fields
-
-
-_HEADER_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:[ \t]*(.*(?:\n[ \t].*)*)", re.MULTILINE)
-_FOLD = re.compile(rb"\n(?=[ \t])")
-
-
-def _decode_header_text(value: str) -> str:
-    if "=?" not in value:  # no encoded word: the email package would give it back unchanged
-        return value
-    try:
-        return str(email.header.make_header(email.header.decode_header(value)))
-    except Exception:  # broken encoded words: show them as they came
-        return value

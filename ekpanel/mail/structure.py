@@ -19,12 +19,12 @@ import email
 import re
 from collections.abc import Sequence
 from email.message import Message
-from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
+from ekpanel.mail.headers import ParamValue, header_parameters, header_text, parameters
 from ekpanel.mail.mailbox import AttachmentPart
-from ekpanel.mail.pdf import RawFilename, decode_bytes, decode_filename
+from ekpanel.mail.pdf import decode_filename
 
 # Deeper nesting than this is an attack on the parser, not a forwarded invoice.
 MAX_DEPTH = 32
@@ -33,8 +33,7 @@ _SIGNATURE_TYPES = frozenset(
     {"application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature"}
 )
 _FORWARDED_TYPES = frozenset({"message/rfc822", "message/global"})
-_CONTENT_TYPE = re.compile(r"\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+)")
-_RFC2231_NAME = re.compile(r"(?P<name>[^*]+)(?:\*(?P<number>\d+))?(?P<extended>\*)?")
+_MEDIA_TYPE = re.compile(r"\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+)")
 
 
 class StructureError(ValueError):
@@ -92,19 +91,6 @@ def parse_message(raw: bytes) -> Message:
         raise StructureError(f"unparseable message: {exc!r}") from exc
 
 
-def message_header(raw: bytes, name: str) -> str | None:
-    """The first ``name`` header of raw mail (or of just its header block), unfolded, as text."""
-    try:
-        headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
-    except Exception:
-        return None
-    for key, value in headers.raw_items():
-        if key.lower() == name.lower() and isinstance(value, str):
-            text = decode_bytes(value.encode("utf-8", "surrogateescape"))
-            return re.sub(r"\r?\n(?=[ \t])", "", text).strip()
-    return None
-
-
 class _Walker:
     def __init__(self) -> None:
         self.parts: list[AttachmentPart] = []
@@ -129,7 +115,7 @@ class _Walker:
         if _imap_is_multipart(node):
             self.imap_multipart(node, section, forwarded, depth)
             return
-        content_type = _content_type(_text(_at(node, 0)), _text(_at(node, 1)))
+        content_type = _media_type(_nstring(_at(node, 0)), _nstring(_at(node, 1)))
         params = _imap_params(_at(node, 2))
         size = _number(_at(node, 6))
         inner = None
@@ -148,7 +134,7 @@ class _Walker:
                 filename=decode_filename(raw_name),
                 content_type=content_type,
                 size=size,
-                encoding=(_text(_at(node, 5)) or "").lower() or None,
+                encoding=(_nstring(_at(node, 5)) or "").lower() or None,
                 disposition=disposition,
                 in_forwarded=forwarded,
             ),
@@ -183,7 +169,7 @@ class _Walker:
                 filename=decode_filename(_mime_filename(node)),
                 content_type=content_type,
                 size=_mime_size(node),
-                encoding=(_header_text(node, "content-transfer-encoding") or "").lower() or None,
+                encoding=(header_text(node, "content-transfer-encoding") or "").lower() or None,
                 disposition=_mime_disposition(node),
                 in_forwarded=forwarded,
             ),
@@ -209,7 +195,7 @@ def _join(prefix: str, number: int) -> str:
     return f"{prefix}.{number}" if prefix else str(number)
 
 
-def _content_type(maintype: str | None, subtype: str | None) -> str:
+def _media_type(maintype: str | None, subtype: str | None) -> str:
     """Lower-case ``type/subtype``; junk after it (``application/pdf name=""``) is dropped."""
     if maintype is None:
         return "text/plain"  # RFC 2045's default
@@ -218,7 +204,7 @@ def _content_type(maintype: str | None, subtype: str | None) -> str:
         # unknown, so the file name and the bytes decide.
         return "application/octet-stream"
     text = f"{maintype}/{subtype}" if subtype and "/" not in maintype else maintype
-    match = _CONTENT_TYPE.match(text)
+    match = _MEDIA_TYPE.match(text)
     return match.group(1).lower() if match else "application/octet-stream"
 
 
@@ -233,7 +219,7 @@ def _at(node: Sequence[Any], index: int) -> Any:
     return node[index] if len(node) > index else None
 
 
-def _text(value: Any) -> str | None:
+def _nstring(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bytes):
@@ -245,7 +231,7 @@ def _number(value: Any) -> int | None:
     if isinstance(value, int):
         return value
     try:
-        return int(_text(value) or "")
+        return int(_nstring(value) or "")
     except ValueError:
         return None
 
@@ -267,87 +253,22 @@ def _imap_children(node: Sequence[Any]) -> list[Any]:
     return children
 
 
-def _imap_params(value: Any) -> dict[str, RawFilename]:
+def _imap_params(value: Any) -> dict[str, ParamValue]:
     if not _is_sequence(value):
         return {}
-    flat = list(value)
-    pairs = [(_text(flat[i]) or "", flat[i + 1]) for i in range(0, len(flat) - 1, 2)]
-    return combine_params(pairs)
+    return parameters(zip(value[::2], value[1::2], strict=False))
 
 
-def _imap_disposition(value: Any) -> tuple[str | None, dict[str, RawFilename]]:
+def _imap_disposition(value: Any) -> tuple[str | None, dict[str, ParamValue]]:
     if isinstance(value, (bytes, str)):
-        return (_text(value) or "").lower() or None, {}
+        return (_nstring(value) or "").lower() or None, {}
     if not _is_sequence(value) or not value:
         return None, {}
-    kind = (_text(value[0]) or "").lower() or None
+    kind = (_nstring(value[0]) or "").lower() or None
     return kind, _imap_params(_at(value, 1))
 
 
-def combine_params(pairs: Sequence[tuple[str, Any]]) -> dict[str, RawFilename]:
-    """Parameters by lower-case name, RFC 2231 continuations joined.
-
-    An extended value (``filename*=utf-8''...``) becomes a ``(charset, language, bytes)`` tuple
-    for :func:`decode_filename`; it wins over a plain one of the same name, which mailers send
-    as a fallback for old readers. Some servers decode RFC 2231 themselves; then there is
-    nothing to join.
-    """
-    plain: dict[str, RawFilename] = {}
-    extended: dict[str, list[tuple[int, bytes, bool]]] = {}
-    for key, value in pairs:
-        data = value if isinstance(value, bytes) else (_text(value) or "").encode("utf-8", "surrogateescape")
-        match = _RFC2231_NAME.fullmatch(key.strip().lower())
-        if not match:
-            continue
-        name, number, star = match.group("name", "number", "extended")
-        if number is None and star is None:
-            plain.setdefault(name, value if isinstance(value, (bytes, str)) else data)
-        else:
-            extended.setdefault(name, []).append((int(number or 0), data, bool(star)))
-    for name, segments in extended.items():
-        segments.sort(key=lambda segment: segment[0])
-        charset = language = None
-        joined = b""
-        for index, (_, data, encoded) in enumerate(segments):
-            if index == 0 and encoded and data.count(b"'") >= 2:
-                charset_bytes, language_bytes, data = data.split(b"'", 2)
-                charset = charset_bytes.decode("ascii", "replace") or None
-                language = language_bytes.decode("ascii", "replace") or None
-            joined += _percent_decode(data) if encoded else data
-        plain[name] = (charset, language, joined)
-    return plain
-
-
-def _percent_decode(data: bytes) -> bytes:
-    return re.sub(rb"%([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), data)
-
-
 # email-package helpers ---------------------------------------------------------------------
-
-
-def _header_text(node: Message, name: str) -> str | None:
-    """A header of a part as text, unfolded, 8-bit bytes decoded (UTF-8, else Polish charsets).
-
-    Read from ``raw_items`` because compat32 replaces 8-bit bytes with U+FFFD in ``get``.
-    """
-    for key, value in node.raw_items():
-        if key.lower() == name:
-            data = str(value).encode("utf-8", "surrogateescape")
-            return re.sub(r"\r?\n(?=[ \t])", "", decode_bytes(data)).strip()
-    return None
-
-
-def _header_params(node: Message, name: str) -> list[tuple[str, Any]]:
-    """The parameters of a structured header; RFC 2231 values come as (charset, language, text)."""
-    text = _header_text(node, name)
-    if not text:
-        return []
-    scratch = Message()
-    scratch[name] = text
-    try:
-        return list(scratch.get_params(header=name, failobj=[])[1:])
-    except Exception:  # a parameter list the email package cannot split is as good as none
-        return []
 
 
 def _mime_is_multipart(node: Message) -> bool:
@@ -357,14 +278,14 @@ def _mime_is_multipart(node: Message) -> bool:
 def _mime_content_type(node: Message) -> str:
     # The declared type, also where the email package would fall back to text/plain
     # (``application/pdf name=""`` still declares a PDF).
-    declared = (_header_text(node, "content-type") or "").split(";", 1)[0].strip()
+    declared = (header_text(node, "content-type") or "").split(";", 1)[0].strip()
     if "/" in declared:
-        return _content_type(declared, None)
+        return _media_type(declared, None)
     return node.get_content_type()
 
 
 def _mime_disposition(node: Message) -> str | None:
-    value = (_header_text(node, "content-disposition") or "").split(";", 1)[0].strip().lower()
+    value = (header_text(node, "content-disposition") or "").split(";", 1)[0].strip().lower()
     return value or None
 
 
@@ -377,17 +298,9 @@ def _mime_inner_message(node: Message) -> Message | None:
     return None
 
 
-def _mime_filename(node: Message) -> RawFilename:
+def _mime_filename(node: Message) -> ParamValue | None:
     for header, name in (("content-disposition", "filename"), ("content-type", "name")):
-        found: RawFilename = None
-        for key, value in _header_params(node, header):
-            if key.strip().lower() != name:
-                continue
-            if isinstance(value, tuple):
-                found = value  # RFC 2231, joined by the email package: it wins over a plain fallback
-                break
-            if found is None:
-                found = value
+        found = header_parameters(node, header).get(name)
         if found:
             return found
     return None

@@ -26,8 +26,8 @@ _SEPARATORS = re.compile(r"[\s,;]+")
 _BRACKETED = re.compile(r"<([^<>\n]*)>")
 _ITEMS = re.compile(r"[,;\n]+")
 # Printable characters that cannot start or end an address in a list; ``[`` and ``?`` are allowed.
-_LOCAL_PART = re.compile(r'[^\s@,;<>()"\\\x00-\x1f\x7f]+')
-_DOMAIN = re.compile(r"[\w*-]+(?:\.[\w*-]+)*")
+_ENTRY_LOCAL_PART = re.compile(r'[^\s@,;<>()"\\\x00-\x1f\x7f]+')
+_ENTRY_DOMAIN = re.compile(r"[\w*-]+(?:\.[\w*-]+)*")
 _BARE_ADDRESS = re.compile(r"[^\s@<>()\[\]\\,;:\"]+@[^\s@<>()\[\]\\,;:\"]+")
 _ANGLE_ADDRESS = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>")
 # A quoted display name (not a quoted local part, which an "@" follows) and a comment.
@@ -111,7 +111,7 @@ def normalise_entry(entry: str) -> str | None:
     local, domain = text.split("@")
     local = _collapse_stars(_normalise_local(local))
     domain = _collapse_stars(_normalise_domain(domain.rstrip(".")))
-    if not _LOCAL_PART.fullmatch(local) or not _DOMAIN.fullmatch(domain):
+    if not _ENTRY_LOCAL_PART.fullmatch(local) or not _ENTRY_DOMAIN.fullmatch(domain):
         return None
     # ``jan@firma`` is almost always a typo; a pattern may still leave the dot to ``*``.
     if "." not in domain and "*" not in domain:
