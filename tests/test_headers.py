@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import email
+from email.header import Header
 from email.policy import compat32
+from email.utils import encode_rfc2231
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from ekpanel.mail.headers import (
     decode_bytes,
@@ -170,3 +174,79 @@ def test_fingerprint_is_stable():
     assert fingerprint(["a", "b"]) == fingerprint(["a", "b"])
     assert fingerprint(["a", "b"]) != fingerprint(["ab", ""])
     assert fingerprint(["\ud800"]) == fingerprint(["\ud800"])
+
+
+# -- Properties: any input gives text, never an exception ---------------------------------------
+
+CHARSETS = ["utf-8", "UTF-8*pl", "iso-8859-2", "windows-1250", "x-unknown", "idna", "zlib", "utf-16", "\x00"]
+charsets = st.one_of(st.none(), st.sampled_from(CHARSETS), st.text(max_size=12))
+TOKENS = ["=?", "?=", "?q?", "?B?", "utf-8", "=C4=85", "_", " ", "\r\n ", "\n", "ą", "\x85", "\\", '"', ";"]
+header_tokens = st.sampled_from([*TOKENS, "*0*=", "filename", "=", "'", "%C5"])
+header_like = st.lists(st.one_of(header_tokens, st.text(max_size=6)), max_size=24).map("".join)
+raw_values = st.one_of(
+    st.none(),
+    header_like,
+    st.text(),
+    st.binary(),
+    st.tuples(charsets, st.one_of(st.none(), st.text(max_size=4)), st.one_of(st.text(), st.binary())),
+)
+
+
+@given(st.binary(), charsets)
+def test_any_bytes_in_any_charset_decode_to_text(data, charset):
+    assert isinstance(decode_bytes(data, charset), str)
+
+
+@given(st.one_of(header_like, st.text(), st.binary(), header_like.map(lambda text: text.encode("utf-8"))))
+@example("=?utf-8?b?a?=")
+@example("Faktura ą =?utf-8?q?x?=\x1cb")
+def test_any_header_value_decodes_to_text(value):
+    assert isinstance(decode_words(value), str)
+
+
+@given(raw_values)
+@example(("utf-8", None, "\ud800"))
+@example(("a\x00", "pl", b"\xff"))
+def test_any_parameter_value_decodes_to_text_or_none(value):
+    text = parameter_text(value)
+    assert text is None or isinstance(text, str)
+
+
+@given(st.text().filter(lambda text: text.isprintable()))
+def test_text_survives_encoding_as_words_and_back(text):
+    encoded = Header(text, "utf-8", maxlinelen=76).encode()
+    assert decode_words(encoded) == text
+
+
+@given(st.text())
+def test_text_survives_rfc2231_and_back(text):
+    encoded = encode_rfc2231(text, "utf-8").encode("ascii")
+    assert parameter_text(parameters([(b"filename*", encoded)])["filename"]) == text
+
+
+pair_items = st.one_of(st.none(), st.integers(), st.binary(max_size=20), header_like, st.tuples(st.binary()))
+parameter_names = st.sampled_from([b"filename", b"filename*", b"filename*0", b"filename*0*", b"filename*1*"])
+
+
+@given(st.lists(st.tuples(st.one_of(parameter_names, pair_items), pair_items), max_size=12))
+@example([(b"filename*", b"x"), (b"filename*0*", b"y")])
+def test_any_parameter_list_gives_parameters(pairs):
+    for name, value in parameters(pairs).items():
+        assert isinstance(name, str)
+        assert isinstance(value, bytes) or (isinstance(value, tuple) and isinstance(value[2], bytes))
+
+
+@given(st.lists(st.one_of(header_tokens, st.text(max_size=5))))
+@example(["; filename*=", "x; filename*0*=y"])
+def test_any_disposition_header_gives_parameters(pieces):
+    header = ("Content-Disposition: attachment; " + "".join(pieces)).encode("utf-8", "surrogateescape")
+    message = email.message_from_bytes(header + b"\r\n\r\nbody", policy=compat32)
+    for value in header_parameters(message, "content-disposition").values():
+        assert parameter_text(value) is not None
+
+
+@given(st.binary())
+@example(b"From: a\r\n \r\n\r\n")
+def test_any_header_block_gives_fields(raw):
+    fields = header_fields(raw)
+    assert all(isinstance(name, str) and isinstance(value, str) for name, value in fields.items())

@@ -10,6 +10,8 @@ import base64
 import unicodedata
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from imapclient.response_parser import parse_fetch_response
 
 from ekpanel.mail.mailbox import AttachmentPart
@@ -618,3 +620,29 @@ def test_absurdly_nested_message_is_a_structure_error_not_a_crash():
         body = mime_multipart("mixed", body, boundary=f"b{depth}")
     with pytest.raises(StructureError):
         parts_from_mime(message(body))
+
+
+# -- Properties ----------------------------------------------------------------------------------
+
+name_pieces = st.one_of(
+    st.text(max_size=8), st.sampled_from(["=?utf-8?q?", "?=", "..", "/", "\\", "\u202e", "\r\n", '"', ".pdf"])
+)
+raw_names = st.one_of(
+    st.none(),
+    st.binary(),
+    st.lists(name_pieces, max_size=8).map("".join),
+    st.tuples(st.one_of(st.none(), st.text(max_size=10)), st.none(), st.one_of(st.text(), st.binary())),
+)
+
+
+@given(raw_names)
+@example("\ud800.pdf")
+@example(("utf-8", None, "\udfff"))
+def test_any_file_name_is_safe_text_or_none(raw):
+    name = decode_filename(raw)
+    if name is not None:
+        assert 0 < len(name) <= 255
+        assert unicodedata.is_normalized("NFC", name)
+        assert not any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name)
+        assert "/" not in name and "\\" not in name
+        assert not name.startswith(".") and name == name.strip()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from ekpanel.mail.whitelist import (
     SenderWhitelist,
@@ -329,3 +331,60 @@ def test_entries_that_admit_a_common_sender_overlap(a, b):
 def test_entries_without_a_common_sender_do_not_overlap(a, b):
     assert not entries_overlap(a, b)
     assert not entries_overlap(b, a)
+
+
+# -- Properties: any input gives an answer, never an exception ---------------------------------
+
+FROM_PIECES = ['"', "<", ">", "@", ",", ";", ":", "(", ")", "\\", " ", "\r\n ", "=?utf-8?q?", "?=", "*"]
+from_like = st.lists(
+    st.one_of(st.sampled_from([*FROM_PIECES, "faktury@firma.pl", "jan", "firma.pl"]), st.text(max_size=6)),
+    max_size=20,
+).map("".join)
+entry_pieces = st.one_of(st.sampled_from(["*", "@", ".", "a", "pl", "xn--", ","]), st.text(max_size=4))
+entry_like = st.lists(entry_pieces)
+
+
+@given(st.one_of(from_like, st.text(), st.binary()))
+@example("<" + "a@" * 20000)
+@example('"' + '\\"' * 20000)
+@example("a@b.pl " * 5000)
+def test_any_from_gives_an_address_or_none(from_value):
+    address = sender_address(from_value)
+    assert address is None or "@" in address
+
+
+@given(st.lists(entry_like.map("".join), max_size=5), st.one_of(from_like, st.text()))
+@example(["*a" * 100 + "@x.pl"], "a" * 5000 + "@x.pl")
+@example(["f*a*k*t*u*r*y*@*.pl"], "f" * 2000 + "@x.pl")
+def test_any_whitelist_decides_about_any_sender(entries, from_value):
+    whitelist = SenderWhitelist(entries)
+    matching = whitelist.matching_entries(from_value)
+    assert set(matching) <= set(whitelist.entries)
+    assert whitelist.admits(from_value) == bool(matching)
+
+
+@given(st.one_of(from_like, st.text(), entry_like.map("".join)))
+@example("Jan <" * 5000)
+@example(" ".join(f"a{n}@firma.pl" for n in range(5000)))
+def test_any_form_text_gives_entries_and_invalid_fragments(text):
+    entries, invalid = parse_entries(text)
+    assert all(normalise_entry(entry) == entry for entry in entries)
+    assert len(set(entries)) == len(entries)
+    assert isinstance(invalid_entry_has_spaces(text, invalid), bool)
+
+
+@given(entry_like.map("".join), entry_like.map("".join))
+@example("*a" * 2000 + "@x.pl", "*a*b" * 300 + "@x.pl")
+def test_overlap_of_any_two_entries_is_symmetric(a, b):
+    assert entries_overlap(a, b) == entries_overlap(b, a)
+
+
+@given(
+    st.from_regex(r"[a-z0-9._%+-]{1,30}", fullmatch=True),
+    st.from_regex(r"[a-z0-9-]{1,20}(\.[a-z0-9-]{1,10}){1,3}", fullmatch=True),
+    st.text(max_size=30),
+)
+def test_listed_address_is_admitted_whatever_the_display_name(local, domain, name):
+    address = f"{local}@{domain}"
+    quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    assert SenderWhitelist([address]).admits(f"{quoted} <{address.upper()}>")

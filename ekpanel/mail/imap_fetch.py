@@ -3,7 +3,12 @@
 imapclient's response parser lexes byte by byte in Python; on a check of thousands of new
 messages half the time went there. :func:`parse_fetch` reads the same responses with one regular
 expression and gives the same result (``{uid: {b"BODYSTRUCTURE": BodyData, ...}}``). Anything it does not
-understand raises :class:`FetchSyntaxError`, and the caller falls back to imapclient's parser.
+understand raises :class:`FetchSyntaxError`; :func:`read_fetch` then falls back to imapclient's
+parser, and raises FetchSyntaxError only when that cannot read the response either.
+
+What one message's items hold is that message's problem, not the response's: a BODYSTRUCTURE
+imapclient's BodyData cannot take stays as it came (the walker turns it into the message's
+parse error), an INTERNALDATE that is no date becomes None (the Date header stands in).
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ import base64
 import email.utils
 import quopri
 import re
+import reprlib
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from imapclient.datetime_util import parse_to_datetime
+from imapclient.exceptions import ProtocolError
+from imapclient.response_parser import parse_fetch_response
 from imapclient.response_types import BodyData
 
 from ekpanel.mail.headers import decode_words, fingerprint, header_fields
@@ -36,8 +44,39 @@ _TOKEN = re.compile(
 _ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
 
 
-class FetchSyntaxError(ValueError):
-    pass
+# IMAP numbers are at most 2^64; a longer run of digits is no number (and int() refuses 4300+).
+_MAX_DIGITS = 20
+# BodyData.create recurses once per nesting level of multiparts, and so does imapclient's parser.
+_MAX_NESTING = 100
+# imapclient's parser meets a hostile response with these as well as its own ProtocolError.
+_IMAPCLIENT_FAILURES = (
+    ProtocolError,
+    TypeError,
+    ValueError,
+    IndexError,
+    AttributeError,
+    KeyError,
+    OverflowError,
+    RecursionError,
+)
+
+
+class FetchSyntaxError(ProtocolError):
+    """A FETCH response that cannot be read; a ProtocolError, as imapclient's parser raises, so
+    a caller treats a response neither parser reads as it treats one imapclient refuses."""
+
+
+def read_fetch(data: list[Any]) -> dict[int, dict[bytes, Any]]:
+    """:func:`parse_fetch`, falling back to imapclient's parser for what ours does not read."""
+    try:
+        return parse_fetch(data)
+    except FetchSyntaxError:
+        pass
+    try:
+        return parse_fetch_response(data, normalise_times=False, uid_is_key=True)
+    except _IMAPCLIENT_FAILURES as error:
+        detail = f"{type(error).__name__}: {error!s:.200}"
+        raise FetchSyntaxError(f"unreadable FETCH response ({detail})") from error
 
 
 def parse_fetch(data: list[Any]) -> dict[int, dict[bytes, Any]]:
@@ -45,20 +84,22 @@ def parse_fetch(data: list[Any]) -> dict[int, dict[bytes, Any]]:
     result: dict[int, dict[bytes, Any]] = {}
     for seq, items in _responses(_tokens(data)):
         if len(items) % 2:
-            raise FetchSyntaxError(f"odd number of items in {items!r}")
+            raise FetchSyntaxError(f"odd number of items in {reprlib.repr(items)}")
         fields: dict[bytes, Any] = {b"SEQ": seq}
         uid = None
         for index in range(0, len(items), 2):
             name, value = items[index], items[index + 1]
             if not isinstance(name, bytes):
-                raise FetchSyntaxError(f"item name {name!r}")
+                raise FetchSyntaxError(f"item name {reprlib.repr(name)}")
             name = name.upper()
             if name == b"UID":
-                uid = int(value)  # the key, as imapclient keeps it
+                if not isinstance(value, int):
+                    raise FetchSyntaxError(f"UID {reprlib.repr(value)}")
+                uid = value  # the key, as imapclient keeps it
             elif name == b"INTERNALDATE":
                 fields[name] = _internal_date(value)
             elif name == b"BODYSTRUCTURE":
-                fields[name] = BodyData.create(value)
+                fields[name] = _body_data(value)
             else:
                 fields[name] = value
         if uid is None:
@@ -78,11 +119,32 @@ _MONTHS = {
 }
 
 
-def _internal_date(value: Any) -> datetime:
+def _body_data(value: Any) -> Any:
+    """imapclient's BodyData for a BODYSTRUCTURE, as its parser gives it, when BodyData can take
+    the value (it indexes and recurses without looking); else the value as it came."""
+    if not isinstance(value, tuple) or not value or _nested_deeper_than(value, _MAX_NESTING):
+        return value
+    try:
+        return BodyData.create(value)
+    except (TypeError, IndexError, AttributeError):
+        return value
+
+
+def _nested_deeper_than(value: tuple, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack += [(child, depth + 1) for child in node if isinstance(child, tuple)]
+    return False
+
+
+def _internal_date(value: Any) -> datetime | None:
     match = _INTERNAL_DATE.fullmatch(value) if isinstance(value, bytes) else None
     month = _MONTHS.get(match.group(2).lower()) if match else None
     if month is None:
-        return parse_to_datetime(value, normalise=False)
+        return _any_internal_date(value)
     day, _month, year, hour, minute, second, sign, tz_hours, tz_minutes = match.groups()
     offset = timedelta(hours=int(tz_hours), minutes=int(tz_minutes))
     try:
@@ -96,7 +158,16 @@ def _internal_date(value: Any) -> datetime:
             tzinfo=timezone(-offset if sign == b"-" else offset),
         )
     except ValueError:  # 31-Feb and the like: let the general parser decide
+        return _any_internal_date(value)
+
+
+def _any_internal_date(value: Any) -> datetime | None:
+    if not isinstance(value, bytes):
+        return None
+    try:
         return parse_to_datetime(value, normalise=False)
+    except (ValueError, TypeError, IndexError, OverflowError):  # no date: the Date header stands in
+        return None
 
 
 def _tokens(data: list[Any]):
@@ -104,10 +175,12 @@ def _tokens(data: list[Any]):
     for chunk in data:
         if chunk is None:
             continue
-        if isinstance(chunk, tuple):
+        if isinstance(chunk, tuple) and len(chunk) == 2:
             text, literal = chunk
         else:
             text, literal = chunk, None
+        if not isinstance(text, bytes) or not isinstance(literal, (bytes, type(None))):
+            raise FetchSyntaxError(f"a chunk that is not bytes: {reprlib.repr(chunk)}")
         position, length = 0, len(text)
         while position < length:
             match = _TOKEN.match(text, position)
@@ -128,7 +201,7 @@ def _tokens(data: list[Any]):
                 atom = match.group("atom")
                 if atom.upper() == b"NIL":
                     yield "value", None
-                elif atom.isdigit():
+                elif atom.isdigit() and len(atom) <= _MAX_DIGITS:
                     yield "value", int(atom)
                 else:
                     yield "value", atom
@@ -163,7 +236,7 @@ def _responses(tokens):
         elif isinstance(value, bytes) and value.upper() == b"FETCH" and seq is not None:
             continue  # imaplib keeps "FETCH" out of the data, but be lenient
         else:
-            raise FetchSyntaxError(f"unexpected {value!r} between responses")
+            raise FetchSyntaxError(f"unexpected {reprlib.repr(value)} between responses")
     if stack or seq is not None:
         raise FetchSyntaxError("truncated response")
 
@@ -195,8 +268,8 @@ def decode_transfer_encoding(raw: bytes, encoding: str | None) -> bytes:
 
 def summary_from_fetch(uid: int, data: dict[bytes, Any], *, with_structure: bool = True) -> MessageSummary:
     # Servers differ in how they echo the item name; the prefix is enough to find it.
-    raw = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"") or b""
-    headers = header_fields(raw)
+    raw = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"")
+    headers = header_fields(raw if isinstance(raw, bytes) else b"")
     message_id = headers.get("message-id")
     message_id = message_id.strip().strip("<>").strip() if message_id else None
     from_value = headers.get("from")
@@ -224,22 +297,20 @@ def _imap_header_hash(
     """A stable fingerprint of a message for when it has no Message-ID (the size makes two
     similar messages from the same sender at the same second differ)."""
     pieces = [message_id or "", " ".join((from_value or "").split()), " ".join((date_value or "").split())]
-    return fingerprint([*pieces, " ".join(subject.split()), str(size or "")])
+    size_text = str(size or "") if isinstance(size, (int, bytes)) else ""
+    return fingerprint([*pieces, " ".join(subject.split()), size_text])
 
 
 def _received_at(internal_date: Any, date_value: str | None) -> datetime | None:
-    if isinstance(internal_date, datetime):
-        value = internal_date
-    else:
+    for value in (internal_date, date_value):
         try:
-            value = email.utils.parsedate_to_datetime(date_value) if date_value else None
-        except (TypeError, ValueError, IndexError):
-            value = None
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+            if isinstance(value, str) and value:
+                value = email.utils.parsedate_to_datetime(value)
+            if isinstance(value, datetime):
+                return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+        except (TypeError, ValueError, IndexError, OverflowError):  # no date (or none in UTC's range)
+            continue
+    return None
 
 
 # ``jan@firma.pl`` or ``Name <jan@firma.pl>`` with no quotes, commas or groups: most mail. The

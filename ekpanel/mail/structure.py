@@ -41,12 +41,13 @@ class StructureError(ValueError):
 
 
 def parts_from_bodystructure(bs: Any) -> tuple[list[AttachmentPart], bool]:
-    """The non-text leaves of an IMAP BODYSTRUCTURE, and whether the message has any attachment."""
+    """The non-text leaves of an IMAP BODYSTRUCTURE, and whether the message has any attachment.
+
+    ``bs`` is what imapclient gives (BodyData) or the raw nested tuples of the response; any
+    value that is not a body structure is a StructureError.
+    """
     walker = _Walker()
-    try:
-        walker.imap_message(bs, "", False, 0)
-    except (IndexError, TypeError, AttributeError, ValueError, LookupError, RecursionError) as exc:
-        raise StructureError(f"unreadable BODYSTRUCTURE: {exc!r}") from exc
+    walker.imap_message(bs, "", False, 0)
     return walker.parts, walker.has_attachments
 
 
@@ -58,10 +59,7 @@ def parts_from_mime(raw: bytes) -> list[AttachmentPart]:
 def mime_structure(raw: bytes) -> tuple[list[AttachmentPart], bool]:
     """Like :func:`parts_from_bodystructure`, for raw MIME bytes."""
     walker = _Walker()
-    try:
-        walker.mime_message(parse_message(raw), "", False, 0)
-    except (IndexError, TypeError, AttributeError, ValueError, LookupError, RecursionError) as exc:
-        raise StructureError(f"unreadable MIME structure: {exc!r}") from exc
+    walker.mime_message(parse_message(raw), "", False, 0)
     return walker.parts, walker.has_attachments
 
 
@@ -100,18 +98,20 @@ class _Walker:
 
     def imap_message(self, body: Any, prefix: str, forwarded: bool, depth: int) -> None:
         """The body of a message (the top one, or one inside message/rfc822) numbered under ``prefix``."""
+        _check_depth(depth)
         if _imap_is_multipart(body):
             self.imap_multipart(body, prefix, forwarded, depth)
         else:
             self.imap_part(body, _join(prefix, 1), forwarded, depth)
 
     def imap_multipart(self, body: Any, section: str, forwarded: bool, depth: int) -> None:
-        if depth > MAX_DEPTH:
-            raise RecursionError("MIME nesting too deep")
+        _check_depth(depth)
         for number, child in enumerate(_imap_children(body), start=1):
             self.imap_part(child, _join(section, number), forwarded, depth + 1)
 
     def imap_part(self, node: Any, section: str, forwarded: bool, depth: int) -> None:
+        if not _is_sequence(node) or not node:
+            raise StructureError(f"part {section} of the BODYSTRUCTURE is not a list")
         if _imap_is_multipart(node):
             self.imap_multipart(node, section, forwarded, depth)
             return
@@ -146,14 +146,14 @@ class _Walker:
     # Raw MIME (email package) --------------------------------------------------------------
 
     def mime_message(self, message: Message, prefix: str, forwarded: bool, depth: int) -> None:
+        _check_depth(depth)
         if _mime_is_multipart(message):
             self.mime_multipart(message, prefix, forwarded, depth)
         else:
             self.mime_part(message, _join(prefix, 1), forwarded, depth)
 
     def mime_multipart(self, node: Message, section: str, forwarded: bool, depth: int) -> None:
-        if depth > MAX_DEPTH:
-            raise RecursionError("MIME nesting too deep")
+        _check_depth(depth)
         for number, child in enumerate(node.get_payload(), start=1):
             self.mime_part(child, _join(section, number), forwarded, depth + 1)
 
@@ -191,6 +191,11 @@ class _Walker:
             self.parts.append(part)
 
 
+def _check_depth(depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise StructureError("MIME nesting too deep")
+
+
 def _join(prefix: str, number: int) -> str:
     return f"{prefix}.{number}" if prefix else str(number)
 
@@ -220,20 +225,18 @@ def _at(node: Sequence[Any], index: int) -> Any:
 
 
 def _nstring(value: Any) -> str | None:
-    if value is None:
-        return None
+    """An IMAP string (or number) as text; None for NIL and for what is neither (a list)."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
-    return str(value)
+    if isinstance(value, (str, int)):
+        return str(value)
+    return None
 
 
 def _number(value: Any) -> int | None:
-    if isinstance(value, int):
-        return value
-    try:
-        return int(_nstring(value) or "")
-    except ValueError:
-        return None
+    if isinstance(value, bytes) and value.isdigit() and len(value) <= 20:
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _imap_is_multipart(node: Any) -> bool:
@@ -242,9 +245,9 @@ def _imap_is_multipart(node: Any) -> bool:
     return _is_sequence(node) and len(node) > 0 and _is_sequence(node[0])
 
 
-def _imap_children(node: Sequence[Any]) -> list[Any]:
+def _imap_children(node: Sequence[Any]) -> Sequence[Any]:
     if isinstance(node[0], list):
-        return node[0]
+        return node[0]  # BodyData's
     children = []
     for item in node:
         if not _is_sequence(item):

@@ -20,6 +20,12 @@ import unicodedata
 from collections.abc import Iterable
 from email.policy import default as default_policy
 
+# RFC 5321's limit for an address; a longer entry is a paste gone wrong (and costs the matcher).
+MAX_ENTRY_LENGTH = 254
+# A From value longer than this is not a mailbox anyone writes; the address parsers take time
+# that grows faster than its length, so it is not read at all.
+MAX_FROM_LENGTH = 2000
+
 _SEPARATORS = re.compile(r"[\s,;]+")
 # "Jan Kowalski <jan@firma.pl>", as a mail client copies a recipient: the address is in brackets, the
 # display name runs back to the previous comma, semicolon or line break (a quoted name may hold them).
@@ -41,18 +47,17 @@ def parse_entries(text: str) -> tuple[list[str], list[str]]:
     Entries are separated by newlines, commas, semicolons or spaces; order is kept. A recipient
     pasted from a mail client, ``Jan Kowalski <jan@firma.pl>``, is its address.
     """
-    entries: list[str] = []
-    invalid: list[str] = []
+    entries: dict[str, None] = {}  # a dict keeps the order and finds duplicates in one step
+    invalid: dict[str, None] = {}
     for token in _SEPARATORS.split(_without_display_names(text or "")):
         if not token:
             continue
         entry = normalise_entry(token)
         if entry is None:
-            if token not in invalid:
-                invalid.append(token)
-        elif entry not in entries:
-            entries.append(entry)
-    return entries, invalid
+            invalid[token] = None
+        else:
+            entries[entry] = None
+    return list(entries), list(invalid)
 
 
 def invalid_entry_has_spaces(text: str, invalid: Iterable[str]) -> bool:
@@ -106,7 +111,7 @@ def normalise_entry(entry: str) -> str | None:
         text = text[1:-1].strip()
     if _collapse_stars(text) == "*":
         return "*@*"
-    if text.count("@") != 1:
+    if len(text) > MAX_ENTRY_LENGTH or text.count("@") != 1:
         return None
     local, domain = text.split("@")
     local = _collapse_stars(_normalise_local(local))
@@ -132,7 +137,7 @@ def sender_address(from_value: str | bytes | None) -> str | None:
     if isinstance(from_value, bytes):
         from_value = from_value.decode("utf-8", "replace")
     value = " ".join(from_value.split())
-    if not value:
+    if not value or len(value) > MAX_FROM_LENGTH:
         return None
     if _BARE_ADDRESS.fullmatch(value):
         return value  # already an addr-spec (what the check passes): the full parse costs 0.25 ms
@@ -158,14 +163,13 @@ class SenderWhitelist:
     """The entries of one mail server, ready to decide about senders."""
 
     def __init__(self, entries: Iterable[str] = ()) -> None:
-        normalised: list[str] = []
-        for typed in entries:
-            entry = normalise_entry(typed)
-            # Stored entries are validated by the form; one that is not is ignored, not fatal.
-            if entry and entry not in normalised:
-                normalised.append(entry)
-        self._entries = tuple(normalised)
-        self._patterns = [(entry, _compile(entry)) for entry in self._entries]
+        # Stored entries are validated by the form; one that is not is ignored, not fatal.
+        normalised = (normalise_entry(typed) for typed in entries)
+        self._entries = tuple(dict.fromkeys(entry for entry in normalised if entry))
+        self._patterns = [
+            (entry, _Glob(entry.rpartition("@")[0]), _Glob(entry.rpartition("@")[2]))
+            for entry in self._entries
+        ]
 
     @classmethod
     def from_entries(cls, entries: Iterable[str]) -> SenderWhitelist:
@@ -187,8 +191,8 @@ class SenderWhitelist:
         local, domain = split
         return [
             entry
-            for entry, (local_re, domain_re) in self._patterns
-            if local_re.fullmatch(local) and domain_re.fullmatch(domain)
+            for entry, local_glob, domain_glob in self._patterns
+            if local_glob.matches(local) and domain_glob.matches(domain)
         ]
 
     def __repr__(self) -> str:
@@ -196,8 +200,13 @@ class SenderWhitelist:
 
 
 def entries_overlap(a: str, b: str) -> bool:
-    """Whether some address is admitted by both entries (for the collision warning)."""
-    first, second = normalise_entry(a) or a.strip().lower(), normalise_entry(b) or b.strip().lower()
+    """Whether some address is admitted by both entries (for the collision warning).
+
+    An entry that is not valid admits nobody, so it overlaps nothing.
+    """
+    first, second = normalise_entry(a), normalise_entry(b)
+    if first is None or second is None:
+        return False
     local_a, _, domain_a = first.rpartition("@")
     local_b, _, domain_b = second.rpartition("@")
     return _globs_intersect(local_a, local_b) and _globs_intersect(domain_a, domain_b)
@@ -235,15 +244,32 @@ def _globs_intersect(p: str, q: str) -> bool:
     return False
 
 
-def _compile(entry: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    local, _, domain = entry.rpartition("@")
-    return _glob_regex(local), _glob_regex(domain)
+class _Glob:
+    """A ``*``-pattern of a normalised entry, matched against normalised text.
 
+    Only ``*`` is a wildcard. The literal pieces between stars are found left to right with
+    ``str.find``: for star-only patterns the leftmost place of each piece is always a right one,
+    so there is no backtracking (a regular expression ``.*a.*a.*a`` against a long run of ``a``
+    from a hostile From takes exponential time).
+    """
 
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    # Only ``*`` is a wildcard; everything else, ``?`` and ``[`` included, is escaped.
-    body = ".*".join(re.escape(piece) for piece in pattern.split("*"))
-    return re.compile(body, re.IGNORECASE | re.DOTALL)
+    def __init__(self, pattern: str) -> None:
+        self._pieces = pattern.split("*")
+
+    def matches(self, text: str) -> bool:
+        if len(self._pieces) == 1:
+            return text == self._pieces[0]
+        first, *middle, last = self._pieces
+        end = len(text) - len(last)
+        if end < len(first) or not text.startswith(first) or not text.endswith(last):
+            return False
+        position = len(first)
+        for piece in middle:
+            found = text.find(piece, position, end)
+            if found < 0:
+                return False
+            position = found + len(piece)
+        return True
 
 
 def _split_address(address: str | None) -> tuple[str, str] | None:
