@@ -18,6 +18,7 @@ import email.utils
 import quopri
 import re
 import reprlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -28,17 +29,22 @@ from imapclient.response_types import BodyData
 
 from ekpanel.mail.headers import decode_words, fingerprint, header_fields
 from ekpanel.mail.mailbox import MessageSummary
-from ekpanel.mail.structure import StructureError, parts_from_bodystructure
+from ekpanel.mail.structure import (
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_PARTS,
+    StructureError,
+    parts_from_bodystructure,
+)
 from ekpanel.mail.whitelist import sender_address
 
 _TOKEN = re.compile(
-    rb"""[ \t\r\n]*(?:
-        (?P<open>\()
+    rb"""(?P<space>[ \t\r\n]+)
+      | (?P<open>\()
       | (?P<close>\))
       | "(?P<quoted>(?:[^"\\]|\\.)*)"
       | (?P<literal>~?\{\d+\+?\})$  # ~{n}: a BINARY literal8 (RFC 3516)
       | (?P<atom>[^\s()"{\[\]]+(?:\[[^\]]*\](?:<\d+>)?)?)
-    )""",
+      | (?P<junk>.)  # anything else is not IMAP""",
     re.VERBOSE | re.DOTALL,
 )
 _ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
@@ -82,7 +88,7 @@ def read_fetch(data: list[Any]) -> dict[int, dict[bytes, Any]]:
 def parse_fetch(data: list[Any]) -> dict[int, dict[bytes, Any]]:
     """``{uid: {item name: value}}`` from the untagged FETCH data of ``imaplib.uid("FETCH", ...)``."""
     result: dict[int, dict[bytes, Any]] = {}
-    for seq, items in _responses(_tokens(data)):
+    for seq, items, deepest in _responses(data):
         if len(items) % 2:
             raise FetchSyntaxError(f"odd number of items in {reprlib.repr(items)}")
         fields: dict[bytes, Any] = {b"SEQ": seq}
@@ -99,7 +105,7 @@ def parse_fetch(data: list[Any]) -> dict[int, dict[bytes, Any]]:
             elif name == b"INTERNALDATE":
                 fields[name] = _internal_date(value)
             elif name == b"BODYSTRUCTURE":
-                fields[name] = _body_data(value)
+                fields[name] = _body_data(value, nested_safely=deepest <= _MAX_NESTING)
             else:
                 fields[name] = value
         if uid is None:
@@ -119,25 +125,15 @@ _MONTHS = {
 }
 
 
-def _body_data(value: Any) -> Any:
+def _body_data(value: Any, *, nested_safely: bool) -> Any:
     """imapclient's BodyData for a BODYSTRUCTURE, as its parser gives it, when BodyData can take
-    the value (it indexes and recurses without looking); else the value as it came."""
-    if not isinstance(value, tuple) or not value or _nested_deeper_than(value, _MAX_NESTING):
+    the value (it indexes, and recurses per level, without looking); else the value as it came."""
+    if not isinstance(value, tuple) or not value or not nested_safely:
         return value
     try:
         return BodyData.create(value)
     except (TypeError, IndexError, AttributeError):
         return value
-
-
-def _nested_deeper_than(value: tuple, limit: int) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        stack += [(child, depth + 1) for child in node if isinstance(child, tuple)]
-    return False
 
 
 def _internal_date(value: Any) -> datetime | None:
@@ -170,75 +166,71 @@ def _any_internal_date(value: Any) -> datetime | None:
         return None
 
 
-def _tokens(data: list[Any]):
-    """Tokens over imaplib's chunks: (text ending in a literal marker, literal bytes) or text."""
+def _responses(data: list[Any]) -> Iterator[tuple[int, list[Any], int]]:
+    """(sequence number, top-level items, deepest nesting) per ``* n FETCH (...)`` response, from
+    imaplib's chunks: text, or (text ending in a literal marker, the literal's bytes).
+
+    One loop over the tokens of every chunk, building the nested tuples as it goes: a message
+    with 10 000 parts is 200 000 tokens, and a generator per stage doubled their cost.
+    """
+    stack: list[list[Any]] = []
+    seq: int | None = None
+    deepest = 0
     for chunk in data:
         if chunk is None:
             continue
-        if isinstance(chunk, tuple) and len(chunk) == 2:
-            text, literal = chunk
-        else:
-            text, literal = chunk, None
+        text, literal = chunk if isinstance(chunk, tuple) and len(chunk) == 2 else (chunk, None)
         if not isinstance(text, bytes) or not isinstance(literal, (bytes, type(None))):
             raise FetchSyntaxError(f"a chunk that is not bytes: {reprlib.repr(chunk)}")
-        position, length = 0, len(text)
-        while position < length:
-            match = _TOKEN.match(text, position)
-            if match is None or match.end() == position:
-                if text[position:].strip():
-                    raise FetchSyntaxError(f"cannot read {text[position : position + 40]!r}")
-                break
-            position = match.end()
+        for match in _TOKEN.finditer(text):
             kind = match.lastgroup
+            if kind == "space":
+                continue
+            if kind == "open":
+                stack.append([])
+                deepest = max(deepest, len(stack))
+                continue
+            if kind == "close":
+                if not stack:
+                    raise FetchSyntaxError("unbalanced parenthesis")
+                done = tuple(stack.pop())
+                if stack:
+                    stack[-1].append(done)
+                    continue
+                if seq is None:
+                    raise FetchSyntaxError("a response without a sequence number")
+                yield seq, list(done), deepest
+                seq, deepest = None, 0
+                continue
+            value = _value(match, kind)
             if kind == "literal":
                 if literal is None:
                     raise FetchSyntaxError("literal marker without a literal")
-                yield "value", literal
-                literal = None
-            elif kind == "quoted":
-                yield "value", _ESCAPE.sub(rb"\1", match.group("quoted"))
-            elif kind == "atom":
-                atom = match.group("atom")
-                if atom.upper() == b"NIL":
-                    yield "value", None
-                elif atom.isdigit() and len(atom) <= _MAX_DIGITS:
-                    yield "value", int(atom)
-                else:
-                    yield "value", atom
-            else:
-                yield kind, None
+                value, literal = literal, None
+            if stack:
+                stack[-1].append(value)
+            elif seq is None and isinstance(value, int):
+                seq = value
+            elif value != b"FETCH" or seq is None:  # imaplib keeps "FETCH" out; be lenient
+                raise FetchSyntaxError(f"unexpected {reprlib.repr(value)} between responses")
         if literal is not None:
             raise FetchSyntaxError("a literal that no marker asked for")
-
-
-def _responses(tokens):
-    """(sequence number, top-level item list) per ``* n FETCH (...)`` response."""
-    stack: list[list[Any]] = []
-    seq = None
-    for kind, value in tokens:
-        if kind == "open":
-            stack.append([])
-        elif kind == "close":
-            if not stack:
-                raise FetchSyntaxError("unbalanced parenthesis")
-            done = tuple(stack.pop())
-            if stack:
-                stack[-1].append(done)
-            else:
-                if seq is None:
-                    raise FetchSyntaxError("a response without a sequence number")
-                yield seq, list(done)
-                seq = None
-        elif stack:
-            stack[-1].append(value)
-        elif seq is None and isinstance(value, int):
-            seq = value
-        elif isinstance(value, bytes) and value.upper() == b"FETCH" and seq is not None:
-            continue  # imaplib keeps "FETCH" out of the data, but be lenient
-        else:
-            raise FetchSyntaxError(f"unexpected {reprlib.repr(value)} between responses")
     if stack or seq is not None:
         raise FetchSyntaxError("truncated response")
+
+
+def _value(match: re.Match[bytes], kind: str | None) -> Any:
+    if kind == "quoted":
+        quoted = match.group("quoted")
+        return _ESCAPE.sub(rb"\1", quoted) if b"\\" in quoted else quoted
+    if kind == "atom":
+        atom = match.group("atom")
+        if atom.isdigit() and len(atom) <= _MAX_DIGITS:
+            return int(atom)
+        return None if atom.upper() == b"NIL" else atom
+    if kind == "literal":
+        return None  # the literal's bytes come with the chunk
+    raise FetchSyntaxError(f"cannot read {match.string[match.start() : match.start() + 40]!r}")
 
 
 def sequence_set(uids: list[int]) -> str:
@@ -266,7 +258,16 @@ def decode_transfer_encoding(raw: bytes, encoding: str | None) -> bytes:
     return raw
 
 
-def summary_from_fetch(uid: int, data: dict[bytes, Any], *, with_structure: bool = True) -> MessageSummary:
+def summary_from_fetch(
+    uid: int,
+    data: dict[bytes, Any],
+    *,
+    with_structure: bool = True,
+    max_parts: int = DEFAULT_MAX_PARTS,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> MessageSummary:
+    """The summary of one message from its FETCH items; never raises. A structure that cannot be
+    read, or is beyond ``max_parts`` / ``max_depth``, is the summary's ``parse_error``."""
     # Servers differ in how they echo the item name; the prefix is enough to find it.
     raw = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"")
     headers = header_fields(raw if isinstance(raw, bytes) else b"")
@@ -285,7 +286,9 @@ def summary_from_fetch(uid: int, data: dict[bytes, Any], *, with_structure: bool
     )
     if with_structure:
         try:
-            summary.parts, summary.has_attachments = parts_from_bodystructure(data.get(b"BODYSTRUCTURE"))
+            summary.parts, summary.has_attachments = parts_from_bodystructure(
+                data.get(b"BODYSTRUCTURE"), max_parts=max_parts, max_depth=max_depth
+            )
         except StructureError as error:
             summary.parse_error = str(error)
     return summary

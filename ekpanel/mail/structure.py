@@ -15,19 +15,24 @@ Only non-text leaves become :class:`AttachmentPart` (text bodies are never docum
 
 from __future__ import annotations
 
-import email
 import re
 from collections.abc import Sequence
+from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.policy import compat32
+from enum import StrEnum
 from typing import Any
 
 from ekpanel.mail.headers import ParamValue, header_parameters, header_text, parameters
 from ekpanel.mail.mailbox import AttachmentPart
 from ekpanel.mail.pdf import decode_filename
 
-# Deeper nesting than this is an attack on the parser, not a forwarded invoice.
-MAX_DEPTH = 32
+# Bounds of the walk over one message. Real mail has a few dozen parts, nested a few levels
+# (a forwarded message adds two or three); far beyond that is an attack on the reader.
+DEFAULT_MAX_PARTS = 500
+DEFAULT_MAX_DEPTH = 32
+# Raw MIME is parsed this many bytes at a time, so parsing can stop soon after the parts bound.
+_FEED_CHUNK = 64 * 1024
 # Signatures of multipart/signed are not attachments a person sent.
 _SIGNATURE_TYPES = frozenset(
     {"application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature"}
@@ -40,27 +45,57 @@ class StructureError(ValueError):
     """The structure could not be read at all; the caller records it as the message's parse error."""
 
 
-def parts_from_bodystructure(bs: Any) -> tuple[list[AttachmentPart], bool]:
+class WalkBound(StrEnum):
+    """A bound of the walk over one message's structure."""
+
+    PARTS = "parts"  # parts examined, containers included
+    DEPTH = "depth"  # containers (multiparts, forwarded messages) within containers
+
+
+class StructureBoundExceeded(StructureError):
+    """The structure is bigger than a bound of the walk: ``bound`` says which, ``limit`` is its
+    value, and ``parts`` / ``has_attachments`` are what the walk had found when it stopped
+    (the caller decides by the bound; the parts found are not all the message has)."""
+
+    def __init__(
+        self, bound: WalkBound, limit: int, parts: list[AttachmentPart], has_attachments: bool
+    ) -> None:
+        super().__init__(f"the message's structure is beyond the {bound} bound ({limit})")
+        self.bound = bound
+        self.limit = limit
+        self.parts = parts
+        self.has_attachments = has_attachments
+
+
+def parts_from_bodystructure(
+    bs: Any, *, max_parts: int = DEFAULT_MAX_PARTS, max_depth: int = DEFAULT_MAX_DEPTH
+) -> tuple[list[AttachmentPart], bool]:
     """The non-text leaves of an IMAP BODYSTRUCTURE, and whether the message has any attachment.
 
     ``bs`` is what imapclient gives (BodyData) or the raw nested tuples of the response; any
-    value that is not a body structure is a StructureError.
+    value that is not a body structure is a StructureError, a structure with more than
+    ``max_parts`` parts or nested deeper than ``max_depth`` a StructureBoundExceeded.
     """
-    walker = _Walker()
-    walker.imap_message(bs, "", False, 0)
-    return walker.parts, walker.has_attachments
+    return _ImapWalk(max_parts, max_depth).run(bs)
 
 
-def parts_from_mime(raw: bytes) -> list[AttachmentPart]:
+def parts_from_mime(
+    raw: bytes, *, max_parts: int = DEFAULT_MAX_PARTS, max_depth: int = DEFAULT_MAX_DEPTH
+) -> list[AttachmentPart]:
     """The non-text leaves of a raw MIME message, numbered as IMAP would number them."""
-    return mime_structure(raw)[0]
+    return mime_structure(raw, max_parts=max_parts, max_depth=max_depth)[0]
 
 
-def mime_structure(raw: bytes) -> tuple[list[AttachmentPart], bool]:
+def mime_structure(
+    raw: bytes, *, max_parts: int = DEFAULT_MAX_PARTS, max_depth: int = DEFAULT_MAX_DEPTH
+) -> tuple[list[AttachmentPart], bool]:
     """Like :func:`parts_from_bodystructure`, for raw MIME bytes."""
-    walker = _Walker()
-    walker.mime_message(parse_message(raw), "", False, 0)
-    return walker.parts, walker.has_attachments
+    message, complete = _parse_at_most(raw, max_parts, max_depth)
+    walk = _MimeWalk(max_parts, max_depth)
+    found = walk.run(message)
+    if not complete:  # parsing stopped past the bound, so the walk must have met it too; make sure
+        raise walk.beyond(WalkBound.PARTS, max_parts)
+    return found
 
 
 def mime_part_bytes(raw: bytes, ref: str) -> bytes:
@@ -83,104 +118,80 @@ def parse_message(raw: bytes) -> Message:
     compat32 reads headers lazily and leniently; policy=default has raised on real messages
     (``UnicodeDecodeError`` on a broken header), and names are decoded by our own code anyway.
     """
+    return _parse_at_most(raw, None, DEFAULT_MAX_DEPTH)[0]
+
+
+def _parse_at_most(raw: bytes, max_parts: int | None, max_depth: int) -> tuple[Message, bool]:
+    """The parsed message, and whether all of it was parsed: with ``max_parts``, parsing stops
+    once that many parts and one more exist (the email package parses 10 000 parts in about a
+    second, and a walk that stops at the bound does not need the rest)."""
+    created = 0
+
+    def new_part(policy: Any = compat32) -> Message:
+        nonlocal created
+        created += 1
+        return Message(policy)
+
+    parser = BytesFeedParser(new_part, policy=compat32)
+    created = 0  # the parser made one to learn how to call the factory
+    complete = True
     try:
-        return email.message_from_bytes(raw, policy=compat32)
+        for start in range(0, len(raw), _FEED_CHUNK):
+            if max_parts is not None and created > max_parts:
+                complete = False
+                break
+            parser.feed(raw[start : start + _FEED_CHUNK])
+        return parser.close(), complete
+    except RecursionError as exc:
+        # The parser recurses once per nested multipart: what it cannot nest into is beyond
+        # the depth bound, whichever it is.
+        raise StructureBoundExceeded(WalkBound.DEPTH, max_depth, [], False) from exc
     except Exception as exc:  # the parser's failures are not a closed set
         raise StructureError(f"unparseable message: {exc!r}") from exc
 
 
-class _Walker:
-    def __init__(self) -> None:
+class _Walk:
+    """One walk over a message's structure in document order, within its bounds.
+
+    A loop over pending nodes rather than recursion, so no bound is limited by Python's stack.
+    Subclasses say how their kind of node is read.
+    """
+
+    def __init__(self, max_parts: int, max_depth: int) -> None:
+        self.max_parts, self.max_depth = max_parts, max_depth
         self.parts: list[AttachmentPart] = []
         self.has_attachments = False
 
-    # IMAP BODYSTRUCTURE ------------------------------------------------------------------
+    def run(self, body: Any) -> tuple[list[AttachmentPart], bool]:
+        # (node, section, inside a forwarded message, depth)
+        pending = [(body, self.body_section(body, ""), False, 0)]
+        examined = 0
+        while pending:
+            node, section, forwarded, depth = pending.pop()
+            self.check(node, section)
+            examined += 1
+            if examined > self.max_parts:
+                raise self.beyond(WalkBound.PARTS, self.max_parts)
+            if depth > self.max_depth:
+                raise self.beyond(WalkBound.DEPTH, self.max_depth)
+            if self.is_multipart(node):
+                children = list(enumerate(self.children(node), start=1))
+                pending += [
+                    (child, _join(section, n), forwarded, depth + 1) for n, child in reversed(children)
+                ]
+                continue
+            part, inner = self.leaf(node, section, forwarded)
+            self.note(part, has_body=inner is not None)
+            if inner is not None:
+                pending.append((inner, self.body_section(inner, section), True, depth + 1))
+        return self.parts, self.has_attachments
 
-    def imap_message(self, body: Any, prefix: str, forwarded: bool, depth: int) -> None:
-        """The body of a message (the top one, or one inside message/rfc822) numbered under ``prefix``."""
-        _check_depth(depth)
-        if _imap_is_multipart(body):
-            self.imap_multipart(body, prefix, forwarded, depth)
-        else:
-            self.imap_part(body, _join(prefix, 1), forwarded, depth)
+    def body_section(self, body: Any, prefix: str) -> str:
+        """Where a message's body is numbered: a multipart's children under the message's own
+        section, a single part as its first (RFC 3501 6.4.5)."""
+        return prefix if self.is_multipart(body) else _join(prefix, 1)
 
-    def imap_multipart(self, body: Any, section: str, forwarded: bool, depth: int) -> None:
-        _check_depth(depth)
-        for number, child in enumerate(_imap_children(body), start=1):
-            self.imap_part(child, _join(section, number), forwarded, depth + 1)
-
-    def imap_part(self, node: Any, section: str, forwarded: bool, depth: int) -> None:
-        if not _is_sequence(node) or not node:
-            raise StructureError(f"part {section} of the BODYSTRUCTURE is not a list")
-        if _imap_is_multipart(node):
-            self.imap_multipart(node, section, forwarded, depth)
-            return
-        content_type = _media_type(_nstring(_at(node, 0)), _nstring(_at(node, 1)))
-        params = _imap_params(_at(node, 2))
-        size = _number(_at(node, 6))
-        inner = None
-        if content_type in _FORWARDED_TYPES and _is_sequence(_at(node, 7)) and _is_sequence(_at(node, 8)):
-            inner = _at(node, 8)
-            disposition_at = 11  # envelope, body, lines, md5 come first
-        elif content_type.startswith("text/"):
-            disposition_at = 9  # lines, md5
-        else:
-            disposition_at = 8  # md5
-        disposition, disposition_params = _imap_disposition(_at(node, disposition_at))
-        raw_name = disposition_params.get("filename") or params.get("name")
-        self.leaf(
-            AttachmentPart(
-                ref=section,
-                filename=decode_filename(raw_name),
-                content_type=content_type,
-                size=size,
-                encoding=(_nstring(_at(node, 5)) or "").lower() or None,
-                disposition=disposition,
-                in_forwarded=forwarded,
-            ),
-            has_body=inner is not None,
-        )
-        if inner is not None:
-            self.imap_message(inner, section, True, depth + 1)
-
-    # Raw MIME (email package) --------------------------------------------------------------
-
-    def mime_message(self, message: Message, prefix: str, forwarded: bool, depth: int) -> None:
-        _check_depth(depth)
-        if _mime_is_multipart(message):
-            self.mime_multipart(message, prefix, forwarded, depth)
-        else:
-            self.mime_part(message, _join(prefix, 1), forwarded, depth)
-
-    def mime_multipart(self, node: Message, section: str, forwarded: bool, depth: int) -> None:
-        _check_depth(depth)
-        for number, child in enumerate(node.get_payload(), start=1):
-            self.mime_part(child, _join(section, number), forwarded, depth + 1)
-
-    def mime_part(self, node: Message, section: str, forwarded: bool, depth: int) -> None:
-        if _mime_is_multipart(node):
-            self.mime_multipart(node, section, forwarded, depth)
-            return
-        content_type = _mime_content_type(node)
-        inner = _mime_inner_message(node)
-        self.leaf(
-            AttachmentPart(
-                ref=section,
-                filename=decode_filename(_mime_filename(node)),
-                content_type=content_type,
-                size=_mime_size(node),
-                encoding=(header_text(node, "content-transfer-encoding") or "").lower() or None,
-                disposition=_mime_disposition(node),
-                in_forwarded=forwarded,
-            ),
-            has_body=inner is not None,
-        )
-        if inner is not None:
-            self.mime_message(inner, section, True, depth + 1)
-
-    # Both --------------------------------------------------------------------------------
-
-    def leaf(self, part: AttachmentPart, *, has_body: bool) -> None:
+    def note(self, part: AttachmentPart, *, has_body: bool) -> None:
         # A multipart without a usable boundary is read as one body, like text.
         is_text = part.content_type.startswith(("text/", "multipart/"))
         looks_attached = part.disposition == "attachment" or part.filename or not is_text
@@ -190,10 +201,93 @@ class _Walker:
         if not is_text and not has_body:
             self.parts.append(part)
 
+    def beyond(self, bound: WalkBound, limit: int) -> StructureBoundExceeded:
+        return StructureBoundExceeded(bound, limit, list(self.parts), self.has_attachments)
 
-def _check_depth(depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise StructureError("MIME nesting too deep")
+    def check(self, node: Any, section: str) -> None:
+        raise NotImplementedError
+
+    def is_multipart(self, node: Any) -> bool:
+        raise NotImplementedError
+
+    def children(self, node: Any) -> Sequence[Any]:
+        raise NotImplementedError
+
+    def leaf(self, node: Any, section: str, forwarded: bool) -> tuple[AttachmentPart, Any]:
+        """The part a leaf is, and the body of the message inside it when it is a forwarded one."""
+        raise NotImplementedError
+
+
+class _ImapWalk(_Walk):
+    """Over an IMAP BODYSTRUCTURE as imapclient parses it (RFC 3501 7.4.2)."""
+
+    def check(self, node: Any, section: str) -> None:
+        if not _is_sequence(node) or not node:
+            raise StructureError(f"part {section or 1} of the BODYSTRUCTURE is not a list")
+
+    def is_multipart(self, node: Any) -> bool:
+        # imapclient turns the top level into BodyData([children], subtype, ...); nested bodies
+        # (inside an rfc822 envelope) stay raw tuples whose leading items are the children.
+        return _is_sequence(node) and len(node) > 0 and _is_sequence(node[0])
+
+    def children(self, node: Any) -> Sequence[Any]:
+        if isinstance(node[0], list):
+            return node[0]  # BodyData's
+        children = []
+        for item in node:
+            if not _is_sequence(item):
+                break
+            children.append(item)
+        return children
+
+    def leaf(self, node: Any, section: str, forwarded: bool) -> tuple[AttachmentPart, Any]:
+        content_type = _media_type(_nstring(_at(node, 0)), _nstring(_at(node, 1)))
+        params = _imap_params(_at(node, 2))
+        inner = None
+        if content_type in _FORWARDED_TYPES and _is_sequence(_at(node, 7)) and _is_sequence(_at(node, 8)):
+            inner = _at(node, 8)
+            disposition_at = 11  # envelope, body, lines, md5 come first
+        elif content_type.startswith("text/"):
+            disposition_at = 9  # lines, md5
+        else:
+            disposition_at = 8  # md5
+        disposition, disposition_params = _imap_disposition(_at(node, disposition_at))
+        part = AttachmentPart(
+            ref=section,
+            filename=decode_filename(disposition_params.get("filename") or params.get("name")),
+            content_type=content_type,
+            size=_number(_at(node, 6)),
+            encoding=(_nstring(_at(node, 5)) or "").lower() or None,
+            disposition=disposition,
+            in_forwarded=forwarded,
+        )
+        return part, inner
+
+
+class _MimeWalk(_Walk):
+    """Over a message parsed by the email package (compat32)."""
+
+    def check(self, node: Any, section: str) -> None:
+        if not isinstance(node, Message):
+            raise StructureError(f"part {section or 1} is not a MIME part")
+
+    def is_multipart(self, node: Any) -> bool:
+        return _mime_is_multipart(node)
+
+    def children(self, node: Any) -> Sequence[Any]:
+        return node.get_payload()
+
+    def leaf(self, node: Any, section: str, forwarded: bool) -> tuple[AttachmentPart, Any]:
+        part = AttachmentPart(
+            ref=section,
+            filename=decode_filename(_mime_filename(node)),
+            content_type=_mime_content_type(node),
+            size=_mime_size(node),
+            encoding=(header_text(node, "content-transfer-encoding") or "").lower() or None,
+            disposition=_mime_disposition(node),
+            in_forwarded=forwarded,
+        )
+        return part, _mime_inner_message(node)
 
 
 def _join(prefix: str, number: int) -> str:
@@ -237,23 +331,6 @@ def _number(value: Any) -> int | None:
     if isinstance(value, bytes) and value.isdigit() and len(value) <= 20:
         value = int(value)
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _imap_is_multipart(node: Any) -> bool:
-    # imapclient turns the top level into BodyData([children], subtype, ...); nested bodies
-    # (inside an rfc822 envelope) stay raw tuples whose leading items are the children.
-    return _is_sequence(node) and len(node) > 0 and _is_sequence(node[0])
-
-
-def _imap_children(node: Sequence[Any]) -> Sequence[Any]:
-    if isinstance(node[0], list):
-        return node[0]  # BodyData's
-    children = []
-    for item in node:
-        if not _is_sequence(item):
-            break
-        children.append(item)
-    return children
 
 
 def _imap_params(value: Any) -> dict[str, ParamValue]:
