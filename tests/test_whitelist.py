@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from ekpanel.mail.whitelist import (
+    Sender,
+    SenderProblem,
     SenderWhitelist,
     entries_overlap,
     invalid_entry_has_spaces,
     normalise_entry,
     parse_entries,
+    read_sender,
     sender_address,
 )
 
@@ -152,22 +157,81 @@ def test_punycode_and_unicode_spellings_of_one_entry_are_one_entry():
         ("jan@firma.pl", "jan@firma.pl"),
         ("Jan Kowalski <jan@firma.pl>", "jan@firma.pl"),
         ('"Kowalski, Jan" <JAN@Firma.PL>', "JAN@Firma.PL"),
-        ("Kowalski, Jan <jan@firma.pl>", "jan@firma.pl"),
+        ("Kowalski, Jan <jan@firma.pl>", "jan@firma.pl"),  # unquoted: "Kowalski" has no address
         ("=?utf-8?Q?Kowalski=2C_Jan_=C5=BB?= <jan@firma.pl>", "jan@firma.pl"),
         ("=?iso-8859-2?Q?Reisinger_=C1d=E1m?= <Reisinger.Adam@example.com>", "Reisinger.Adam@example.com"),
+        ("=?utf-8?Q?faktury=40firma.pl?= <oszust@evil.example>", "oszust@evil.example"),  # encoded "@"
         ("Księgowość\r\n <ksiegowosc@firma.pl>", "ksiegowosc@firma.pl"),
-        ("Faktury: faktury@firma.pl;", "faktury@firma.pl"),
         ("jdöe@mächine.example", "jdöe@mächine.example"),
         (b"Jan <jan@firma.pl>", "jan@firma.pl"),
+        ("Jan =?utf-8?B?xbtvxYJ0eQ==?= <jan@firma.pl>", "jan@firma.pl"),
+        ('"Anabel Gonzalo"<anabelgonzalo@fanox.com>', "anabelgonzalo@fanox.com"),
+        ("<redacted@flashmail.net>", "redacted@flashmail.net"),
+        ('"Jan \\"Janek\\" Kowalski" <jan@firma.pl>', "jan@firma.pl"),
+        ('"jan@firma.pl" <jan@firma.pl>', "jan@firma.pl"),  # Outlook's way
+        ("jan@firma.pl <JAN@FIRMA.PL>", "jan@firma.pl"),  # the same address twice is one
+        ("jan@firma.pl (Jan Kowalski)", "jan@firma.pl"),
+        ("Jan Kowalski <jan@firma.pl> (Firma: Sp. z o.o., evil@example.com)", "jan@firma.pl"),
+        ('"jan kowalski"@firma.pl', '"jan kowalski"@firma.pl'),
+        ("<@relay.example:jan@firma.pl>", "jan@firma.pl"),  # an obsolete source route
+        ("Jan <jan@firma.pl>,", "jan@firma.pl"),
+        ("Jan <jan@firma.pl", "jan@firma.pl"),
+        ("jan@firma.pl\x00", "jan@firma.pl"),
     ],
 )
 def test_sender_address_is_the_addr_spec_of_from(from_value, address):
     assert sender_address(from_value) == address
+    assert read_sender(from_value) == Sender(address)
 
 
-@pytest.mark.parametrize("from_value", [None, "", "   ", "undisclosed-recipients:;", "Jan Kowalski", "<>"])
-def test_from_without_an_address_has_no_sender(from_value):
+@pytest.mark.parametrize("from_value", [None, "", "   ", "\r\n ", b""])
+def test_missing_from_has_no_sender(from_value):
+    assert read_sender(from_value) == Sender(None, SenderProblem.MISSING)
     assert sender_address(from_value) is None
+
+
+@pytest.mark.parametrize(
+    "from_value",
+    ["Jan Kowalski", "<>", '"faktury@dostawca.pl"', "Jan <jan>", "jan@", "@firma.pl", "a@" + "b" * 3000],
+)
+def test_from_without_a_readable_address_has_no_sender(from_value):
+    assert read_sender(from_value) == Sender(None, SenderProblem.UNREADABLE)
+    assert not SenderWhitelist(["*@*"]).admits(from_value)
+
+
+AMBIGUOUS_FROM = [
+    "faktury@dostawca.pl, attacker@evil.example",
+    "faktury@dostawca.pl,attacker@evil.example",
+    "<faktury@dostawca.pl> <attacker@evil.example>",
+    "faktury@dostawca.pl <attacker@evil.example>",
+    "faktury@dostawca.pl attacker@evil.example",
+    "faktury@dostawca.pl;attacker@evil.example",
+    "Faktury <faktury@dostawca.pl>, Oszust <attacker@evil.example>",
+    '"Faktury" <faktury@dostawca.pl>; attacker@evil.example',
+    '"Faktury" <faktury@dostawca.pl> <attacker@evil.example>',
+    "Faktury <faktury@dostawca.pl> attacker@evil.example",
+    "faktury@dostawca.pl (faktury) <attacker@evil.example>",
+    "<faktury@dostawca.pl>, <faktury@dostawca.pl>, <attacker@evil.example>",
+    "=?utf-8?Q?faktury@dostawca.pl?= <attacker@evil.example>",  # a bare "@" in an encoded word
+    "faktury@dostawca.pl\x00attacker@evil.example",  # a client may show the text up to the NUL
+    "Faktury: faktury@dostawca.pl, attacker@evil.example;",
+    "Faktury: faktury@dostawca.pl;",  # group syntax, whatever its members
+    "faktury@dostawca.pl: attacker@evil.example;",
+    "undisclosed-recipients:;",
+]
+
+
+@pytest.mark.parametrize("from_value", AMBIGUOUS_FROM)
+def test_from_with_more_than_one_address_or_a_group_is_ambiguous(from_value):
+    assert read_sender(from_value) == Sender(None, SenderProblem.AMBIGUOUS)
+    assert sender_address(from_value) is None
+
+
+@pytest.mark.parametrize("from_value", AMBIGUOUS_FROM)
+def test_ambiguous_sender_is_not_admitted_even_when_every_address_is_listed(from_value):
+    whitelist = SenderWhitelist(["faktury@dostawca.pl", "attacker@evil.example", "*@*"])
+    assert not whitelist.admits(from_value)
+    assert whitelist.matching_entries(from_value) == []
 
 
 # -- Admitting senders ---------------------------------------------------------------------------
@@ -348,9 +412,50 @@ entry_like = st.lists(entry_pieces)
 @example("<" + "a@" * 20000)
 @example('"' + '\\"' * 20000)
 @example("a@b.pl " * 5000)
-def test_any_from_gives_an_address_or_none(from_value):
-    address = sender_address(from_value)
-    assert address is None or "@" in address
+def test_any_from_gives_one_address_or_the_problem(from_value):
+    sender = read_sender(from_value)
+    assert (sender.address is None) == (sender.problem is not None)
+    if sender.address is not None:
+        local, _, domain = sender.address.rpartition("@")
+        assert local.strip() and domain.strip()
+        assert not _CONTROL_CHARACTERS.search(sender.address)
+    assert sender_address(from_value) == sender.address
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+local_parts = st.from_regex(r"[a-z0-9._%+-]{1,20}", fullmatch=True)
+domains = st.from_regex(r"[a-z0-9-]{1,15}(\.[a-z0-9-]{1,8}){1,2}", fullmatch=True)
+addresses = st.builds(lambda local, domain: f"{local}@{domain}", local_parts, domains)
+display_names = st.text(max_size=20).map(
+    lambda name: '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+)
+LAYOUTS = [
+    "{a}, {b}",
+    "{a} {b}",
+    "{a};{b}",
+    "<{a}> <{b}>",
+    "{a} <{b}>",
+    "{name} <{a}>, {name} <{b}>",
+    "{name} <{a}> {b}",
+    "({name}) {a} <{b}>",
+    "{name}: {a};",
+    "{name}: {a}, {b};",
+]
+
+
+@given(addresses, addresses, display_names, st.sampled_from(LAYOUTS))
+def test_from_showing_two_addresses_is_ambiguous(a, b, name, layout):
+    assume(a.lower() != b.lower() or ":" in layout)
+    sender = read_sender(layout.format(a=a, b=b, name=name))
+    assert sender == Sender(None, SenderProblem.AMBIGUOUS)
+
+
+ONE_MAILBOX = ["{name} <{a}>", "{a} ({name})", "{name}<{a}>", "<{a}> {name}"]
+
+
+@given(addresses, display_names, st.sampled_from(ONE_MAILBOX))
+def test_from_of_one_mailbox_gives_its_address_whatever_the_display_name(a, name, layout):
+    assert read_sender(layout.format(a=a, name=name)) == Sender(a)
 
 
 @given(st.lists(entry_like.map("".join), max_size=5), st.one_of(from_like, st.text()))

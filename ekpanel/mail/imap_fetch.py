@@ -279,7 +279,7 @@ def summary_from_fetch(
     summary = MessageSummary(
         ref=str(uid),
         message_id=message_id or None,
-        sender=_sender(from_value),
+        sender=sender_address(from_value),
         subject=subject,
         received_at=_received_at(data.get(b"INTERNALDATE"), date_value),
         header_hash=_imap_header_hash(message_id, from_value, date_value, subject, data.get(b"RFC822.SIZE")),
@@ -314,15 +314,3 @@ def _received_at(internal_date: Any, date_value: str | None) -> datetime | None:
         except (TypeError, ValueError, IndexError, OverflowError):  # no date (or none in UTC's range)
             continue
     return None
-
-
-# ``jan@firma.pl`` or ``Name <jan@firma.pl>`` with no quotes, commas or groups: most mail. The
-# email package's address parser costs half a millisecond a message; it stays for the rest.
-_SIMPLE_FROM = re.compile(r"\s*(?:[^\"<>,;:@\\]*<\s*)?([^\s<>\"(),;:@\\]+@[^\s<>\"(),;:@\\]+)\s*>?\s*")
-
-
-def _sender(from_value: str | None) -> str | None:
-    match = _SIMPLE_FROM.fullmatch(from_value) if from_value else None
-    if match and (">" in from_value) == ("<" in from_value):
-        return match.group(1)
-    return sender_address(from_value)

@@ -10,6 +10,9 @@ are the same entry and admit the same senders.
 A ``*`` never crosses the ``@``: local part and domain are matched separately, at the address's
 last ``@``, so a quoted local part such as ``"faktury@firma.pl"@evil.example`` cannot pass for
 ``faktury@firma.pl``.
+
+A sender is admitted only when its *From* names exactly one address (:func:`read_sender`): a
+From showing two, or a group, is ambiguous and admitted by no entry, not even ``*@*``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ import contextlib
 import re
 import unicodedata
 from collections.abc import Iterable
-from email.policy import default as default_policy
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ekpanel.mail.headers import decode_bytes
 
 # RFC 5321's limit for an address; a longer entry is a paste gone wrong (and costs the matcher).
 MAX_ENTRY_LENGTH = 254
@@ -34,11 +40,24 @@ _ITEMS = re.compile(r"[,;\n]+")
 # Printable characters that cannot start or end an address in a list; ``[`` and ``?`` are allowed.
 _ENTRY_LOCAL_PART = re.compile(r'[^\s@,;<>()"\\\x00-\x1f\x7f]+')
 _ENTRY_DOMAIN = re.compile(r"[\w*-]+(?:\.[\w*-]+)*")
-_BARE_ADDRESS = re.compile(r"[^\s@<>()\[\]\\,;:\"]+@[^\s@<>()\[\]\\,;:\"]+")
-_ANGLE_ADDRESS = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>")
-# A quoted display name (not a quoted local part, which an "@" follows) and a comment.
-_QUOTED_STRING = re.compile(r'"(?:[^"\\]|\\.)*"(?!\s*@)')
-_COMMENT = re.compile(r"\([^()]*\)")
+# ``jan@firma.pl`` or ``Name <jan@firma.pl>`` with no quotes, commas, groups or second address.
+_SIMPLE_FROM = re.compile(
+    r'(?P<bare>[^\s<>"(),;:@\\]+@[^\s<>"(),;:@\\]+)'
+    r'|[^"<>,;:@\\]*<\s*(?P<angled>[^\s<>"(),;:@\\]+@[^\s<>"(),;:@\\]+)\s*>'
+)
+# A From value's tokens; every character belongs to one. An unclosed quote, comment or angle
+# bracket runs to the end (nested comments read as more text, which can only add addresses).
+_FROM_TOKEN = re.compile(
+    r"""(?P<quoted>"(?:[^"\\]|\\.)*(?P<quote_end>")?)
+      | (?P<comment>\((?:[^()\\]|\\.)*(?P<comment_end>\))?)
+      | (?P<angle><[^<>]*>?)
+      | (?P<space>\s+)
+      | (?P<colon>:)
+      | (?P<separator>[,;>)])
+      | (?P<text>[^\s"(<>,;:)]+)""",
+    re.VERBOSE | re.DOTALL,
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def parse_entries(text: str) -> tuple[list[str], list[str]]:
@@ -124,39 +143,101 @@ def normalise_entry(entry: str) -> str | None:
     return f"{local}@{domain}"
 
 
-def sender_address(from_value: str | bytes | None) -> str | None:
-    """The addr-spec of a *From* header value (display names, encoded words, groups), or None.
+class SenderProblem(StrEnum):
+    """Why a *From* header names no single sender."""
 
-    Case is kept as written; matching normalises. With several mailboxes the first one that has
-    a domain is the sender (an unquoted ``Kowalski, Jan <jan@firma.pl>`` reads as two). When the
-    value has an ``<angle address>`` the sender is in it, as every mail client shows it: an
-    address-like display name (``faktury@firma.pl <evil@example.com>``) must not pass for it.
+    MISSING = "missing"  # no From header, or an empty one
+    UNREADABLE = "unreadable"  # no address in it (``Jan Kowalski``, ``<>``), or garbled or too long
+    AMBIGUOUS = "ambiguous"  # more than one address, or a group: which one sent it is a guess
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who a *From* header says sent the message: one address, or why there is not one."""
+
+    address: str | None  # the addr-spec, case kept as written; None exactly when there is a problem
+    problem: SenderProblem | None = None
+
+
+def read_sender(from_value: str | bytes | None) -> Sender:
+    """The one address of a *From* header value (display names, comments, encoded words), or
+    the problem that there is not one.
+
+    Every address-like word counts, wherever it stands (a display name ``faktury@firma.pl``
+    beside ``<evil@example.com>``, a second mailbox after a comma, in angle brackets or not), and
+    two different ones make the sender ambiguous: mail clients show one, SMTP used another, and
+    a whitelist must not pick the one it likes. Quoted display names and comments are not
+    addresses (``"Kowalski, Jan" <jan@firma.pl>`` is one mailbox), and group syntax
+    (``Faktury: a@firma.pl;``) is ambiguous whatever its members: From is a list of mailboxes.
+    The email package's parser is not used: it drops whatever follows a first mailbox it can
+    read (``faktury@firma.pl <evil@example.com>`` gives faktury@firma.pl, with a defect).
     """
     if from_value is None:
-        return None
+        return Sender(None, SenderProblem.MISSING)
     if isinstance(from_value, bytes):
-        from_value = from_value.decode("utf-8", "replace")
-    value = " ".join(from_value.split())
-    if not value or len(value) > MAX_FROM_LENGTH:
-        return None
-    if _BARE_ADDRESS.fullmatch(value):
-        return value  # already an addr-spec (what the check passes): the full parse costs 0.25 ms
-    parsed = None
-    try:
-        header = default_policy.header_factory("from", value)
-        parsed = next((a.addr_spec for a in header.addresses if a.username and a.domain), None)
-    except Exception:  # the header parser has raised on real mail before; fall back to a regex
-        pass
-    angled = _ANGLE_ADDRESS.findall(_COMMENT.sub(" ", _QUOTED_STRING.sub('""', value)))
-    if angled and (parsed is None or parsed.lower() not in {a.lower() for a in angled}):
-        return angled[0]
-    if parsed:
-        return parsed
-    for word in value.split():
-        word = word.strip("<>,;\"'")
-        if "@" in word and not word.startswith("@") and not word.endswith("@"):
-            return word
-    return None
+        from_value = decode_bytes(from_value)
+    # A control character ends a word as a space does (a mail client may cut the text at a NUL).
+    value = " ".join(_CONTROL.sub(" ", from_value).split())
+    if not value:
+        return Sender(None, SenderProblem.MISSING)
+    if len(value) > MAX_FROM_LENGTH:
+        return Sender(None, SenderProblem.UNREADABLE)
+    simple = _SIMPLE_FROM.fullmatch(value)
+    if simple:  # most mail, read without the word-by-word pass (this runs for every message)
+        return Sender(simple.group("bare") or simple.group("angled"))
+    addresses = _addresses_in(value)
+    if addresses is None:
+        return Sender(None, SenderProblem.AMBIGUOUS)
+    distinct = {address.lower() for address in addresses}
+    if len(distinct) > 1:
+        return Sender(None, SenderProblem.AMBIGUOUS)
+    if not distinct:
+        return Sender(None, SenderProblem.UNREADABLE)
+    return Sender(addresses[0])
+
+
+def sender_address(from_value: str | bytes | None) -> str | None:
+    """The one address of a *From* header value, or None (see :func:`read_sender` for why)."""
+    return read_sender(from_value).address
+
+
+def _addresses_in(value: str) -> list[str] | None:
+    """The address-like words of a From value in order; None when it is no list of mailboxes:
+    group syntax, or a quote or comment left open with an ``@`` in it (another reader may end it
+    sooner and find an address there).
+
+    An address-like word has an ``@`` outside quotes with something on both sides; a quoted
+    string joins the word it touches (``"jan kowalski"@firma.pl``); comments are skipped.
+    """
+    addresses: list[str] = []
+    word: list[str] = []
+    at_outside_quotes = False
+    for match in _FROM_TOKEN.finditer(value):
+        kind, text = match.lastgroup, match.group()
+        unclosed = (kind == "quoted" and not match.group("quote_end")) or (
+            kind == "comment" and not match.group("comment_end")
+        )
+        if (unclosed and "@" in text) or kind == "colon":
+            return None
+        if kind in ("quoted", "text"):
+            word.append(text)
+            at_outside_quotes = at_outside_quotes or (kind == "text" and "@" in text)
+            continue
+        if at_outside_quotes:
+            addresses.append("".join(word))
+        word, at_outside_quotes = [], False
+        if kind == "angle":
+            inside = text[1:].removesuffix(">").strip()
+            # An obsolete source route (``<@relay:jan@firma.pl>``) is not part of the address.
+            addresses.append(inside.split(":", 1)[1] if inside.startswith("@") and ":" in inside else inside)
+    if at_outside_quotes:
+        addresses.append("".join(word))
+    return [address for address in addresses if _has_both_sides(address)]
+
+
+def _has_both_sides(address: str) -> bool:
+    local, at, domain = address.rpartition("@")
+    return bool(at and local.strip() and domain.strip())
 
 
 class SenderWhitelist:
@@ -180,7 +261,8 @@ class SenderWhitelist:
         return self._entries
 
     def admits(self, address: str | None) -> bool:
-        """Whether mail from ``address`` (an addr-spec or a whole *From* value) may be taken."""
+        """Whether mail from ``address`` (an addr-spec or a whole *From* value) may be taken; never
+        for a From without exactly one address."""
         return bool(self.matching_entries(address))
 
     def matching_entries(self, address: str | None) -> list[str]:
