@@ -11,6 +11,11 @@ either can be fetched as ``BODY[section]``:
 
 Only non-text leaves become :class:`AttachmentPart` (text bodies are never documents); the
 ``has_attachments`` flag also counts named or ``attachment`` text parts and forwarded messages.
+
+The walk has two bounds, keyword arguments of every entry point: parts examined (containers
+included) and nesting depth (multiparts and forwarded messages). Beyond one it stops with
+:class:`StructureBoundExceeded`, which names the bound; anything that is not a structure at all
+is a :class:`StructureError`. Nothing else escapes, whatever the input.
 """
 
 from __future__ import annotations
