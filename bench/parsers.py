@@ -98,7 +98,7 @@ def main() -> None:
     hostile_from = {
         "From: '<' + 'a@' * 20000": "<" + "a@" * 20000,
         "From: '\"' + '\\\\\"' * 20000": '"' + '\\"' * 20000,
-        "From: 'a@b.pl, ' * 300 (under the length bound)": "a@b.pl, " * 300,
+        "From: 'a@b.pl, ' * 200": "a@b.pl, " * 200,
         "From: 'Jan <' * 400": "Jan <" * 400,
     }
     whitelist = SenderWhitelist(["faktury*@*.pl", "*@dostawca.pl"])
