@@ -131,6 +131,8 @@ def _from_structure(
 ) -> Verdict | _Waiting:
     if message.parse_error:
         return Verdict(Decision.ERROR, detail=message.parse_error)
+    if message.sender_ambiguous:
+        return Verdict(Decision.SKIPPED, Reason.SENDER_AMBIGUOUS)
     if not whitelist.admits(message.sender):
         return Verdict(Decision.SKIPPED, Reason.SENDER)
     if not message.has_attachments and not message.parts:

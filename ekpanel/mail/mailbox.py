@@ -51,6 +51,7 @@ class MessageSummary:
     parts: list[AttachmentPart] = field(default_factory=list)
     has_attachments: bool = False  # any attachment at all, PDF or not
     parse_error: Note | None = None  # set when the structure could not be read
+    sender_ambiguous: bool = False  # From names more than one address: ``sender`` is None then
 
 
 @dataclass

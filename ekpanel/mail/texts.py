@@ -42,6 +42,8 @@ class Text(StrEnum):
     IMAP_FOLDER_UNAVAILABLE = "imap_folder_unavailable"
     IMAP_STRUCTURE_UNREADABLE = "imap_structure_unreadable"
     IMAP_RESPONSE_TOO_LONG = "imap_response_too_long"
+    TOO_MANY_PARTS = "too_many_parts"
+    NESTED_TOO_DEEP = "nested_too_deep"
     IMAP_LOGIN_DISABLED = "imap_login_disabled"
     IMAP_AUTH_FAILED = "imap_auth_failed"
     IMAP_TLS_FAILED = "imap_tls_failed"
@@ -121,6 +123,13 @@ MSGIDS: Mapping[Text, str] = {
     ),
     Text.IMAP_FOLDER_UNAVAILABLE: N_("Nie można otworzyć folderu %(folder)s: %(reason)s"),
     Text.IMAP_STRUCTURE_UNREADABLE: N_("Serwer zwrócił strukturę wiadomości, której nie da się odczytać."),
+    Text.TOO_MANY_PARTS: N_(
+        "Wiadomość ma więcej niż %(limit)s części (EKPANEL_MAX_PARTS_PER_MESSAGE); nie sprawdzono jej dalej."
+    ),
+    Text.NESTED_TOO_DEEP: N_(
+        "Części wiadomości są zagnieżdżone głębiej niż %(limit)s poziomów (EKPANEL_MAX_MIME_DEPTH); "
+        "nie sprawdzono jej dalej."
+    ),
     Text.IMAP_RESPONSE_TOO_LONG: N_(
         "Opis tej wiadomości od serwera jest dłuższy niż %(limit)s (EKPANEL_IMAP_MAX_LINE_MB); "
         "wiadomości nie odczytano."
