@@ -30,7 +30,7 @@ class CheckCounts:
 
     @property
     def skipped(self) -> int:
-        return sum(getattr(self, name) for name in _SKIP_FIELDS.values())
+        return sum(getattr(self, name) for name in set(_SKIP_FIELDS.values()))
 
     def add_skip(self, reason: Reason) -> None:
         name = _SKIP_FIELDS[reason]

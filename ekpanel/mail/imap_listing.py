@@ -15,9 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from imapclient.exceptions import IMAPClientError
-from imapclient.response_parser import parse_fetch_response
 
-from ekpanel.mail.imap_fetch import FetchSyntaxError, parse_fetch, sequence_set, summary_from_fetch
+from ekpanel.mail.imap_fetch import FetchSyntaxError, read_fetch, sequence_set, summary_from_fetch
 from ekpanel.mail.imap_session import ImapSession
 from ekpanel.mail.mailbox import FolderCursor, MailboxError, MessageSummary, RemoteFolder
 from ekpanel.mail.structure import StructureError
@@ -127,7 +126,13 @@ def _fetch_summaries(session: ImapSession, uids: list[int], items: list[str]) ->
         with session.errors():
             response = _fetch_items(session, uids, items)
         return [
-            summary_from_fetch(uid, response[uid], with_structure=with_structure)
+            summary_from_fetch(
+                uid,
+                response[uid],
+                with_structure=with_structure,
+                max_parts=session.settings.max_parts_per_message,
+                max_depth=session.settings.max_mime_depth,
+            )
             for uid in uids
             if uid in response
         ]
@@ -149,10 +154,7 @@ def _fetch_items(session: ImapSession, uids: list[int], items: list[str]) -> dic
     typ, data = session.client._imap.uid("FETCH", sequence_set(uids), f"({' '.join(items)})")
     if typ != "OK":
         raise IMAPClientError(f"FETCH failed: {data!r}")
-    try:
-        return parse_fetch(data)
-    except FetchSyntaxError:
-        return parse_fetch_response(data, normalise_times=False, uid_is_key=True)
+    return read_fetch(data)
 
 
 def _cut_short(failure: Exception) -> bool:
