@@ -53,6 +53,7 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         "TIMEZONE": get("TIMEZONE", "Europe/Warsaw"),
         "STORAGE_DIR": get("STORAGE_DIR", str(instance_dir / "documents")),
         "MAX_PDF_MB": int(get("MAX_PDF_MB", "50")),
+        "MAX_FORWARDED_MULTIPLE": float(get("MAX_FORWARDED_MULTIPLE", "4")),
         "IMAP_TIMEOUT": float(get("IMAP_TIMEOUT", "30")),
         "CHECK_TIMEOUT": int(get("CHECK_TIMEOUT", "1800")),
         "CHECK_TIMES": get("CHECK_TIMES", "05:00,12:00,14:00"),
@@ -60,6 +61,8 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         "LOG_DAYS": int(get("LOG_DAYS", "90")),
         "MAX_PDFS_PER_MESSAGE": int(get("MAX_PDFS_PER_MESSAGE", "100")),
         "IMAP_MAX_LINE_MB": float(get("IMAP_MAX_LINE_MB", "16")),
+        "MAX_PARTS_PER_MESSAGE": int(get("MAX_PARTS_PER_MESSAGE", "500")),
+        "MAX_MIME_DEPTH": int(get("MAX_MIME_DEPTH", "32")),
         # Seconds reading one PDF's text after intake may take (ekpanel.documents.extraction).
         "EXTRACT_SECONDS": float(get("EXTRACT_SECONDS", "30")),
         "MS_LOGIN_URL": get("MS_LOGIN_URL", "https://login.microsoftonline.com").rstrip("/"),

@@ -341,10 +341,10 @@ def test_missing_folder_is_a_warning_and_the_other_folders_are_checked(sqlite_ap
 def test_malformed_message_is_an_error_and_the_check_goes_on(sqlite_app, dovecot, monkeypatch):
     original = imap_fetch.parts_from_bodystructure
 
-    def parse(bodystructure):
+    def parse(bodystructure, **bounds):
         if b"zepsuta.pdf" in repr(bodystructure).encode():
             raise StructureError("unreadable BODYSTRUCTURE")
-        return original(bodystructure)
+        return original(bodystructure, **bounds)
 
     monkeypatch.setattr(imap_fetch, "parts_from_bodystructure", parse)
     box = new_box(dovecot)
