@@ -24,8 +24,9 @@ from ekpanel.extensions import db
 from ekpanel.mail.connect import list_folders
 from ekpanel.mail.folders import year_folder_name
 from ekpanel.mail.mailbox import MailboxError
+from tests.factories import make_graph_server
 from tests.support import messages as m
-from tests.support.ms_fixtures import CLIENT_ID, MAILBOX, make_graph_server
+from tests.support.ms_account import CLIENT_ID, MAILBOX
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TOKEN = r"/oauth2/v2\.0/token$"

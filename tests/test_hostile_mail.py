@@ -9,8 +9,9 @@ from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
 from ekpanel.mail.texts import Text
+from tests.factories import make_dovecot_server
 from tests.support import messages as m
-from tests.support.mail_servers import new_box, server_for, year_folder
+from tests.support.mail_users import new_box
 
 
 def document_count() -> int:
@@ -20,7 +21,7 @@ def document_count() -> int:
 def test_a_message_with_more_pdfs_than_allowed_gives_the_first_ones_and_moves(sqlite_app, dovecot):
     sqlite_app.config["MAX_PDFS_PER_MESSAGE"] = 3
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     msg = m.message()
     for n in range(8):
         m.add_pdf(msg, m.pdf_bytes(), filename=f"faktura-{n}.pdf")
@@ -37,4 +38,4 @@ def test_a_message_with_more_pdfs_than_allowed_gives_the_first_ones_and_moves(sq
     [decision] = db.session.scalars(select(Decision)).all()
     assert decision.decision == "taken"
     assert (decision.detail.code, decision.detail.params["count"]) == (Text.PDFS_OVER_LIMIT, 5)
-    assert box.user.list("INBOX") == [] and len(box.user.list(year_folder(box))) == 1
+    assert box.user.list("INBOX") == [] and len(box.user.list(box.year_folder())) == 1

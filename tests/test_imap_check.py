@@ -19,11 +19,11 @@ from ekpanel.mail import connect, imap_fetch
 from ekpanel.mail.decide import Verdict
 from ekpanel.mail.mailbox import MessageSummary, RemoteFolder
 from ekpanel.mail.structure import StructureError
-from ekpanel.servers.models import ENCRYPTION_STARTTLS, MailServer
+from ekpanel.servers.models import ENCRYPTION_SSL, ENCRYPTION_STARTTLS
 from ekpanel.timeutil import utcnow
-from tests.factories import make_company
+from tests.factories import make_dovecot_server, make_imap_server
 from tests.support import messages as m
-from tests.support.mail_servers import ENCRYPTION_SSL, make_server, new_box, server_for, year_folder
+from tests.support.mail_users import new_box
 
 
 def documents() -> list[Document]:
@@ -55,7 +55,7 @@ def test_pdf_from_whitelisted_sender_becomes_a_document_and_moves_to_year_folder
     sqlite_app, dovecot, dovecot_courier, namespace, encryption
 ):
     box = new_box(dovecot if namespace == "fs" else dovecot_courier, encryption)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     pdf = m.pdf_bytes()
     box.user.append("INBOX", m.with_pdf(pdf, subject="Faktura 7/2026"))
 
@@ -68,7 +68,7 @@ def test_pdf_from_whitelisted_sender_becomes_a_document_and_moves_to_year_folder
     assert document.received_at is not None and document.server_id == server.id
     assert pdf_path(document.sha256).read_bytes() == pdf
     assert box.user.list("INBOX") == []
-    [moved] = box.user.list(year_folder(box))
+    [moved] = box.user.list(box.year_folder())
     assert "\\Seen" not in moved["flags"]
     [decision] = decisions(server_id=server.id)
     assert (decision.decision, decision.check_id) == ("taken", result.check_id)
@@ -76,7 +76,7 @@ def test_pdf_from_whitelisted_sender_becomes_a_document_and_moves_to_year_folder
 
 def test_message_from_sender_not_on_the_list_stays_untouched(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf(sender=m.STRANGER), flags=["\\Flagged"])
     before = box.user.list("INBOX")
 
@@ -104,7 +104,7 @@ def test_message_from_sender_not_on_the_list_stays_untouched(sqlite_app, dovecot
 )
 def test_whitelisted_message_without_a_pdf_is_skipped_with_its_reason(sqlite_app, dovecot, build, reason):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.as_bytes(build()))
 
     result = run_check(server.id, trigger="cli")
@@ -118,7 +118,7 @@ def test_whitelisted_message_without_a_pdf_is_skipped_with_its_reason(sqlite_app
 def test_every_pdf_shape_is_found_by_its_bytes(sqlite_app, dovecot, shape):
     build, expected_names = m.PDF_SHAPES[shape]
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.as_bytes(build(m.pdf_bytes())))
 
     result = run_check(server.id, trigger="cli")
@@ -133,7 +133,7 @@ def test_every_pdf_shape_is_found_by_its_bytes(sqlite_app, dovecot, shape):
 def test_pdf_over_the_size_limit_is_skipped_as_too_large(sqlite_app, dovecot):
     sqlite_app.config["MAX_PDF_MB"] = 0.01  # about 10 KB
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf(m.pdf_bytes(30_000)))
 
     result = run_check(server.id, trigger="cli")
@@ -145,7 +145,7 @@ def test_pdf_over_the_size_limit_is_skipped_as_too_large(sqlite_app, dovecot):
 
 def test_skipped_messages_keep_their_folder_and_flags(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf(sender=m.STRANGER))
     box.user.append("INBOX", m.as_bytes(m.message()), flags=["\\Flagged"])
     box.user.append("INBOX", m.as_bytes(m.with_png(m.message())), flags=["\\Seen"])
@@ -159,7 +159,7 @@ def test_skipped_messages_keep_their_folder_and_flags(sqlite_app, dovecot):
 
 def test_year_folder_is_created_once_and_subscribed(sqlite_app, dovecot_courier, opened):
     box = new_box(dovecot_courier)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf())
     box.user.append(box.folder("Junk"), m.with_pdf())
 
@@ -167,18 +167,18 @@ def test_year_folder_is_created_once_and_subscribed(sqlite_app, dovecot_courier,
 
     assert result.counts.taken == 2
     assert opened[0].stats.count("CREATE") == 1 and opened[0].stats.count("SUBSCRIBE") == 1
-    assert year_folder(box).startswith("INBOX.eksiegowy")
-    assert len(box.user.list(year_folder(box))) == 2
+    assert box.year_folder().startswith("INBOX.eksiegowy")
+    assert len(box.user.list(box.year_folder())) == 2
     with box.server.imap(box.user.login, box.user.password) as conn:
         _typ, subscribed = conn.lsub('""', "*")
-    assert any(year_folder(box).encode() in line for line in subscribed)
+    assert any(box.year_folder().encode() in line for line in subscribed)
 
 
 def test_second_check_without_new_mail_takes_nothing_and_fetches_no_message_parts(
     sqlite_app, dovecot, opened
 ):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf())
     for _ in range(3):
         box.user.append("INBOX", m.with_pdf(sender=m.STRANGER))
@@ -197,7 +197,7 @@ def test_pdfs_of_a_batch_come_in_one_fetch_and_only_listed_senders_structure_is_
     sqlite_app, dovecot, opened
 ):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     for _ in range(3):
         box.user.append("INBOX", m.with_pdf())
     box.user.append("INBOX", m.with_pdf(sender=m.STRANGER))
@@ -211,7 +211,7 @@ def test_pdfs_of_a_batch_come_in_one_fetch_and_only_listed_senders_structure_is_
 
 def test_changed_whitelist_rescans_the_folder(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf(sender="ksiegowosc@inny.pl"))
     assert run_check(server.id, trigger="cli").counts.skipped == 1
 
@@ -225,7 +225,7 @@ def test_changed_whitelist_rescans_the_folder(sqlite_app, dovecot):
 
 def test_skipped_message_is_recorded_once_across_rescans(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf(sender=m.STRANGER))
     run_check(server.id, trigger="cli")
 
@@ -239,7 +239,7 @@ def test_skipped_message_is_recorded_once_across_rescans(sqlite_app, dovecot):
 
 def test_changed_uidvalidity_rescans_without_duplicates(app, dovecot):
     box = new_box(dovecot)
-    server = server_for(app, box)
+    server = make_dovecot_server(box)
     raw = m.with_pdf()
     box.user.append("INBOX", raw)
     box.user.append("INBOX", m.with_pdf(sender=m.STRANGER))
@@ -258,12 +258,12 @@ def test_changed_uidvalidity_rescans_without_duplicates(app, dovecot):
     assert len(documents()) == 1
     assert len(decisions(server_id=server.id, decision="skipped", reason="sender not on the list")) == 1
     assert len(box.user.list("INBOX")) == 1  # only the stranger's message
-    assert len(box.user.list(year_folder(box))) == 2
+    assert len(box.user.list(box.year_folder())) == 2
 
 
 def test_crash_between_store_and_move_then_next_check_moves_without_a_second_document(app, dovecot):
     box = new_box(dovecot)
-    server = server_for(app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf())
 
     def crash(folder, messages):
@@ -278,12 +278,12 @@ def test_crash_between_store_and_move_then_next_check_moves_without_a_second_doc
     assert (second.outcome, second.counts.documents, second.counts.duplicates) == ("ok", 0, 1)
     assert len(documents()) == 1
     assert box.user.list("INBOX") == []
-    assert len(box.user.list(year_folder(box))) == 1
+    assert len(box.user.list(box.year_folder())) == 1
 
 
 def test_server_killed_between_store_and_move_then_next_check_finishes_the_job(sqlite_app, private_dovecot):
     box = new_box(private_dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf())
 
     first = run_check(
@@ -302,7 +302,7 @@ def test_server_killed_between_store_and_move_then_next_check_finishes_the_job(s
 
 def test_same_message_in_two_checked_folders_gives_one_set_of_documents(app, dovecot):
     box = new_box(dovecot)
-    server = server_for(app, box)
+    server = make_dovecot_server(box)
     raw = m.with_pdf()
     box.user.append("INBOX", raw)
     box.user.append(box.folder("Junk"), raw)
@@ -316,7 +316,7 @@ def test_same_message_in_two_checked_folders_gives_one_set_of_documents(app, dov
 
 def test_spam_means_the_junk_folder_not_a_plain_spam_folder(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box, folders="spam")
+    server = make_dovecot_server(box, folders=["spam"])
     box.user.append("Junk", m.with_pdf())
     box.user.append("Spam", m.with_pdf())
 
@@ -329,7 +329,7 @@ def test_spam_means_the_junk_folder_not_a_plain_spam_folder(sqlite_app, dovecot)
 
 def test_missing_folder_is_a_warning_and_the_other_folders_are_checked(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box, folders="Nieistniejący\nINBOX")
+    server = make_dovecot_server(box, folders=["Nieistniejący", "INBOX"])
     box.user.append("INBOX", m.with_pdf())
 
     result = run_check(server.id, trigger="cli")
@@ -348,7 +348,7 @@ def test_malformed_message_is_an_error_and_the_check_goes_on(sqlite_app, dovecot
 
     monkeypatch.setattr(imap_fetch, "parts_from_bodystructure", parse)
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf(filename="zepsuta.pdf"))
     box.user.append("INBOX", m.with_pdf())
 
@@ -361,8 +361,8 @@ def test_malformed_message_is_an_error_and_the_check_goes_on(sqlite_app, dovecot
 
 def test_wrong_password_fails_only_that_servers_check(sqlite_app, dovecot):
     good_box, bad_box = new_box(dovecot), new_box(dovecot)
-    good = server_for(sqlite_app, good_box)
-    bad = make_server(good.company, bad_box, password="zle-haslo")
+    good = make_dovecot_server(good_box)
+    bad = make_dovecot_server(bad_box, good.company, password="zle-haslo")
     good_box.user.append("INBOX", m.with_pdf())
 
     failed, ok = (run_check(server_id, trigger="schedule") for server_id in (bad.id, good.id))
@@ -376,7 +376,7 @@ def test_wrong_password_fails_only_that_servers_check(sqlite_app, dovecot):
 
 def test_decisions_older_than_log_days_are_pruned(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf(sender=m.STRANGER))
     first = run_check(server.id, trigger="cli")
     old = decisions(server_id=server.id)[0]
@@ -392,7 +392,7 @@ def test_decisions_older_than_log_days_are_pruned(sqlite_app, dovecot):
 
 def test_progress_reports_folder_counts_and_documents(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf())
     box.user.append("INBOX", m.with_pdf(sender=m.STRANGER))
     reports = []
@@ -406,7 +406,7 @@ def test_progress_reports_folder_counts_and_documents(sqlite_app, dovecot):
 
 def test_check_row_is_committed_with_trigger_user_and_counts(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf())
 
     result = run_check(server.id, trigger="refresh", job_id="job-1")
@@ -419,10 +419,8 @@ def test_check_row_is_committed_with_trigger_user_and_counts(sqlite_app, dovecot
 
 
 def test_documents_committed_meanwhile_by_another_check_make_a_duplicate_not_an_error(app):
-    company = make_company()
-    server = MailServer(company_id=company.id, protocol="imap", host="127.0.0.1", username="x")
-    db.session.add(server)
-    db.session.flush()
+    server = make_imap_server(host="127.0.0.1", username="x")
+    company = server.company
     check = Check(server_id=server.id, trigger="schedule")
     db.session.add(check)
     db.session.commit()
