@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import pytest
-from flask import g
 from hypothesis import settings
 from sqlalchemy import text
 
@@ -19,7 +18,7 @@ from ekpanel.extensions import db
 from ekpanel.mail import connect
 from tests.factories import PASSWORD, make_company, make_user
 from tests.support import postgres
-from tests.support.app_config import app_config
+from tests.support.app_config import app_config, fresh_g_per_request
 from tests.support.move_hook import calling_before_move
 
 pytest_plugins = ["tests.support.service_fixtures", "tests.support.browser", "tests.support.ms_fixtures"]
@@ -31,22 +30,6 @@ SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
 settings.register_profile("dev", database=None, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
-
-
-def _fresh_g_per_request(app) -> None:
-    """Clear ``g`` as each request starts.
-
-    The fixtures hold one app context open for the whole test so the test body can use the
-    database, and Flask then reuses it, with its ``g``, for every request of the test client. In
-    production each request has its own: the logged-in user, the language and per-request caches
-    must not leak from one request into the next here either.
-    """
-
-    def clear_g():
-        for name in list(vars(g)):
-            delattr(g, name)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, clear_g)
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +65,7 @@ def database_url(request, tmp_path):
 @pytest.fixture
 def app(database_url, tmp_path):
     app = create_app(app_config(tmp_path, database_url))
-    _fresh_g_per_request(app)
+    fresh_g_per_request(app)
     with app.app_context():
         db.create_all()
         _empty_tables()
@@ -96,7 +79,7 @@ def app(database_url, tmp_path):
 def sqlite_app(tmp_path):
     """For tests whose subject is not the database (pages in the browser, the mail protocol)."""
     app = create_app(app_config(tmp_path, f"sqlite:///{tmp_path / 'ekpanel.sqlite3'}"))
-    _fresh_g_per_request(app)
+    fresh_g_per_request(app)
     with app.app_context():
         db.create_all()
         yield app

@@ -63,19 +63,20 @@ def make_imap_server(
     port: int = 993,
     encryption: str = ENCRYPTION_SSL,
     username: str = "faktury@biuro.pl",
-    password: str = "tajne-haslo",
+    secret: str = "tajne-haslo",
     whitelist=(WHITELISTED,),
     folders=FOLDERS,
     **values,
 ) -> MailServer:
-    """An IMAP server of ``company`` (a new one by default), saved as the server dialog saves it."""
+    """An IMAP server of ``company`` (a new one by default), saved as the server dialog saves it;
+    ``secret`` is its password."""
     server_values = ServerValues(
         protocol=PROTOCOL_IMAP,
         host=host,
         port=port,
         encryption=encryption,
         username=username,
-        secret=password,
+        secret=secret,
         whitelist=list(whitelist),
         folders=list(folders),
         **values,
@@ -99,7 +100,7 @@ def make_dovecot_server(
         port=box.port,
         encryption=box.encryption,
         username=box.user.login,
-        password=password if password is not None else box.user.password,
+        secret=password if password is not None else box.user.password,
         **values,
     )
 

@@ -204,3 +204,29 @@ def test_wrong_password_fails_only_that_servers_check(sqlite_app, dovecot):
     assert (ok.outcome, ok.counts.documents) == ("ok", 1)
     check = db.session.get(Check, failed.check_id)
     assert (check.outcome, check.error_code, check.finished_at is not None) == ("failed", "auth_failed", True)
+
+
+def test_imap_commands_of_an_idle_recheck_and_of_a_check_with_one_new_message(sqlite_app, dovecot, opened):
+    """Exactly these: a new round trip must be a decision, not a drift (issue 14)."""
+    box = new_box(dovecot)
+    server = make_dovecot_server(box, folders=["INBOX"])
+    run_check(server.id, trigger="cli")
+    assert opened[-1].stats.commands == ["LOGIN", "LIST", "EXAMINE", "LOGOUT"]
+
+    box.user.append("INBOX", m.with_pdf())
+    run_check(server.id, trigger="cli")  # the first message of the year creates eksiegowy<year>
+    box.user.append("INBOX", m.with_pdf())
+    run_check(server.id, trigger="cli")
+
+    assert opened[-1].stats.commands == [
+        "LOGIN",
+        "LIST",
+        "EXAMINE",
+        "UID SEARCH",
+        "UID FETCH",  # headers
+        "UID FETCH",  # structure of the listed sender's message
+        "UID FETCH",  # its PDF
+        "SELECT",  # to move: EXAMINE cannot, and reading under EXAMINE never marks a message read
+        "UID MOVE",
+        "LOGOUT",
+    ]

@@ -16,33 +16,7 @@ from ekpanel.servers.models import MailServer
 from ekpanel.servers.secrets import decrypt_secret
 from tests.factories import make_check, make_company, make_graph_server, make_imap_server, make_user
 from tests.support.ms_account import CLIENT_ID, TENANT_ID
-
-PASSWORD = "Zupe!nie-Tajne-Haslo-42"
-CLIENT_SECRET = "Qx8~abcdEFGHijklMNOPqrstUVWXyz0123456789"
-
-IMAP_FORM = {
-    "protocol": "imap",
-    "host": "imap.biuro.pl",
-    "port": "",
-    "encryption": "ssl",
-    "username": "faktury@biuro.pl",
-    "password": PASSWORD,
-    "whitelist": "Faktury@Dostawca.pl, *@helpoffice.pl; faktury@dostawca.pl",
-    "folders": "INBOX\nspam",
-    "active": "y",
-}
-GRAPH_FORM = {
-    "protocol": "graph",
-    "name": "Outlook biura",
-    "client_id": CLIENT_ID,
-    "client_secret": CLIENT_SECRET,
-    "tenant": TENANT_ID,
-    "mailbox_address": "faktury@contoso.com",
-    "secret_expires_on": "2028-11-24",
-    "whitelist": "*@dostawca.pl",
-    "folders": "INBOX",
-    "active": "y",
-}
+from tests.support.server_forms import CLIENT_SECRET, GRAPH_FORM, IMAP_FORM, PASSWORD
 
 
 def new_url(company):

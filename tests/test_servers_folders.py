@@ -39,7 +39,7 @@ def test_real_server_lists_its_folders_with_polish_names(admin_client, sqlite_ap
     sqlite_app.config["CA_BUNDLE"] = str(dovecot.ca_path)
     dovecot.create_folder(mail_user.login, mail_user.password, "Faktury/Wiadomości-śmieci")
     server_id = make_imap_server(
-        host="127.0.0.1", port=dovecot.imaps_port, username=mail_user.login, password=mail_user.password
+        host="127.0.0.1", port=dovecot.imaps_port, username=mail_user.login, secret=mail_user.password
     ).id
 
     html = folder_list(admin_client, server_id)
@@ -52,7 +52,7 @@ def test_real_server_lists_its_folders_with_polish_names(admin_client, sqlite_ap
 
 def test_untrusted_certificate_is_explained(admin_client, dovecot, mail_user):
     server_id = make_imap_server(
-        host="127.0.0.1", port=dovecot.imaps_port, username=mail_user.login, password=mail_user.password
+        host="127.0.0.1", port=dovecot.imaps_port, username=mail_user.login, secret=mail_user.password
     ).id
     html = folder_list(admin_client, server_id)
     assert 'role="alert">Certyfikat' in html

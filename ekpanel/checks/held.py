@@ -100,7 +100,7 @@ def needing_person_counts(server_ids: list[int]) -> dict[int, int]:
         .where(HeldMessage.server_id.in_(server_ids), HeldMessage.state == HELD_NEEDS_PERSON)
         .group_by(HeldMessage.server_id)
     )
-    return dict(rows.tuples())
+    return {server_id: count for server_id, count in rows}
 
 
 def request_retry(held: HeldMessage) -> None:

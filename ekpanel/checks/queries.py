@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, true
 
 from ekpanel.checks.counts import CheckCounts
+from ekpanel.checks.held import needing_person_counts
 from ekpanel.checks.models import Check, Decision
 from ekpanel.extensions import db
 from ekpanel.mail.vocabulary import Outcome
@@ -22,7 +23,8 @@ def last_check_summary(server_id: int) -> dict:
     (``ok``/``partial``/``failed`` or None when never checked), ``error_code``, ``error`` (its note),
     ``counts`` (of that check, all 0 when none),
     ``running`` (a check is under way now), ``failing_since`` (start of the first of the failed checks
-    in a row that ends with the last one; None unless the last check failed).
+    in a row that ends with the last one; None unless the last check failed), ``needs_person`` (how
+    many of its messages wait for a person: "do wyjaśnienia").
     """
     last = db.session.scalar(
         select(Check)
@@ -48,6 +50,7 @@ def last_check_summary(server_id: int) -> dict:
         "counts": last.counts if last else CheckCounts(),
         "running": running,
         "failing_since": None,
+        "needs_person": needing_person_counts([server_id]).get(server_id, 0),
     }
     if last is not None and last.outcome == Outcome.FAILED:
         summary["failing_since"] = failing_since(server_id)

@@ -7,13 +7,16 @@ company without the right gets 403.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
+from ekpanel import audit
 from ekpanel.access import company_or_404
-from ekpanel.checks import queries
+from ekpanel.audit.actions import Action
+from ekpanel.checks import held, queries
 from ekpanel.checks.forms import DecisionSearchForm
-from ekpanel.checks.models import Check
+from ekpanel.checks.models import Check, HeldMessage
 from ekpanel.checks.status import enabled_servers
 from ekpanel.extensions import db
 from ekpanel.htmx import render_page_or_fragment
@@ -31,7 +34,8 @@ def _history_company_or_404(company_id: int):
 
 def _server_or_404(server_id: int) -> MailServer:
     server = db.session.get(MailServer, server_id)
-    if server is None:
+    # Operators do not see a disabled server on the company page; its id must not open it either.
+    if server is None or (not server.active and not current_user.is_admin):
         abort(404)
     _history_company_or_404(server.company_id)
     return server
@@ -72,7 +76,28 @@ def server_history(server_id: int):
         found=found[: queries.DECISIONS_PAGE] if found is not None else None,
         found_more=found_more,
         summary=queries.last_check_summary(server.id),
+        held_messages=held.needing_person(server.id),
     )
+
+
+@bp.post("/servers/<int:server_id>/held/<int:held_id>/retry")
+def retry_held(server_id: int, held_id: int):
+    """An administrator sends a message "do wyjaśnienia" for one more try by the next check."""
+    server = _server_or_404(server_id)
+    if not current_user.is_admin:
+        abort(403)
+    message = db.session.get(HeldMessage, held_id)
+    if message is None or message.server_id != server.id:
+        abort(404)
+    held.request_retry(message)
+    audit.record(
+        Action.MESSAGE_RETRY_REQUESTED,
+        target=server,
+        details={"folder": message.folder_display, "sender": message.sender, "subject": message.subject},
+    )
+    db.session.commit()
+    flash(_("Wiadomość zostanie sprawdzona ponownie przy następnym sprawdzeniu skrzynki."), "success")
+    return redirect(url_for("checks.server_history", server_id=server.id) + "#held-messages")
 
 
 @bp.get("/checks/<int:check_id>")

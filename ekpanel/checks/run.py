@@ -185,9 +185,17 @@ class _Run:
         examined_before = self.counts.examined
         self.report()
         self.held_refs = set()
-        validity = cursor.uidvalidity
+        # Messages that failed before are tried again after the new ones; a folder read in full
+        # again (its configuration or its UIDs changed) meets them anew instead.
+        to_retry = [] if rescan else held.refs_to_retry(self.server_id, folder)
+        if rescan:
+            held.forget_folder(self.server_id, folder)
+        first = True
         for batch, new_cursor in mailbox.new_messages(folder, cursor, self.whitelist.admits):
-            validity = new_cursor.uidvalidity
+            if first and cursor.uidvalidity is not None and new_cursor.uidvalidity != cursor.uidvalidity:
+                held.forget_folder(self.server_id, folder)
+                to_retry = []
+            first = False
             self.progress.to_examine = examined_before + (
                 getattr(mailbox, "pending_count", None) or len(batch)
             )
@@ -207,18 +215,10 @@ class _Run:
             if not self.keep_going():
                 raise _LockLost
         db.session.commit()
-        # Messages that failed before, now that the new ones are done; a folder whose UIDs changed,
-        # or that is read in full again, meets them anew.
-        if not rescan and validity == cursor.uidvalidity:
-            self.retry_held(mailbox, folder)
-        else:
-            held.forget_folder(self.server_id, folder)
-            db.session.commit()
+        if to_retry:
+            self.retry_held(mailbox, folder, to_retry)
 
-    def retry_held(self, mailbox: Mailbox, folder: RemoteFolder) -> None:
-        refs = held.refs_to_retry(self.server_id, folder)
-        if not refs:
-            return
+    def retry_held(self, mailbox: Mailbox, folder: RemoteFolder, refs: list[str]) -> None:
         self.held_refs = set(refs)
         found = mailbox.messages_by_ref(folder, refs, self.whitelist.admits)
         held.release(self.server_id, folder, sorted(set(refs) - {message.ref for message in found}))

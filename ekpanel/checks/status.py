@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ekpanel.checks.counts import CheckCounts
+from ekpanel.checks.held import needing_person_counts
 from ekpanel.checks.models import Check
 from ekpanel.checks.progress import STATE_CHECKING, job_progress
 from ekpanel.checks.queries import failing_server_ids, last_check_summary
@@ -61,6 +62,20 @@ def failing_servers(company_id: int) -> list[FailingServer]:
                 FailingServer(server, summary["failing_since"], summary["error"], summary["error_code"])
             )
     return failing
+
+
+@dataclass(frozen=True)
+class ServerWithHeldMessages:
+    """An enabled server with messages that failed three checks and wait for a person."""
+
+    server: MailServer
+    count: int
+
+
+def servers_with_held_messages(company_id: int) -> list[ServerWithHeldMessages]:
+    servers = enabled_servers(company_id)
+    counts = needing_person_counts([server.id for server in servers])
+    return [ServerWithHeldMessages(server, counts[server.id]) for server in servers if counts.get(server.id)]
 
 
 @dataclass

@@ -26,6 +26,7 @@ from ekpanel.documents.operations import set_status
 from ekpanel.documents.storage import pdf_path
 from ekpanel.extensions import db, limiter
 from ekpanel.htmx import is_htmx, render_page_or_fragment
+from ekpanel.redirects import local_path, redirect_local
 from ekpanel.timeutil import utcnow
 
 bp = Blueprint("documents", __name__)
@@ -78,7 +79,7 @@ def change_status(company_id: int):
     if is_htmx():
         return render_template("documents/_documents.html", companies_oob=True, **_company_list(), **context)
     flash(notice["text"], "success" if notice["undo"] else "warning")
-    return redirect(_local_next(request.args.get("next")) or context["list_url"])
+    return redirect_local(request.args.get("next"), context["list_url"])
 
 
 def _status_notice(changed: list[Document], status: str) -> dict:
@@ -302,6 +303,7 @@ def _list_context(company, args, *, notice: dict | None = None) -> dict:
         "highlight_since": queries.decode_stamp(args.get("highlight")),
         # Part of the fragment: the list reloads after Odśwież, and the warning then goes or stays.
         "failing_servers": status.failing_servers(company.id),
+        "held_messages": status.servers_with_held_messages(company.id),
         "notice": notice,
         "status_form": StatusForm(formdata=None),
     }
@@ -310,16 +312,9 @@ def _list_context(company, args, *, notice: dict | None = None) -> dict:
 def _safe_back_url(value: str | None, company_id: int) -> str:
     """Back to the list the user came from, but only to a list of this panel."""
     prefix = url_for("documents.company_documents", company_id=company_id)
-    if value and value.startswith(prefix) and "//" not in value:
+    if local_path(value) and value.startswith(prefix):
         return value
     return prefix
-
-
-def _local_next(value: str | None) -> str | None:
-    """A page of this panel to go back to; never another site."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return None
 
 
 _POLISH_ASCII = str.maketrans({"ł": "l", "Ł": "L"})  # the one Polish letter NFKD does not decompose

@@ -259,6 +259,31 @@ class GraphMailbox:
                 )
             yield summaries, cursor
 
+    def messages_by_ref(
+        self,
+        folder: RemoteFolder,
+        refs: list[str],
+        needs_structure: Callable[[str | None], bool] | None = None,
+    ) -> list[MessageSummary]:
+        """One request per message: these are the few a check could not decide before."""
+        found = []
+        for ref in refs:
+            try:
+                with self._errors(message=True):
+                    item = self._graph.request(
+                        "GET",
+                        f"{self._users_url}/messages/{_segment(ref)}",
+                        params={"$select": MESSAGE_FIELDS + ",parentFolderId"},
+                    ).json()
+            except MailboxError as error:
+                if error.code != ErrorCode.MESSAGE_MISSING:
+                    raise
+                continue  # deleted, or refused: not the folder's any more
+            if item.get("parentFolderId") not in (None, folder.ref):
+                continue  # moved to another folder by someone
+            found.append(summary_from_item(item, partial(self._attachments, item["id"])))
+        return found
+
     def _delta_start(self, folder: RemoteFolder) -> tuple[str, dict[str, str]]:
         url = f"{self._users_url}/mailFolders/{_segment(folder.ref)}/messages/delta"
         # Only arrivals: a message read or flagged since the last check is not new to us.

@@ -117,10 +117,16 @@ class ImapMailbox:
         return list(self._folders)
 
     def ensure_folder(self, name: str) -> RemoteFolder:
-        prefix, delimiter = self._personal_namespace()
         encoded = imap_utf7.encode(name).decode("ascii")
+        folders = self.list_folders()
+        # Found in the listing, as it is after its first day: no NAMESPACE round trip needed.
+        for candidate in (infer_namespace_prefix(folders) + encoded, encoded):
+            existing = next((folder for folder in folders if folder.ref == candidate), None)
+            if existing is not None:
+                return existing
+        prefix, delimiter = self._personal_namespace()
         ref = encoded if prefix and encoded.startswith(prefix) else prefix + encoded
-        for folder in self.list_folders():
+        for folder in folders:
             if folder.ref == ref:
                 return folder
         with self.session.errors():
@@ -182,6 +188,18 @@ class ImapMailbox:
         yield from imap_listing.read_batches(
             self.session, folder, uidvalidity, batches, needs_structure, read_ahead=self._read_ahead
         )
+
+    def messages_by_ref(
+        self,
+        folder: RemoteFolder,
+        refs: list[str],
+        needs_structure: Callable[[str | None], bool] | None = None,
+    ) -> list[MessageSummary]:
+        uids = sorted({int(ref) for ref in refs if ref.isdigit()})
+        if not uids:
+            return []
+        self.session.select(folder, writable=False)
+        return imap_listing.read_summaries(self.session, uids, needs_structure)
 
     def fetch_part(self, folder: RemoteFolder, message: MessageSummary, part: AttachmentPart) -> bytes:
         return imap_parts.fetch_part(self.session, folder, message, part)

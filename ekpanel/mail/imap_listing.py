@@ -9,17 +9,20 @@ batch, the next is read on a second, read-only session while the check works on 
 
 from __future__ import annotations
 
+import imaplib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from imapclient.exceptions import IMAPClientError, ProtocolError
+from imapclient.exceptions import IMAPClientError
 from imapclient.response_parser import parse_fetch_response
 
 from ekpanel.mail.imap_fetch import FetchSyntaxError, parse_fetch, sequence_set, summary_from_fetch
 from ekpanel.mail.imap_session import ImapSession
 from ekpanel.mail.mailbox import FolderCursor, MailboxError, MessageSummary, RemoteFolder
+from ekpanel.mail.structure import StructureError
 from ekpanel.mail.texts import Text, note
+from ekpanel.mail.vocabulary import ErrorCode
 
 HEADER_FIELDS = "MESSAGE-ID FROM DATE SUBJECT"
 HEADER_ITEM = f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
@@ -28,6 +31,16 @@ HEADER_ITEMS = ["UID", "INTERNALDATE", "RFC822.SIZE", HEADER_ITEM]
 STRUCTURE_ITEMS = ["UID", "BODYSTRUCTURE"]
 
 NeedsStructure = Callable[[str | None], bool]
+# What reading one message's answer may raise besides the connection's failures: the message's fault.
+MESSAGE_FAULTS = (
+    FetchSyntaxError,
+    StructureError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    ValueError,
+    RecursionError,
+)
 
 
 def read_batches(
@@ -107,21 +120,28 @@ def read_summaries(
 
 
 def _read(session: ImapSession, uids: list[int], items: list[str]) -> list[MessageSummary]:
+    """The batch's summaries; when the batch's answer cannot be read, one message at a time, so
+    that only the message at fault becomes an error (with ``parse_error``) and the others go on."""
     with_structure = "BODYSTRUCTURE" in items
     try:
         with session.errors():
             response = _fetch_items(session, uids, items)
+        return [
+            summary_from_fetch(uid, response[uid], with_structure=with_structure)
+            for uid in uids
+            if uid in response
+        ]
     except MailboxError as error:
-        # One message whose structure imapclient cannot parse spoils the whole batch's parse;
-        # fetch one by one so only that message becomes an error.
-        if not isinstance(error.__cause__, ProtocolError) or len(uids) == 1:
-            raise
-        return [summary for uid in uids for summary in _read_one(session, uid, items)]
-    return [
-        summary_from_fetch(uid, response[uid], with_structure=with_structure)
-        for uid in uids
-        if uid in response
-    ]
+        if error.code != ErrorCode.PROTOCOL_ERROR:
+            raise  # the connection's failure (lost, timed out), not a message's
+        failure: Exception = error
+    except MESSAGE_FAULTS as error:
+        failure = error
+    if _cut_short(failure):
+        session.resynchronise()
+    if len(uids) > 1:
+        return [summary for uid in uids for summary in _read(session, [uid], items)]
+    return _unreadable(session, uids[0], failure)
 
 
 def _fetch_items(session: ImapSession, uids: list[int], items: list[str]) -> dict[int, dict[bytes, Any]]:
@@ -135,16 +155,32 @@ def _fetch_items(session: ImapSession, uids: list[int], items: list[str]) -> dic
         return parse_fetch_response(data, normalise_times=False, uid_is_key=True)
 
 
-def _read_one(session: ImapSession, uid: int, items: list[str]) -> list[MessageSummary]:
+def _cut_short(failure: Exception) -> bool:
+    """Whether the answer was abandoned mid-way (a line over imaplib's limit): the connection's
+    remaining bytes belong to it, so the session must start afresh."""
+    return "got more than" in str(failure)
+
+
+def _unreadable(session: ImapSession, uid: int, failure: Exception) -> list[MessageSummary]:
+    """The message whose answer could not be read, as an error the check records and holds back."""
+    if _cut_short(failure):
+        why = note(Text.IMAP_RESPONSE_TOO_LONG, limit=f"{imaplib._MAXLINE // (1024 * 1024)} MB")
+    else:
+        why = note(Text.IMAP_STRUCTURE_UNREADABLE)
     try:
-        return _read(session, [uid], items)
+        with session.errors():
+            response = session.client.fetch([uid], [HEADER_ITEM, "RFC822.SIZE"])
+        summary = summary_from_fetch(uid, response[uid], with_structure=False) if uid in response else None
     except MailboxError as error:
-        if not isinstance(error.__cause__, ProtocolError):
+        if error.code != ErrorCode.PROTOCOL_ERROR:
             raise
-    with session.errors():
-        response = session.client.fetch([uid], [HEADER_ITEM, "RFC822.SIZE"])
-    if uid not in response:
-        return []
-    summary = summary_from_fetch(uid, response[uid], with_structure=False)
-    summary.parse_error = note(Text.IMAP_STRUCTURE_UNREADABLE)
+        session.resynchronise()
+        summary = None
+    except MESSAGE_FAULTS:
+        summary = None
+    if summary is None:  # not even its headers: still an error with its UID, never a stopped mailbox
+        summary = MessageSummary(
+            ref=str(uid), message_id=None, sender=None, subject="", received_at=None, header_hash=f"uid:{uid}"
+        )
+    summary.parse_error = why
     return [summary]

@@ -7,6 +7,7 @@ of protocol economy read it.
 
 from __future__ import annotations
 
+import imaplib
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,10 @@ class ImapSession:
         return self._client
 
     def connect(self) -> None:
+        # imaplib refuses a response line over _MAXLINE (1 MB), which a message with a few thousand
+        # parts exceeds in its BODYSTRUCTURE alone. Raised deliberately to the setting; a message
+        # beyond it is that message's error (imap_listing), not the mailbox's.
+        imaplib._MAXLINE = self.settings.imap_max_line_bytes
         timeout = self.settings.imap_timeout
         context = client_context(self.settings.ca_bundle) if self.encryption != "none" else None
         with self.errors():
@@ -99,6 +104,9 @@ class ImapSession:
                 else:
                     # LOGIN can carry only ASCII; SASL PLAIN carries UTF-8 (RFC 4616): "hasło" must work.
                     client.plain_login(self.username, self._password)
+                # Servers send their capabilities with the login's answer; imapclient keeps them only
+                # until the first SELECT flushes imaplib's responses. Read them now: no round trip.
+                client.capabilities()
         except BaseException:
             self.drop()
             raise
@@ -126,6 +134,16 @@ class ImapSession:
         self.drop()
         self.connect()
         self.select(folder, writable=None)
+
+    def resynchronise(self) -> None:
+        """A fresh connection in the same folder, after an answer that could not be read to its end
+        (the rest of it is still on the wire, so nothing more can be said on this one)."""
+        selected = self._selected
+        self.drop()
+        self.connect()
+        if selected is not None:
+            ref, writable = selected
+            self.select(RemoteFolder(ref=ref, display=ref), writable=writable)
 
     def select(self, folder: RemoteFolder, writable: bool | None, *, fresh: bool = False) -> dict[bytes, Any]:
         """Open ``folder``: EXAMINE for reading, SELECT for moving; ``None`` takes what is open.

@@ -15,6 +15,7 @@ from ekpanel.mail.pdf import DEFAULT_MAX_PDF_MB
 
 DEFAULT_IMAP_TIMEOUT = 30.0
 DEFAULT_LOG_DAYS = 90
+DEFAULT_IMAP_MAX_LINE_MB = 16
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class MailSettings:
     storage_dir: Path = Path("documents")
     log_days: int = DEFAULT_LOG_DAYS
     max_pdfs_per_message: int = MAX_PDFS_PER_MESSAGE
+    imap_max_line_bytes: int = DEFAULT_IMAP_MAX_LINE_MB * 1024 * 1024  # longest IMAP response line read
 
     @classmethod
     def from_config(cls, config: Mapping) -> MailSettings:
@@ -48,4 +50,7 @@ class MailSettings:
             ),
             log_days=int(config.get("LOG_DAYS") or DEFAULT_LOG_DAYS),
             max_pdfs_per_message=max(1, int(config.get("MAX_PDFS_PER_MESSAGE") or MAX_PDFS_PER_MESSAGE)),
+            imap_max_line_bytes=int(
+                max(1.0, float(config.get("IMAP_MAX_LINE_MB") or DEFAULT_IMAP_MAX_LINE_MB)) * 1024 * 1024
+            ),
         )

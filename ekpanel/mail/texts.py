@@ -41,6 +41,7 @@ class Text(StrEnum):
     IMAP_CANNOT_MOVE = "imap_cannot_move"
     IMAP_FOLDER_UNAVAILABLE = "imap_folder_unavailable"
     IMAP_STRUCTURE_UNREADABLE = "imap_structure_unreadable"
+    IMAP_RESPONSE_TOO_LONG = "imap_response_too_long"
     IMAP_LOGIN_DISABLED = "imap_login_disabled"
     IMAP_AUTH_FAILED = "imap_auth_failed"
     IMAP_TLS_FAILED = "imap_tls_failed"
@@ -119,6 +120,10 @@ MSGIDS: Mapping[Text, str] = {
     ),
     Text.IMAP_FOLDER_UNAVAILABLE: N_("Nie można otworzyć folderu %(folder)s: %(reason)s"),
     Text.IMAP_STRUCTURE_UNREADABLE: N_("Serwer zwrócił strukturę wiadomości, której nie da się odczytać."),
+    Text.IMAP_RESPONSE_TOO_LONG: N_(
+        "Opis tej wiadomości od serwera jest dłuższy niż %(limit)s (EKPANEL_IMAP_MAX_LINE_MB); "
+        "wiadomości nie odczytano."
+    ),
     Text.IMAP_LOGIN_DISABLED: N_(
         "Serwer nie pozwala logować się bez szyfrowania. Wybierz SSL/TLS albo STARTTLS."
     ),

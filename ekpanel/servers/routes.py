@@ -27,6 +27,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from ekpanel import audit
 from ekpanel.access import admin_required, company_or_404, visible_companies
 from ekpanel.checks.mailboxes import mailbox_access
 from ekpanel.checks.queries import last_check_summary
@@ -379,6 +380,8 @@ def consent_callback():
         return render_template("servers/consent_result.html", message=message), 400
 
     if error or request.args.get("admin_consent", "").lower() != "true":
+        audit.record(audit.Action.CONSENT_REFUSED, target=server, details={"error": _microsoft_error()})
+        db.session.commit()
         flash(_("Microsoft nie udzielił zgody: %(error)s", error=_microsoft_error()), "error")
     else:
         record_consent(server, current_user.id)

@@ -1,8 +1,10 @@
-"""The settings every test app starts from."""
+"""The settings every test app starts from, and a fresh ``g`` for each of its requests."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from flask import g
 
 
 def app_config(tmp_path: Path, database_url: str, **extra) -> dict:
@@ -24,3 +26,19 @@ def app_config(tmp_path: Path, database_url: str, **extra) -> dict:
     }
     config.update(extra)
     return config
+
+
+def fresh_g_per_request(app) -> None:
+    """Clear ``g`` as each request starts.
+
+    The fixtures hold one app context open for the whole test so the test body can use the
+    database, and Flask then reuses it, with its ``g``, for every request of the test client. In
+    production each request has its own: the logged-in user, the language and per-request caches
+    must not leak from one request into the next here either.
+    """
+
+    def clear_g():
+        for name in list(vars(g)):
+            delattr(g, name)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, clear_g)
