@@ -11,23 +11,23 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from ekpanel.mail import graph_auth
 from ekpanel.mail.graph import GraphMailbox
-from ekpanel.mail.graph_auth import forget_applications
 from ekpanel.mail.settings import MailSettings
 from tests.support.ms_account import CLIENT_ID, CLIENT_SECRET, MAILBOX, TENANT_ID
 from tests.support.ms_emulator import MsEmulator
 
 
 @pytest.fixture
-def ms_emulator() -> Iterator[MsEmulator]:
+def ms_emulator(monkeypatch) -> Iterator[MsEmulator]:
     """Entra ID and Graph on a loopback port, with our app (consented) and one mailbox."""
+    # msal application objects outlive a check in a module cache: this test starts with an empty
+    # one and leaves the shared one as it was, so no test sees another's tokens.
+    monkeypatch.setattr(graph_auth, "_apps", {})
     with MsEmulator() as emulator:
         emulator.add_app(CLIENT_ID, CLIENT_SECRET, TENANT_ID)
         emulator.add_mailbox(MAILBOX)
         yield emulator
-    # msal application objects outlive a test in the module cache; the next test's emulator
-    # has another port, but nothing should leak between tests.
-    forget_applications()
     assert emulator.errors == [], "the emulator itself failed:\n" + "\n".join(emulator.errors)
 
 
