@@ -30,6 +30,8 @@ def create_app(config: dict | None = None) -> Flask:
     register_cli(app)
     register_errorhandlers(app)
     register_template_helpers(app)
+    register_htmx(app)
+    register_security_headers(app)
     return app
 
 
@@ -60,9 +62,10 @@ def register_blueprints(app: Flask) -> None:
     from ekpanel.checks.routes import bp as checks_bp
     from ekpanel.companies.routes import bp as companies_bp
     from ekpanel.documents.routes import bp as documents_bp
+    from ekpanel.servers.consent import bp as consent_bp
     from ekpanel.servers.routes import bp as servers_bp
 
-    for bp in (accounts_bp, admin_bp, companies_bp, documents_bp, servers_bp, checks_bp):
+    for bp in (accounts_bp, admin_bp, companies_bp, documents_bp, servers_bp, consent_bp, checks_bp):
         app.register_blueprint(bp)
 
     # Every page needs a login, except the login page itself and static files.
@@ -89,5 +92,17 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from ekpanel.templating import register
+
+    register(app)
+
+
+def register_htmx(app: Flask) -> None:
+    from ekpanel.htmx import register
+
+    register(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    from ekpanel.security_headers import register
 
     register(app)

@@ -53,6 +53,7 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         "TIMEZONE": get("TIMEZONE", "Europe/Warsaw"),
         "STORAGE_DIR": get("STORAGE_DIR", str(instance_dir / "documents")),
         "MAX_PDF_MB": int(get("MAX_PDF_MB", "50")),
+        "MAX_FORWARDED_MULTIPLE": float(get("MAX_FORWARDED_MULTIPLE", "4")),
         "IMAP_TIMEOUT": float(get("IMAP_TIMEOUT", "30")),
         "CHECK_TIMEOUT": int(get("CHECK_TIMEOUT", "1800")),
         "CHECK_TIMES": get("CHECK_TIMES", "05:00,12:00,14:00"),

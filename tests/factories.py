@@ -1,5 +1,6 @@
 """Test data, built through the same operations the panel uses: companies, users, mail servers,
-documents, checks and their decisions. Every test module takes its data from here.
+documents, checks, their decisions and the messages they held back. Every test module takes its
+data from here.
 
 Every server factory makes a server a check would take mail from (the supplier on its list, the
 folders the dialog proposes); a test about another case says so (``whitelist=()``).
@@ -13,12 +14,12 @@ from datetime import datetime, timedelta
 from flask import current_app
 
 from ekpanel.accounts.operations import create_user
-from ekpanel.checks.models import TRIGGER_SCHEDULE, Check, Decision
+from ekpanel.checks.models import TRIGGER_SCHEDULE, Check, Decision, HeldMessage
 from ekpanel.companies.operations import save_company
 from ekpanel.documents.models import Document
 from ekpanel.documents.storage import store_pdf
 from ekpanel.extensions import db
-from ekpanel.mail.texts import Note
+from ekpanel.mail.texts import Note, Text, note
 from ekpanel.mail.vocabulary import Outcome
 from ekpanel.servers.models import ENCRYPTION_NONE, ENCRYPTION_SSL, PROTOCOL_GRAPH, PROTOCOL_IMAP, MailServer
 from ekpanel.servers.operations import ServerValues, save_server
@@ -229,6 +230,24 @@ def make_decision(check, *, decision: str, reason: str | None = None, **fields) 
     }
     values.update(fields)
     row = Decision(check_id=check.id, server_id=check.server_id, decision=decision, reason=reason, **values)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def make_held_message(server, **fields) -> HeldMessage:
+    """A message the check gave up on after three tries: it waits for an administrator."""
+    values = {
+        "folder": "INBOX",
+        "folder_display": "INBOX",
+        "message_ref": "77",
+        "sender": "faktury@dostawca.pl",
+        "subject": "Faktura z 10 000 części",
+        "attempts": 3,
+        "state": "needs_person",
+        "error_note": note(Text.IMAP_RESPONSE_TOO_LONG, limit="16 MB").to_json(),
+    }
+    row = HeldMessage(server_id=server.id, **(values | fields))
     db.session.add(row)
     db.session.commit()
     return row

@@ -21,7 +21,7 @@ from tests.factories import (
     pdf_bytes,
 )
 from tests.support.app_config import app_config
-from tests.support.browser import LiveServer, log_in
+from tests.support.browser import LiveServer, assert_no_problems, log_in, watch_for_problems
 from tests.support.messages import invoice_message
 
 pytestmark = pytest.mark.browser
@@ -219,6 +219,7 @@ def test_second_refresh_within_a_minute_explains_itself_and_keeps_the_progress(
     make_user("ewa", companies=[server.company], can_refresh=True)
     context = browser.new_context(base_url=limited_server.url, locale="pl-PL", timezone_id="Europe/Warsaw")
     context.set_default_timeout(10_000)
+    problems = watch_for_problems(context)
     page = context.new_page()
     try:
         log_in(page, "ewa")
@@ -237,3 +238,4 @@ def test_second_refresh_within_a_minute_explains_itself_and_keeps_the_progress(
         expect(page.locator("#refresh-progress")).to_contain_text("w kolejce")
     finally:
         context.close()
+    assert_no_problems(problems)

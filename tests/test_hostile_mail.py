@@ -10,8 +10,8 @@ from ekpanel.checks.models import Decision, HeldMessage
 from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
-from ekpanel.mail.texts import Text, note
-from tests.factories import make_dovecot_server, make_user
+from ekpanel.mail.texts import Text
+from tests.factories import make_dovecot_server, make_held_message, make_user
 from tests.support import messages as m
 from tests.support.mail_users import new_box
 
@@ -95,29 +95,11 @@ def test_a_message_too_big_to_describe_is_held_back_and_the_invoice_after_it_is_
     assert document_count() == 1 and [m_["uid"] for m_ in box.user.list("INBOX")] == [culprit]
 
 
-def needs_person(server, **fields) -> HeldMessage:
-    row = HeldMessage(
-        server_id=server.id,
-        folder="INBOX",
-        folder_display="INBOX",
-        message_ref="77",
-        sender="faktury@dostawca.pl",
-        subject="Faktura z 10 000 części",
-        attempts=3,
-        state="needs_person",
-        error_note=note(Text.IMAP_RESPONSE_TOO_LONG, limit="16 MB").to_json(),
-        **fields,
-    )
-    db.session.add(row)
-    db.session.commit()
-    return row
-
-
 def test_messages_needing_a_person_are_listed_and_an_administrator_sends_one_for_another_try(
     client, auth, app, dovecot
 ):
     server = make_dovecot_server(new_box(dovecot))
-    held = needs_person(server)
+    held = make_held_message(server)
     make_user("szef", admin=True)
     auth.login("szef")
 
@@ -140,7 +122,7 @@ def test_messages_needing_a_person_are_listed_and_an_administrator_sends_one_for
 
 def test_an_operator_sees_messages_needing_a_person_but_cannot_send_them_again(client, auth, app, dovecot):
     server = make_dovecot_server(new_box(dovecot))
-    held = needs_person(server)
+    held = make_held_message(server)
     make_user("ewa", companies=[server.company], can_refresh=True)
     auth.login("ewa")
 

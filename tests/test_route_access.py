@@ -89,8 +89,8 @@ ROUTES = {
     "servers.delete": ADMIN_ONLY,
     "servers.remote_folders": ADMIN_ONLY,
     "servers.add_folder": ADMIN_ONLY,
-    "servers.request_consent": ADMIN_ONLY,
-    "servers.consent_callback": ADMIN_ONLY,
+    "consent.start": ADMIN_ONLY,
+    "consent.callback": ADMIN_ONLY,
 }
 
 # URL variables that name another company's object when a test asks for a foreign one.
@@ -176,7 +176,7 @@ def _build_world() -> World:
 
 def _url(app, world: World, endpoint: str, arguments: set[str], foreign: bool) -> str:
     values = {name: world.values[name][1 if foreign else 0] for name in arguments}
-    if endpoint == "servers.request_consent":
+    if endpoint == "consent.start":
         values["server_id"] = world.outlook_servers[1 if foreign else 0]
     with app.test_request_context():
         return url_for(endpoint, **values)

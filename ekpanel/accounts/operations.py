@@ -53,7 +53,7 @@ def create_user(
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
-    audit.record(Action.USER_CREATED, target=user, details=_audit_snapshot(user))
+    audit.record(Action.USER_CREATED, target=user, details=_user_snapshot(user))
     return user
 
 
@@ -65,7 +65,7 @@ def active_admin_exists() -> bool:
 
 def update_user(user: User, values: UserValues) -> None:
     """Apply the form; a new password or a deactivation ends the user's sessions everywhere."""
-    before = _audit_snapshot(user)
+    before = _user_snapshot(user)
     user.login = values.login.strip()
     user.is_admin = values.is_admin
     user.can_refresh = values.can_refresh
@@ -77,7 +77,7 @@ def update_user(user: User, values: UserValues) -> None:
     if values.password or (before["active"] and not values.active):
         user.end_all_sessions()
     db.session.flush()
-    diff = audit.changes(before, _audit_snapshot(user))
+    diff = audit.changes(before, _user_snapshot(user))
     if values.password:
         diff["password"] = "changed"  # that it changed, never what to
     if diff:
@@ -125,7 +125,7 @@ def _stand_in_hash() -> str:
     return generate_password_hash(secrets.token_urlsafe(16))
 
 
-def _audit_snapshot(user: User) -> dict:
+def _user_snapshot(user: User) -> dict:
     """What the audit log compares: the login, role, rights, companies and state; never the hash."""
     return {
         "login": user.login,

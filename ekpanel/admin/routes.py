@@ -7,6 +7,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ekpanel.access import admin_required, visible_companies
 from ekpanel.accounts.models import User
@@ -44,7 +45,9 @@ def _user_form(user: User | None = None) -> UserForm:
 
 @bp.get("/users")
 def users():
-    all_users = db.session.scalars(select(User).order_by(User.is_admin.desc(), User.login)).all()
+    all_users = db.session.scalars(
+        select(User).options(selectinload(User.companies)).order_by(User.is_admin.desc(), User.login)
+    ).all()
     return render_template("admin/users.html", users=all_users)
 
 

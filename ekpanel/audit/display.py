@@ -77,12 +77,12 @@ def detail_lines(entry: AuditEntry) -> list[tuple[str, str]]:
     except ValueError:
         return [("", entry.details)]
     return [
-        (str(FIELD_LABELS.get(key, key)), _describe(value, CODE_LABELS.get(key, {})))
+        (str(FIELD_LABELS.get(key, key)), _describe_value(value, CODE_LABELS.get(key, {})))
         for key, value in details.items()
     ]
 
 
-def _describe(value, codes: dict) -> str:
+def _describe_value(value, codes: dict) -> str:
     if isinstance(value, dict) and ("added" in value or "removed" in value):
         parts = []
         if value.get("added"):

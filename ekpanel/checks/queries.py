@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, or_, select, true
+from sqlalchemy.orm import selectinload
 
 from ekpanel.checks.counts import CheckCounts
 from ekpanel.checks.held import needing_person_counts
@@ -92,7 +93,8 @@ def failing_since(server_id: int) -> datetime | None:
 
 def server_checks(server_id: int, *, before_id: int | None = None, limit: int = CHECKS_PAGE) -> list[Check]:
     """The server's checks, newest first; ``limit + 1`` rows tell the caller there is a next page."""
-    query = select(Check).where(Check.server_id == server_id)
+    # Who started each check comes in one more query, not one per row of the page.
+    query = select(Check).options(selectinload(Check.user)).where(Check.server_id == server_id)
     if before_id is not None:
         query = query.where(Check.id < before_id)
     return list(db.session.scalars(query.order_by(Check.id.desc()).limit(limit + 1)))

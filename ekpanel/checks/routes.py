@@ -32,7 +32,7 @@ def _history_company_or_404(company_id: int):
     return company
 
 
-def _server_or_404(server_id: int) -> MailServer:
+def _history_server_or_404(server_id: int) -> MailServer:
     server = db.session.get(MailServer, server_id)
     # Operators do not see a disabled server on the company page; its id must not open it either.
     if server is None or (not server.active and not current_user.is_admin):
@@ -53,7 +53,7 @@ def company_history(company_id: int):
 @bp.get("/servers/<int:server_id>/checks")
 def server_history(server_id: int):
     """A server's checks, newest first, and a search of its decisions by sender or subject."""
-    server = _server_or_404(server_id)
+    server = _history_server_or_404(server_id)
     form = DecisionSearchForm(formdata=request.args)
     form.validate()
     text = form.text()
@@ -83,7 +83,7 @@ def server_history(server_id: int):
 @bp.post("/servers/<int:server_id>/held/<int:held_id>/retry")
 def retry_held(server_id: int, held_id: int):
     """An administrator sends a message "do wyjaśnienia" for one more try by the next check."""
-    server = _server_or_404(server_id)
+    server = _history_server_or_404(server_id)
     if not current_user.is_admin:
         abort(403)
     message = db.session.get(HeldMessage, held_id)
@@ -106,7 +106,7 @@ def show(check_id: int):
     check = db.session.get(Check, check_id)
     if check is None:
         abort(404)
-    server = _server_or_404(check.server_id)
+    server = _history_server_or_404(check.server_id)
     form = DecisionSearchForm(formdata=request.args)
     form.validate()
     text = form.text()

@@ -21,7 +21,7 @@ def save_company(company: Company | None, *, name: str, nip: str | None, active:
     clash = db.session.scalar(select(Company).where(func.lower(Company.name) == name.lower()))
     if clash is not None and clash is not company:
         raise NameTaken(name)
-    before = _audit_snapshot(company) if company is not None else None
+    before = _company_snapshot(company) if company is not None else None
     if company is None:
         company = Company()
         db.session.add(company)
@@ -30,11 +30,11 @@ def save_company(company: Company | None, *, name: str, nip: str | None, active:
     company.active = active
     db.session.flush()
     if before is None:
-        audit.record(Action.COMPANY_CREATED, target=company, details=_audit_snapshot(company))
-    elif diff := audit.changes(before, _audit_snapshot(company)):
+        audit.record(Action.COMPANY_CREATED, target=company, details=_company_snapshot(company))
+    elif diff := audit.changes(before, _company_snapshot(company)):
         audit.record(Action.COMPANY_CHANGED, target=company, details=diff)
     return company
 
 
-def _audit_snapshot(company: Company) -> dict:
+def _company_snapshot(company: Company) -> dict:
     return {"name": company.name, "nip": company.nip, "active": bool(company.active)}

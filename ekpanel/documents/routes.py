@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import unicodedata
@@ -25,7 +24,7 @@ from ekpanel.documents.models import STATUS_NEW, STATUS_REGISTERED, Document
 from ekpanel.documents.operations import set_status
 from ekpanel.documents.storage import pdf_path
 from ekpanel.extensions import db, limiter
-from ekpanel.htmx import is_htmx, render_page_or_fragment
+from ekpanel.htmx import htmx_response, is_htmx, render_page_or_fragment
 from ekpanel.redirects import local_path, redirect_local
 from ekpanel.timeutil import utcnow
 
@@ -51,7 +50,7 @@ def company_documents(company_id: int):
     if not is_htmx():
         context.update(_company_list())
         if current_user.may_refresh:
-            context["refresh_panel"] = _running_checks_panel(company)
+            context.update(_running_checks_panel(company))
     elif request.args.get("highlight"):
         # The reload after a refresh brought new documents: the new-document counts change too.
         context.update(_company_list(), companies_oob=True)
@@ -100,10 +99,13 @@ def _status_notice(changed: list[Document], status: str) -> dict:
 @bp.get("/documents/<int:document_id>")
 def show(document_id: int):
     document = _document_or_404(document_id)
+    changed_by = document.status_changed_by
     return render_template(
         "documents/show.html",
         document=document,
         company=document.company,
+        server_label=document.server_label or (document.server.label if document.server else ""),
+        status_changed_by=changed_by.login if changed_by else None,
         same_file=queries.same_file_elsewhere(document.company_id, [document]).get(document.id, []),
         back_url=_safe_back_url(request.args.get("back"), document.company_id),
     )
@@ -122,7 +124,6 @@ def pdf(document_id: int):
     response.headers["Content-Disposition"] = content_disposition(
         document.filename, "attachment" if download else "inline"
     )
-    response.headers["X-Content-Type-Options"] = "nosniff"
     response.cache_control.private = True
     return response
 
@@ -205,41 +206,36 @@ def _progress(company, message: str | None) -> tuple[list, str | None]:
         return [], message or _("Nie można odczytać postępu: kolejka zadań jest niedostępna.")
 
 
-def _render_progress(company, since: datetime, progress: list, message: str | None, *, announce: bool) -> str:
-    return render_template(
-        "documents/_refresh_progress.html",
-        company=company,
-        progress=progress,
-        running=any(p.running for p in progress),
-        since_stamp=queries.encode_stamp(since),
-        message=message,
-        announce=announce or message is not None,
-    )
+def _progress_context(company, since: datetime, progress: list, message: str | None, *, announce: bool):
+    return {
+        "company": company,
+        "progress": progress,
+        "running": any(p.running for p in progress),
+        "since_stamp": queries.encode_stamp(since),
+        "message": message,
+        "announce": announce or message is not None,
+    }
 
 
 def _progress_response(company, since: datetime, *, message: str | None = None, status: int = 200):
     """The panel. Messages go beside it (out of band), so the polls that follow do not wipe them out."""
     progress, message = _progress(company, message)
     announce = request.method == "POST"  # a click clears the previous click's message
-    response = current_app.make_response(
-        _render_progress(company, since, progress, message, announce=announce)
-    )
-    response.status_code = status
-    if status == 200 and progress and not any(p.running for p in progress):
-        # 286 stops htmx polling; the event makes the list reload and highlight what came in.
-        response.status_code = 286
-        response.headers["HX-Trigger"] = json.dumps(
-            {"documents-refreshed": {"since": queries.encode_stamp(since)}}
-        )
-    return response
+    context = _progress_context(company, since, progress, message, announce=announce)
+    body = render_template("documents/_refresh_progress.html", **context)
+    if status == 200 and progress and not context["running"]:
+        # Stop the polling; the event makes the list reload and highlight what came in.
+        since_stamp = queries.encode_stamp(since)
+        return htmx_response(body, stop_polling=True, trigger={"documents-refreshed": {"since": since_stamp}})
+    return htmx_response(body, status=status)
 
 
-def _running_checks_panel(company) -> str | None:
+def _running_checks_panel(company) -> dict:
     """On a page (re)load while the company's checks run, their progress panel, polling."""
     progress, _message = _progress(company, None)
     if not any(p.running for p in progress):
-        return None
-    return _render_progress(company, utcnow(), progress, None, announce=False)
+        return {}
+    return _progress_context(company, utcnow(), progress, None, announce=False)
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -295,6 +291,7 @@ def _list_context(company, args, *, notice: dict | None = None) -> dict:
         "filter_form": form,
         "listing": page,
         "same_file": queries.same_file_elsewhere(company.id, page.documents),
+        "server_labels": queries.server_labels(company.id),
         "list_url": page_url(**cursor_args),
         "first_page_url": page_url(),
         "newer_url": page_url(before=page.newer.encode()) if page.newer else None,

@@ -209,6 +209,9 @@ class ImapMailbox:
     ) -> list[bytes | MailboxError]:
         return imap_parts.fetch_parts(self.session, folder, wanted)
 
+    def forget(self, message: MessageSummary) -> None:
+        """Nothing of a message is held between calls."""
+
     def move(
         self, folder: RemoteFolder, messages: list[MessageSummary], destination: RemoteFolder
     ) -> MoveOutcome:

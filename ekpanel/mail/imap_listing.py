@@ -105,11 +105,11 @@ def read_summaries(
     """The summaries of the messages ``uids`` still there; with their structure when
     ``needs_structure(sender)`` says so, or for all when it is None."""
     if needs_structure is None:
-        return _read(session, uids, FETCH_ITEMS)
-    summaries = _read(session, uids, HEADER_ITEMS)
+        return _fetch_summaries(session, uids, FETCH_ITEMS)
+    summaries = _fetch_summaries(session, uids, HEADER_ITEMS)
     wanted = {int(summary.ref): summary for summary in summaries if needs_structure(summary.sender)}
     if wanted:
-        structures = _read(session, sorted(wanted), STRUCTURE_ITEMS)
+        structures = _fetch_summaries(session, sorted(wanted), STRUCTURE_ITEMS)
         for found in structures:
             summary = wanted[int(found.ref)]
             summary.parts, summary.has_attachments = found.parts, found.has_attachments
@@ -119,7 +119,7 @@ def read_summaries(
     return summaries
 
 
-def _read(session: ImapSession, uids: list[int], items: list[str]) -> list[MessageSummary]:
+def _fetch_summaries(session: ImapSession, uids: list[int], items: list[str]) -> list[MessageSummary]:
     """The batch's summaries; when the batch's answer cannot be read, one message at a time, so
     that only the message at fault becomes an error (with ``parse_error``) and the others go on."""
     with_structure = "BODYSTRUCTURE" in items
@@ -140,7 +140,7 @@ def _read(session: ImapSession, uids: list[int], items: list[str]) -> list[Messa
     if _cut_short(failure):
         session.resynchronise()
     if len(uids) > 1:
-        return [summary for uid in uids for summary in _read(session, [uid], items)]
+        return [summary for uid in uids for summary in _fetch_summaries(session, [uid], items)]
     return _unreadable(session, uids[0], failure)
 
 

@@ -75,6 +75,7 @@ class Text(StrEnum):
     GRAPH_DELTA_BROKEN = "graph_delta_broken"
     GRAPH_FORWARDED_UNREADABLE = "graph_forwarded_unreadable"
     GRAPH_FORWARDED_PART_MISSING = "graph_forwarded_part_missing"
+    GRAPH_FORWARDED_TOO_LARGE = "graph_forwarded_too_large"
     GRAPH_MESSAGE_GONE_DURING_CHECK = "graph_message_gone_during_check"
     GRAPH_MESSAGE_GONE_BEFORE_MOVE = "graph_message_gone_before_move"
     GRAPH_FOREIGN_LINK = "graph_foreign_link"
@@ -182,6 +183,10 @@ MSGIDS: Mapping[Text, str] = {
     Text.GRAPH_DELTA_BROKEN: N_("Microsoft Graph przerwał listę zmian folderu %(folder)s."),
     Text.GRAPH_FORWARDED_UNREADABLE: N_("Przekazanej wiadomości „%(name)s” nie da się odczytać."),
     Text.GRAPH_FORWARDED_PART_MISSING: N_("Nie ma takiej części w przekazanej wiadomości."),
+    Text.GRAPH_FORWARDED_TOO_LARGE: N_(
+        "Przekazana wiadomość „%(name)s” ma ponad %(limit)s, więc nie została odczytana; "
+        "wiadomość została w folderze."
+    ),
     Text.GRAPH_MESSAGE_GONE_DURING_CHECK: N_("Wiadomość zniknęła ze skrzynki w trakcie sprawdzania."),
     Text.GRAPH_MESSAGE_GONE_BEFORE_MOVE: N_(
         "Wiadomość zniknęła ze skrzynki przed przeniesieniem (usunięta lub przeniesiona)."

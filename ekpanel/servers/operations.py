@@ -72,7 +72,7 @@ def save_server(server: MailServer | None, company: Company, values: ServerValue
     application or tenant needs the administrator's consent again. The audit log gets what changed,
     the whitelist and folders as entries added and removed, and of the secret only that it changed.
     """
-    before = _audit_snapshot(server) if server is not None else None
+    before = _server_snapshot(server) if server is not None else None
     if server is None:
         server = MailServer(company=company)
         db.session.add(server)
@@ -107,7 +107,7 @@ def save_server(server: MailServer | None, company: Company, values: ServerValue
     if values.secret:
         server.secret_encrypted = encrypt_secret(values.secret)
     db.session.flush()
-    after = _audit_snapshot(server)
+    after = _server_snapshot(server)
     if before is None:
         audit.record(Action.SERVER_CREATED, target=server, details=_without_blanks(after))
     else:
@@ -119,7 +119,7 @@ def save_server(server: MailServer | None, company: Company, values: ServerValue
     return server
 
 
-def _audit_snapshot(server: MailServer) -> dict:
+def _server_snapshot(server: MailServer) -> dict:
     snapshot = {name: getattr(server, name) for name in AUDITED_FIELDS}
     if server.is_graph:  # a new application or tenant drops the consent: the log says so
         snapshot["consent"] = server.consent_granted_at is not None
@@ -149,7 +149,7 @@ def delete_server(server: MailServer) -> None:
 
     Done explicitly rather than left to ``ON DELETE``: SQLite enforces foreign keys only when asked.
     """
-    audit.record(Action.SERVER_DELETED, target=server, details=_without_blanks(_audit_snapshot(server)))
+    audit.record(Action.SERVER_DELETED, target=server, details=_without_blanks(_server_snapshot(server)))
     db.session.execute(
         update(Document)
         .where(Document.server_id == server.id, Document.server_label == "")
