@@ -25,7 +25,7 @@ from ekpanel.mail.structure import (
     mime_structure,
     parts_from_bodystructure,
 )
-from tests.support.mail_servers import new_box
+from tests.support.mail_users import new_box
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 FETCH = "(UID BODYSTRUCTURE INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE MESSAGE-ID)])"

@@ -51,7 +51,6 @@ from ekpanel.timeutil import utcnow
 __all__ = ["CheckResult", "run_check"]
 
 ProgressReport = Callable[[RunProgress], None]
-BeforeMove = Callable[[RemoteFolder, list[MessageSummary]], None]
 
 _YEAR_FOLDER = re.compile(r"(^|[./])eksiegowy\d{4}$", re.IGNORECASE)
 
@@ -75,13 +74,10 @@ def run_check(
     user_id: int | None = None,
     job_id: str | None = None,
     progress: ProgressReport | None = None,
-    before_move: BeforeMove | None = None,
     keep_going: Callable[[], bool] | None = None,
 ) -> CheckResult:
-    """Check one server now. ``before_move`` runs after a batch's documents are committed and
-    before its messages are moved (tests raise there to simulate a crash). ``keep_going`` is asked
-    at every batch boundary (the job: is the server's lock still ours?); False ends the check there,
-    with a warning."""
+    """Check one server now. ``keep_going`` is asked at every batch boundary (the job: is the
+    server's lock still ours?); False ends the check there, with a warning."""
     server = db.session.get(MailServer, server_id)
     if server is None:
         raise LookupError(f"no mail server {server_id}")
@@ -92,7 +88,7 @@ def run_check(
     db.session.add(check)
     db.session.commit()
     check_id = check.id
-    run = _Run(server, check, settings, progress, before_move, keep_going)
+    run = _Run(server, check, settings, progress, keep_going)
     error: MailboxError | None = None
     try:
         prune_decisions(server.id, settings.log_days)
@@ -124,7 +120,6 @@ class _Run:
         check: Check,
         settings: MailSettings,
         progress: ProgressReport | None,
-        before_move: BeforeMove | None,
         keep_going: Callable[[], bool] | None = None,
     ) -> None:
         self.server_id = server.id
@@ -138,7 +133,6 @@ class _Run:
         self.whitelist = SenderWhitelist(server.whitelist_entries)
         self.config_hash = config_hash(server)
         self.report_progress = progress
-        self.before_move = before_move
         self.keep_going = keep_going or (lambda: True)
         self.progress = RunProgress()
         self.counts = self.progress.counts
@@ -201,8 +195,6 @@ class _Run:
             )
             to_move = self.handle_batch(mailbox, folder, batch)
             if to_move:
-                if self.before_move is not None:
-                    self.before_move(folder, to_move)
                 self.move(mailbox, folder, to_move)
             state = db.session.merge(state)
             state.uidvalidity = new_cursor.uidvalidity
