@@ -14,7 +14,16 @@ from ekpanel.documents.routes import content_disposition
 from ekpanel.extensions import db
 from tests.factories import make_company, make_document, make_user, pdf_bytes
 
-COLUMNS = ["Data otrzymania", "Nadawca", "Temat", "Plik", "Rozmiar", "Serwer / folder", "Status"]
+COLUMNS = [
+    "Data otrzymania",
+    "Nadawca / temat",
+    "Plik",
+    "Nr faktury",
+    "Sprzedawca (NIP)",
+    "Kwota",
+    "Ostrzeżenia",
+    "Status",
+]
 
 
 def listed_ids(response) -> list[int]:
@@ -31,7 +40,7 @@ def test_list_has_the_polish_columns_and_newest_first(client, operator, company)
     newer = make_document(company, received_at=datetime(2026, 11, 2, 9, 0))
     response = client.get(f"/companies/{company.id}/documents")
     html = response.get_data(as_text=True)
-    assert re.findall(r"<th>([^<]+)</th>", html) == COLUMNS
+    assert re.findall(r"<th[^>]*>([^<]+)</th>", html) == COLUMNS
     assert listed_ids(response) == [newer.id, older.id]
 
 

@@ -118,7 +118,7 @@ def test_sizes_have_a_decimal_comma_in_polish_and_a_point_in_english(client, ope
 # --- long values stay on one line --------------------------------------------------------------
 
 
-def test_long_sender_file_and_server_are_cut_with_the_whole_value_in_the_title(client, operator, company):
+def test_long_sender_file_and_source_are_cut_with_the_whole_value_in_the_title(client, operator, company):
     make_document(
         company,
         sender="faktury@bardzo-dlugi-dostawca.example",
@@ -129,10 +129,12 @@ def test_long_sender_file_and_server_are_cut_with_the_whole_value_in_the_title(c
     html = list_html(client, company)
     assert '<span class="cut sender" title="faktury@bardzo-dlugi-dostawca.example">' in html
     assert re.search(r'<a class="cut filename" title="faktura_bardzo_dluga_nazwa_pliku_2025_12.pdf"', html)
-    source = re.search(r'<td class="cut-cell source">(.*?)</td>', html, re.S).group(1)
-    assert 'title="biuro@ksiegowa.example@127.0.0.1"' in source
-    assert '<small class="cut muted" title="INBOX/Faktury">INBOX/Faktury</small>' in source
-    assert " / " not in source  # the folder is on its own small line, not after a slash
+    # The mailbox and its folder: one small line under the date received.
+    received = re.search(r'<td class="received">(.*?)</td>', html, re.S).group(1)
+    assert (
+        '<small class="cut muted source" title="biuro@ksiegowa.example@127.0.0.1 / INBOX/Faktury">'
+        "biuro@ksiegowa.example@127.0.0.1 · INBOX/Faktury</small>"
+    ) in received
 
 
 # --- the filter form, the document page, the progress panel, the icon -------------------------

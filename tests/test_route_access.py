@@ -71,6 +71,7 @@ ROUTES = {
     "documents.change_status": COMPANY_DOCUMENTS,
     "documents.show": COMPANY_DOCUMENTS,
     "documents.pdf": COMPANY_DOCUMENTS,
+    "documents.export_list": COMPANY_DOCUMENTS,
     "documents.refresh": REFRESH,
     "documents.refresh_progress": REFRESH,
     "checks.company_history": CHECK_HISTORY,
@@ -170,6 +171,7 @@ def _build_world() -> World:
         "held_id": pair(held),
         "user_id": (users["operator"].id, users["operator"].id),
         "filename": ("style.css", "style.css"),
+        "kind": ("csv", "xlsx"),  # the export's format
     }
     return World(values=values, users=users, outlook_servers=pair(outlook))
 

@@ -8,7 +8,9 @@ what makes it safe to cut off at any point:
 2. per batch, the taken messages' PDFs are stored (written and fsynced on a few threads) and,
    once all are durable, their documents and the batch's decisions **committed** together
    (``ekpanel.checks.records``);
-3. only then are the messages moved to ``eksiegowy<year>``;
+3. only then are the messages moved to ``eksiegowy<year>``, and a worker asked to read the new
+   documents' PDFs (a job on the queue, best effort: ``ekpanel.documents.extraction``; the check
+   never reads them itself);
 4. only then does the folder's cursor advance (committed with the check's counts).
 
 A crash after 2 finds the message again; its documents exist (unique company + message key +
@@ -34,6 +36,7 @@ from ekpanel.checks.counts import CheckCounts
 from ekpanel.checks.mailboxes import mailbox_access
 from ekpanel.checks.models import Check, FolderState
 from ekpanel.checks.progress import RunProgress
+from ekpanel.checks.queue import request_extraction
 from ekpanel.checks.records import Recorder, TakenMessage, prune_decisions
 from ekpanel.documents.storage import PdfWriter
 from ekpanel.extensions import db
@@ -195,7 +198,7 @@ class _Run:
             )
             to_move = self.handle_batch(mailbox, folder, batch)
             if to_move:
-                self.move(mailbox, folder, to_move)
+                self.move_taken(mailbox, folder, to_move)
             state = db.session.merge(state)
             state.uidvalidity = new_cursor.uidvalidity
             state.last_uid = new_cursor.last_uid
@@ -216,7 +219,7 @@ class _Run:
         held.release(self.server_id, folder, sorted(set(refs) - {message.ref for message in found}))
         to_move = self.handle_batch(mailbox, folder, found)
         if to_move:
-            self.move(mailbox, folder, to_move)
+            self.move_taken(mailbox, folder, to_move)
         self.save_counts()
         db.session.commit()
         self.report()
@@ -303,6 +306,13 @@ class _Run:
             held.record_failure(self.server_id, folder, message, why)
         held.release(self.server_id, folder, decided)
         db.session.commit()  # before the cursor moves past them
+
+    def move_taken(self, mailbox: Mailbox, folder: RemoteFolder, messages: list[MessageSummary]) -> None:
+        """Move a batch's taken messages, then ask a worker to read their new documents' PDFs."""
+        try:
+            self.move(mailbox, folder, messages)
+        finally:  # moved or not, the documents are committed; after the move it costs intake nothing
+            request_extraction(self.recorder.take_new_document_ids())
 
     def move(self, mailbox: Mailbox, folder: RemoteFolder, messages: list[MessageSummary]) -> None:
         if self.year_folder is None:
