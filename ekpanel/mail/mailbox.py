@@ -51,6 +51,9 @@ class MessageSummary:
     parts: list[AttachmentPart] = field(default_factory=list)
     has_attachments: bool = False  # any attachment at all, PDF or not
     parse_error: Note | None = None  # set when the structure could not be read
+    # The Authentication-Results field values, top to bottom as they stand in the message; None
+    # when they were not read (only messages whose structure is read have them).
+    authentication_results: tuple[str, ...] | None = None
 
 
 @dataclass
