@@ -8,7 +8,7 @@ from wtforms import DateField, HiddenField, SelectField, SelectMultipleField, St
 from wtforms.validators import AnyOf, Length, Optional, ValidationError
 
 from ekpanel.documents.models import STATUS_NEW, STATUS_REGISTERED
-from ekpanel.documents.queries import DocumentFilters
+from ekpanel.documents.queries import NOT_VERIFIED, DocumentFilters
 
 
 class FilterForm(FlaskForm):
@@ -26,6 +26,18 @@ class FilterForm(FlaskForm):
         default="",
         validators=[Optional()],
     )
+    verdict = SelectField(
+        _l("Weryfikacja nadawcy"),
+        choices=[
+            ("", _l("Wszystkie")),
+            ("confirmed", _l("potwierdzony")),
+            ("unconfirmed", _l("niepotwierdzony")),
+            ("failed", _l("niezgodny")),
+            (NOT_VERIFIED, _l("nie sprawdzano")),
+        ],
+        default="",
+        validators=[Optional()],
+    )
 
     def validate_date_to(self, field):
         if field.data and self.date_from.data and field.data < self.date_from.data:
@@ -39,6 +51,7 @@ class FilterForm(FlaskForm):
             date_from=self.date_from.data if "date_from" in valid else None,
             date_to=self.date_to.data if "date_to" in valid else None,
             status=self.status.data if "status" in valid and self.status.data else "",
+            verdict=self.verdict.data if "verdict" in valid and self.verdict.data else "",
         )
 
 
