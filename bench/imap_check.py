@@ -6,8 +6,10 @@ Run by hand from the project root (it starts and stops its own Dovecot):
     .venv/bin/python bench/imap_check.py -n 1000
 
 It fills INBOX with N messages: ~10 % from a whitelisted sender carrying a ~200 KB PDF, ~45 %
-from other senders with a non-PDF attachment of similar size, ~45 % plain. Then, on the same
-mailbox:
+from other senders with a non-PDF attachment of similar size, ~45 % plain. Every message carries
+the receiving server's Authentication-Results on top, as delivered mail does; the server is
+configured with that authserv-id, so the first check also reads them and judges each sender
+(sender verification "Oznaczaj", the default). Then, on the same mailbox:
 
 1. the whole-message approach (paperless-ngx, Odoo): ``BODY.PEEK[]`` of every new message,
    parsed with the ``email`` package, PDFs picked out (read-only: nothing is moved);
@@ -55,6 +57,17 @@ from tests.support.dovecot import DovecotServer  # noqa: E402
 
 LOGIN, PASSWORD = "bench@example.test", "bench-password"
 WHITELIST = "faktury@dostawca.pl"
+AUTHSERV_ID = "mx.biuro.example"
+# What a receiving MX writes on top of each message (Gmail's shape, ~500 bytes).
+AUTHRES = (
+    f"Authentication-Results: {AUTHSERV_ID};\n"
+    "       dkim=pass header.i=@dostawca.pl header.s=20230601 header.b=Xy1+ab/Q;\n"
+    "       arc=pass (i=1 spf=pass spfdomain=dostawca.pl dkim=pass dkdomain=dostawca.pl dmarc=pass\n"
+    " fromdomain=dostawca.pl);\n"
+    "       spf=pass (mx.biuro.example: domain of faktury@dostawca.pl designates 192.0.2.10 as\n"
+    " permitted sender) smtp.mailfrom=faktury@dostawca.pl;\n"
+    "       dmarc=pass (p=QUARANTINE sp=QUARANTINE dis=NONE) header.from=dostawca.pl\n"
+).encode()
 ATTACHMENT_SIZE = 200_000
 APPEND_CHUNK = 25
 
@@ -68,7 +81,7 @@ def build_message(kind: str, index: int) -> bytes:
         m.add_file(msg, os.urandom(ATTACHMENT_SIZE), "image", "jpeg", f"zdjecie-{index}.jpg")
     else:
         msg = m.message(sender=f"nadawca{index}@inny.example", subject=f"Wiadomość {index}")
-    return m.as_bytes(msg)
+    return AUTHRES + m.as_bytes(msg)
 
 
 def fill(server: DovecotServer, count: int) -> dict[str, int]:
@@ -155,6 +168,7 @@ def main() -> None:
                 secret_encrypted=encrypt_secret(PASSWORD),
                 whitelist=WHITELIST,
                 folders="INBOX\nspam",
+                authserv_id=AUTHSERV_ID,
             )
             db.session.add(mail_server)
             db.session.commit()
@@ -180,6 +194,9 @@ def main() -> None:
                     pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
                 first_bytes = sessions[-1].stats.bytes_read
                 pdf_bytes = db.session.scalar(select(func.sum(Document.size))) or 0
+                verified = db.session.scalar(
+                    select(func.count()).where(Document.sender_verdict == "confirmed")
+                )
 
                 started = time.perf_counter()
                 second = run_check(mail_server.id, trigger="cli")
@@ -197,7 +214,8 @@ def main() -> None:
             f"first check:            {first_time:.2f} s, {first_bytes / 1e6:.1f} MB read, "
             f"{first.counts.documents} documents ({pdf_bytes / 1e6:.1f} MB of PDF), "
             f"taken {first.counts.taken}, skipped {first.counts.skipped}, errors {first.counts.errors}, "
-            f"outcome {first.outcome}"
+            f"outcome {first.outcome}; senders judged {first.counts.senders_judged}, "
+            f"confirmed {verified}"
         )
         print(
             f"second check (no mail): {second_time:.3f} s, {len(second_commands)} IMAP commands "

@@ -20,10 +20,8 @@ from ekpanel.accounts.sessions import SESSION_ID
 from ekpanel.checks.models import HeldMessage
 from ekpanel.extensions import db
 from ekpanel.servers.models import MailServer
-from tests.conftest import _fresh_g_per_request, _test_config
-from tests.factories import make_company
-from tests.support.documents import make_check, make_document
-from tests.test_servers_operations import graph_server, imap_server
+from tests.factories import make_check, make_company, make_document, make_graph_server, make_imap_server
+from tests.support.app_config import app_config, fresh_g_per_request
 
 OK = "reached"  # any answer but a refusal: a page, a redirect inside the panel, a form's 400
 LOGIN = "login"  # sent to the login page
@@ -110,8 +108,8 @@ def _routes(app) -> list[tuple[str, str, set[str]]]:
 
 def _bare_app(tmp_path, **config):
     # In memory: hundreds of cases, each with a fresh database, and the rules are not the database's.
-    app = create_app(_test_config(tmp_path, "sqlite://", **config))
-    _fresh_g_per_request(app)
+    app = create_app(app_config(tmp_path, "sqlite://", **config))
+    fresh_g_per_request(app)
     return app
 
 
@@ -138,10 +136,10 @@ def _build_world() -> World:
     companies = make_company("Własna"), make_company("Obca")
     servers, outlook, checks, documents, held = [], [], [], [], []
     for company in companies:
-        server = imap_server(company, host="127.0.0.1", user=f"faktury{company.id}@biuro.pl")
+        server = make_imap_server(company, host="127.0.0.1", username=f"faktury{company.id}@biuro.pl")
         server.port = 1  # a folder list must fail fast, on this machine: nothing listens there
         servers.append(server)
-        outlook.append(graph_server(company, mailbox=f"faktury{company.id}@contoso.com"))
+        outlook.append(make_graph_server(company, mailbox=f"faktury{company.id}@contoso.com"))
         checks.append(make_check(server))
         documents.append(make_document(company, server=server))
         held.append(

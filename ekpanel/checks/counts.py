@@ -13,6 +13,8 @@ _SKIP_FIELDS = {
     Reason.NO_ATTACHMENT: "skipped_no_attachment",
     Reason.NO_PDF: "skipped_no_pdf",
     Reason.TOO_LARGE: "skipped_too_large",
+    Reason.SENDER_UNCONFIRMED: "skipped_unverified",
+    Reason.SENDER_FAILED: "skipped_unverified",
 }
 
 
@@ -25,8 +27,13 @@ class CheckCounts:
     skipped_no_attachment: int = 0
     skipped_no_pdf: int = 0
     skipped_too_large: int = 0
+    skipped_unverified: int = 0  # "Wymagaj": the receiving server does not vouch for the sender
     duplicates: int = 0  # messages met again whose documents exist already (not counted as skipped)
     errors: int = 0
+    # Messages given a sender verdict, and of those how many carried no Authentication-Results
+    # field at all: all of them means the server adds none and cannot vouch for anyone.
+    senders_judged: int = 0
+    senders_without_authres: int = 0
 
     @property
     def skipped(self) -> int:

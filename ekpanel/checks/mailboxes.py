@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ekpanel.mail.connect import Encryption, MailboxAccess, MailProtocol
 from ekpanel.mail.mailbox import MailboxError
+from ekpanel.mail.sender import SenderSettings
 from ekpanel.mail.texts import Text, note
-from ekpanel.mail.vocabulary import ErrorCode
+from ekpanel.mail.vocabulary import ErrorCode, SenderPolicy
 from ekpanel.servers.models import MailServer
 from ekpanel.servers.secrets import SecretUnreadable, decrypt_secret
 
@@ -33,3 +34,13 @@ def mailbox_access(server: MailServer) -> MailboxAccess:
         mailbox_address=server.mailbox_address or "",
         token_cache_key=server.id,
     )
+
+
+def sender_settings(server: MailServer) -> SenderSettings:
+    """The server's "Weryfikacja nadawcy" as the check applies it. A policy the code does not know
+    (a newer version's) is read as the default, *Oznaczaj*, which takes nothing the whitelist would not."""
+    try:
+        policy = SenderPolicy(server.sender_policy or SenderPolicy.MARK)
+    except ValueError:
+        policy = SenderPolicy.MARK
+    return SenderSettings(policy=policy, authserv_id=server.authserv_id or None, microsoft=server.is_graph)

@@ -11,7 +11,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, composite, mapped_column, relationship
 
 from ekpanel.checks.counts import COUNT_COLUMNS, CheckCounts
@@ -49,8 +60,11 @@ class Check(db.Model):
     skipped_no_attachment: Mapped[int] = mapped_column(Integer, default=0)
     skipped_no_pdf: Mapped[int] = mapped_column(Integer, default=0)
     skipped_too_large: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_unverified: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
+    senders_judged: Mapped[int] = mapped_column(Integer, default=0)
+    senders_without_authres: Mapped[int] = mapped_column(Integer, default=0)
     counts: Mapped[CheckCounts] = composite(CheckCounts, *COUNT_COLUMNS)
 
     server = relationship("MailServer")
@@ -157,6 +171,33 @@ class HeldMessage(db.Model):
     @property
     def error(self) -> Note | dict | None:
         return stored_note(self.error_note)
+
+
+class SenderException(db.Model):
+    """A message "Wymagaj" kept out, which an administrator allowed anyway, once.
+
+    The folder's cursor moved past the message when it was skipped, so the next check fetches it
+    again by its id (``message_ref`` in the folder shown as ``folder``), and any check that meets
+    its ``message_key`` takes it, recording ``allowed_by`` on its documents. ``used_at`` is when a
+    check took it, or found it gone from its folder (``gone``); after that it allows nothing more.
+    """
+
+    __tablename__ = "sender_exceptions"
+    __table_args__ = (UniqueConstraint("server_id", "message_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    server_id: Mapped[int] = mapped_column(ForeignKey("mail_servers.id", ondelete="CASCADE"))
+    message_key: Mapped[str] = mapped_column(String(64))
+    folder: Mapped[str] = mapped_column(String(500))  # as the decision shows it (RemoteFolder.display)
+    message_ref: Mapped[str] = mapped_column(String(500))
+    sender: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    allowed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    gone: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    allowed_by = relationship("User")
 
 
 def stored_note(value: dict[str, Any] | None) -> Note | dict | None:

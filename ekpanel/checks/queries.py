@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 from ekpanel.checks.counts import CheckCounts
 from ekpanel.checks.held import needing_person_counts
 from ekpanel.checks.models import Check, Decision
+from ekpanel.checks.sender_exceptions import ALLOWABLE_REASONS
 from ekpanel.extensions import db
 from ekpanel.mail.vocabulary import Outcome
 
@@ -25,7 +26,9 @@ def last_check_summary(server_id: int) -> dict:
     ``counts`` (of that check, all 0 when none),
     ``running`` (a check is under way now), ``failing_since`` (start of the first of the failed checks
     in a row that ends with the last one; None unless the last check failed), ``needs_person`` (how
-    many of its messages wait for a person: "do wyjaśnienia").
+    many of its messages wait for a person: "do wyjaśnienia"), ``authres_absent`` (the last check
+    that judged senders found no Authentication-Results on any of their messages: the server adds
+    none, so it can vouch for no one).
     """
     last = db.session.scalar(
         select(Check)
@@ -52,10 +55,23 @@ def last_check_summary(server_id: int) -> dict:
         "running": running,
         "failing_since": None,
         "needs_person": needing_person_counts([server_id]).get(server_id, 0),
+        "authres_absent": authres_absent(server_id),
     }
     if last is not None and last.outcome == Outcome.FAILED:
         summary["failing_since"] = failing_since(server_id)
     return summary
+
+
+def authres_absent(server_id: int) -> bool:
+    """Whether the last check that gave any message a sender verdict found no Authentication-Results
+    field on any of those messages."""
+    row = db.session.execute(
+        select(Check.senders_judged, Check.senders_without_authres)
+        .where(Check.server_id == server_id, Check.senders_judged > 0)
+        .order_by(Check.started_at.desc(), Check.id.desc())
+        .limit(1)
+    ).first()
+    return row is not None and row.senders_without_authres == row.senders_judged
 
 
 def failing_server_ids(server_ids: list[int]) -> set[int]:
@@ -128,5 +144,16 @@ def server_decisions(server_id: int, text: str, *, limit: int = DECISIONS_PAGE) 
         .where(Decision.server_id == server_id, _matching(text.strip()))
         .order_by(Decision.id.desc())
         .limit(limit + 1)
+    )
+    return list(db.session.scalars(query))
+
+
+def sender_skips(server_id: int, *, limit: int = DECISIONS_PAGE) -> list[Decision]:
+    """The messages "Wymagaj" kept out of this server's checks (within the log's days), newest first."""
+    query = (
+        select(Decision)
+        .where(Decision.server_id == server_id, Decision.reason.in_(sorted(ALLOWABLE_REASONS)))
+        .order_by(Decision.id.desc())
+        .limit(limit)
     )
     return list(db.session.scalars(query))

@@ -32,6 +32,7 @@ class TakenMessage:
     key: str
     verdict: Verdict
     files: list[tuple[str, int, str]]  # (file name, size, SHA-256) of its stored PDFs
+    allowed_by: int | None = None  # the user who let it in though "Wymagaj" kept it out
 
 
 class Recorder:
@@ -131,7 +132,7 @@ class Recorder:
                 if duplicate or (item.key, sha) in existing:
                     continue
                 existing.add((item.key, sha))
-                documents.append(self._document(folder, item.message, item.key, filename, size, sha))
+                documents.append(self._document(folder, item, filename, size, sha))
                 count += 1
             verdict = (
                 item.verdict
@@ -175,9 +176,8 @@ class Recorder:
             "detail_note": verdict.detail.to_json() if verdict.detail else None,
         }
 
-    def _document(
-        self, folder: RemoteFolder, message: MessageSummary, key: str, filename: str, size: int, sha: str
-    ) -> dict:
+    def _document(self, folder: RemoteFolder, item: TakenMessage, filename: str, size: int, sha: str) -> dict:
+        message, key, check = item.message, item.key, item.verdict.sender_check
         return {
             "company_id": self.company_id,
             "server_id": self.server_id,
@@ -192,6 +192,9 @@ class Recorder:
             "filename": filename,
             "size": size,
             "sha256": sha,
+            "sender_verdict": check.verdict if check is not None else None,
+            "sender_evidence": check.to_json() if check is not None else None,
+            "allowed_by_id": item.allowed_by,
         }
 
 

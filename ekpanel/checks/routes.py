@@ -14,9 +14,9 @@ from flask_login import current_user
 from ekpanel import audit
 from ekpanel.access import company_or_404
 from ekpanel.audit.actions import Action
-from ekpanel.checks import held, queries
+from ekpanel.checks import held, queries, sender_exceptions
 from ekpanel.checks.forms import DecisionSearchForm
-from ekpanel.checks.models import Check, HeldMessage
+from ekpanel.checks.models import Check, Decision, HeldMessage
 from ekpanel.checks.status import enabled_servers
 from ekpanel.extensions import db
 from ekpanel.htmx import render_page_or_fragment
@@ -65,6 +65,7 @@ def server_history(server_id: int):
         checks = checks[: queries.CHECKS_PAGE]
         older_url = url_for("checks.server_history", server_id=server.id, before=checks[-1].id)
     found_more = found is not None and len(found) > queries.DECISIONS_PAGE
+    sender_skips = queries.sender_skips(server.id)
     return render_page_or_fragment(
         "checks/server.html",
         "checks/_server_search.html",
@@ -77,7 +78,49 @@ def server_history(server_id: int):
         found_more=found_more,
         summary=queries.last_check_summary(server.id),
         held_messages=held.needing_person(server.id),
+        sender_skips=sender_skips,
+        allowances=_allowances(server.id, sender_skips + (found or [])),
     )
+
+
+def _allowances(server_id: int, decisions: list[Decision]) -> dict:
+    """Message key -> the SenderException of each shown decision "Wymagaj" skipped."""
+    keys = {d.message_key for d in decisions if sender_exceptions.may_allow(d)}
+    return sender_exceptions.for_keys(server_id, keys)
+
+
+def _local_next(value: str | None) -> str | None:
+    """A page of this panel to go back to; never another site."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return None
+
+
+@bp.post("/servers/<int:server_id>/decisions/<int:decision_id>/allow")
+def allow_anyway(server_id: int, decision_id: int):
+    """ "Pobierz mimo to": an administrator lets one message "Wymagaj" kept out in, once; the next
+    check takes it and its documents record who allowed it."""
+    server = _history_server_or_404(server_id)
+    if not current_user.is_admin:
+        abort(403)
+    decision = db.session.get(Decision, decision_id)
+    if decision is None or decision.server_id != server.id or not sender_exceptions.may_allow(decision):
+        abort(404)
+    exception = sender_exceptions.allow(decision, current_user.id)
+    if exception is None:
+        flash(_("Tę wiadomość już dopuszczono."), "warning")
+    else:
+        # Audit hook: an administrator let this message in past the sender verification.
+        db.session.commit()
+        flash(
+            _(
+                "Wiadomość „%(subject)s” zostanie pobrana przy następnym sprawdzeniu skrzynki.",
+                subject=decision.subject or "",
+            ),
+            "success",
+        )
+    back = _local_next(request.form.get("next")) or url_for("checks.show", check_id=decision.check_id)
+    return redirect(f"{back.split('#')[0]}#decision-{decision.id}")
 
 
 @bp.post("/servers/<int:server_id>/held/<int:held_id>/retry")
@@ -126,4 +169,5 @@ def show(check_id: int):
         form=form,
         decisions=decisions,
         next_url=next_url,
+        allowances=_allowances(server.id, decisions),
     )

@@ -15,6 +15,12 @@ what makes it safe to cut off at any point:
 
 A crash after 2 finds the message again; its documents exist (unique company + message key +
 PDF hash), so it is recorded as a duplicate and moved, and nothing is taken twice.
+
+Sender verification (the server's "Weryfikacja nadawcy", ``ekpanel.mail.sender``): each taken
+message's documents carry the receiving server's verdict; under *Wymagaj* a message whose sender
+is not confirmed is skipped with its own reason. An administrator may allow one such message
+anyway (``sender_exceptions``); since the cursor has moved past it, each folder's allowed
+messages are fetched again by their ids after its new and held-back ones, as held messages are.
 """
 
 from __future__ import annotations
@@ -31,9 +37,9 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ekpanel.checks import held
+from ekpanel.checks import held, sender_exceptions
 from ekpanel.checks.counts import CheckCounts
-from ekpanel.checks.mailboxes import mailbox_access
+from ekpanel.checks.mailboxes import mailbox_access, sender_settings
 from ekpanel.checks.models import Check, FolderState
 from ekpanel.checks.progress import RunProgress
 from ekpanel.checks.queue import request_extraction
@@ -54,7 +60,6 @@ from ekpanel.timeutil import utcnow
 __all__ = ["CheckResult", "run_check"]
 
 ProgressReport = Callable[[RunProgress], None]
-BeforeMove = Callable[[RemoteFolder, list[MessageSummary]], None]
 
 _YEAR_FOLDER = re.compile(r"(^|[./])eksiegowy\d{4}$", re.IGNORECASE)
 
@@ -78,13 +83,10 @@ def run_check(
     user_id: int | None = None,
     job_id: str | None = None,
     progress: ProgressReport | None = None,
-    before_move: BeforeMove | None = None,
     keep_going: Callable[[], bool] | None = None,
 ) -> CheckResult:
-    """Check one server now. ``before_move`` runs after a batch's documents are committed and
-    before its messages are moved (tests raise there to simulate a crash). ``keep_going`` is asked
-    at every batch boundary (the job: is the server's lock still ours?); False ends the check there,
-    with a warning."""
+    """Check one server now. ``keep_going`` is asked at every batch boundary (the job: is the
+    server's lock still ours?); False ends the check there, with a warning."""
     server = db.session.get(MailServer, server_id)
     if server is None:
         raise LookupError(f"no mail server {server_id}")
@@ -95,7 +97,7 @@ def run_check(
     db.session.add(check)
     db.session.commit()
     check_id = check.id
-    run = _Run(server, check, settings, progress, before_move, keep_going)
+    run = _Run(server, check, settings, progress, keep_going)
     error: MailboxError | None = None
     try:
         prune_decisions(server.id, settings.log_days)
@@ -110,9 +112,14 @@ def run_check(
 
 
 def config_hash(server: MailServer) -> str:
-    """The whitelist and folder list a cursor was made under; a change means a full rescan."""
+    """The whitelist and folder list a cursor was made under, and under *Wymagaj* the
+    authserv-id: a change means a full rescan, so what the old settings kept out is met again.
+    (Only *Wymagaj* keeps messages out, so the other policies leave the hash as it always was.)"""
     whitelist = SenderWhitelist(server.whitelist_entries)
     text = "\n".join(whitelist.entries) + "\x00" + "\n".join(server.folder_names)
+    sender = sender_settings(server)
+    if sender.requires:
+        text += f"\x00require\x00{sender.authserv_id or ''}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -127,7 +134,6 @@ class _Run:
         check: Check,
         settings: MailSettings,
         progress: ProgressReport | None,
-        before_move: BeforeMove | None,
         keep_going: Callable[[], bool] | None = None,
     ) -> None:
         self.server_id = server.id
@@ -139,9 +145,10 @@ class _Run:
         self.check_id = check.id
         self.settings = settings
         self.whitelist = SenderWhitelist(server.whitelist_entries)
+        self.sender = sender_settings(server)
+        self.allowed = sender_exceptions.pending(server.id)  # message key -> who allowed it
         self.config_hash = config_hash(server)
         self.report_progress = progress
-        self.before_move = before_move
         self.keep_going = keep_going or (lambda: True)
         self.progress = RunProgress()
         self.counts = self.progress.counts
@@ -204,8 +211,6 @@ class _Run:
             )
             to_move = self.handle_batch(mailbox, folder, batch)
             if to_move:
-                if self.before_move is not None:
-                    self.before_move(folder, to_move)
                 self.move_taken(mailbox, folder, to_move)
             state = db.session.merge(state)
             state.uidvalidity = new_cursor.uidvalidity
@@ -220,11 +225,25 @@ class _Run:
         db.session.commit()
         if to_retry:
             self.retry_held(mailbox, folder, to_retry)
+        allowed_refs = sender_exceptions.refs_to_fetch(self.server_id, folder) if self.allowed else []
+        if allowed_refs:
+            self.take_allowed(mailbox, folder, allowed_refs)
 
     def retry_held(self, mailbox: Mailbox, folder: RemoteFolder, refs: list[str]) -> None:
         self.held_refs = set(refs)
         found = mailbox.messages_by_ref(folder, refs, self.whitelist.admits)
         held.release(self.server_id, folder, sorted(set(refs) - {message.ref for message in found}))
+        self.handle_again(mailbox, folder, found)
+
+    def take_allowed(self, mailbox: Mailbox, folder: RemoteFolder, refs: list[str]) -> None:
+        """The messages an administrator allowed anyway, fetched again from behind the cursor."""
+        found = mailbox.messages_by_ref(folder, refs, self.whitelist.admits)
+        sender_exceptions.mark_gone(self.server_id, folder, sorted(set(refs) - {m.ref for m in found}))
+        db.session.commit()
+        self.handle_again(mailbox, folder, found)
+
+    def handle_again(self, mailbox: Mailbox, folder: RemoteFolder, found: list[MessageSummary]) -> None:
+        """Messages fetched by their ids (held back, or allowed anyway): decided, taken, moved."""
         to_move = self.handle_batch(mailbox, folder, found)
         if to_move:
             self.move_taken(mailbox, folder, to_move)
@@ -263,10 +282,15 @@ class _Run:
             self.whitelist,
             self.settings.max_pdf_bytes,
             max_pdfs=self.settings.max_pdfs_per_message,
+            sender=self.sender,
+            allowed_keys=frozenset(self.allowed),
         )
         for message, verdict in decisions:
             key = keys[message.ref]
             self.counts.examined += 1
+            if verdict.sender_check is not None:
+                self.counts.senders_judged += 1
+                self.counts.senders_without_authres += not message.authentication_results
             if verdict.decision == Decision.TAKEN:
                 # Handed to the writer and let go, so memory holds about one fetch group's PDFs.
                 files = [(pdf.filename, len(pdf.data), self.writer.store(pdf.data)) for pdf in verdict.pdfs]
@@ -285,7 +309,13 @@ class _Run:
                 failed.append((message, verdict.detail))
         self.writer.wait()  # every PDF durable before the commit that records it
         taken = [
-            TakenMessage(message, key, verdict, [(name, size, sha.result()) for name, size, sha in files])
+            TakenMessage(
+                message,
+                key,
+                verdict,
+                [(name, size, sha.result()) for name, size, sha in files],
+                allowed_by=self._allowed_by(key) if verdict.allowed_anyway else None,
+            )
             for message, key, verdict, files in storing
         ]
         for count in self.recorder.commit_taken(folder, taken):
@@ -294,10 +324,24 @@ class _Run:
                 self.counts.documents += count
             else:
                 self.counts.duplicates += 1
+        self.spend_allowances([item.key for item in taken if item.key in self.allowed])
         self.progress.stored = 0
         self.hold_back(folder, batch, failed)
         self.report()
         return [item.message for item in taken]
+
+    def _allowed_by(self, key: str) -> int | None:
+        allowance = self.allowed.get(key)
+        return allowance.allowed_by_id if allowance is not None else None
+
+    def spend_allowances(self, keys: list[str]) -> None:
+        """Allowed messages now taken (or found taken before): their allowance is used up, committed
+        before they move, so a crash in between finds a duplicate, not an allowance to spend again."""
+        if keys:
+            sender_exceptions.mark_used(self.server_id, keys)
+            db.session.commit()
+            for key in keys:
+                self.allowed.pop(key, None)
 
     def hold_back(
         self,

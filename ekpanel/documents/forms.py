@@ -8,7 +8,7 @@ from wtforms import BooleanField, DateField, HiddenField, SelectField, SelectMul
 from wtforms.validators import AnyOf, Length, Optional, ValidationError
 
 from ekpanel.documents.models import STATUS_NEW, STATUS_REGISTERED
-from ekpanel.documents.queries import DocumentFilters
+from ekpanel.documents.queries import NOT_VERIFIED, DocumentFilters
 
 
 class FilterForm(FlaskForm):
@@ -23,6 +23,18 @@ class FilterForm(FlaskForm):
     status = SelectField(
         _l("Status"),
         choices=[("", _l("Wszystkie")), (STATUS_NEW, _l("Nowy")), (STATUS_REGISTERED, _l("Zarejestrowany"))],
+        default="",
+        validators=[Optional()],
+    )
+    verdict = SelectField(
+        _l("Weryfikacja nadawcy"),
+        choices=[
+            ("", _l("Wszystkie")),
+            ("confirmed", _l("potwierdzony")),
+            ("unconfirmed", _l("niepotwierdzony")),
+            ("failed", _l("niezgodny")),
+            (NOT_VERIFIED, _l("nie sprawdzano")),
+        ],
         default="",
         validators=[Optional()],
     )
@@ -42,6 +54,7 @@ class FilterForm(FlaskForm):
             date_to=self.date_to.data if "date_to" in valid else None,
             status=self.status.data if "status" in valid and self.status.data else "",
             with_warnings=bool(self.warnings.data),
+            verdict=self.verdict.data if "verdict" in valid and self.verdict.data else "",
         )
 
 

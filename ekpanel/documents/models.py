@@ -69,6 +69,12 @@ class Document(db.Model):
     status_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
     status_changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The receiving server's verdict on the sender (ekpanel.mail.authres.SenderVerdict) and what it
+    # rests on (SenderCheck.to_json()); None when the server's sender verification was off.
+    sender_verdict: Mapped[str | None] = mapped_column(String(16))
+    sender_evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Who let this message in though "Wymagaj" kept it out (ekpanel.checks.exceptions).
+    allowed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     # What the PDF says (ekpanel.invoices.InvoiceDetails), once read.
     extraction_status: Mapped[str] = mapped_column(String(16), default=EXTRACTION_PENDING)
@@ -96,4 +102,5 @@ class Document(db.Model):
 
     company = relationship("Company")
     server = relationship("MailServer")
-    status_changed_by = relationship("User")
+    status_changed_by = relationship("User", foreign_keys=[status_changed_by_id])
+    allowed_by = relationship("User", foreign_keys=[allowed_by_id])

@@ -24,6 +24,10 @@ from ekpanel.servers.models import MailServer
 PAGE_SIZE = 50
 COUNT_CAP = 10_000  # beyond this the list says "more than 10 000" instead of counting every row
 STATUSES = (STATUS_NEW, STATUS_REGISTERED)
+# The sender's verdict a list can be filtered by (ekpanel.mail.authres.SenderVerdict), and
+# "none": documents taken while the server's sender verification was off.
+VERDICTS = ("confirmed", "unconfirmed", "failed")
+NOT_VERIFIED = "none"
 STAMP_FORMAT = "%Y%m%dT%H%M%S%f"  # a moment in a URL: list cursors, the refresh's "since"
 # Fewer digits than this are part of too many things (dates, amounts) to be looked for in NIPs.
 _NIP_SEARCH_DIGITS = 4
@@ -36,6 +40,7 @@ class DocumentFilters:
     date_to: date | None = None  # inclusive, in the office's time zone
     status: str = ""  # "" for any
     with_warnings: bool = False  # only documents with a warning (ekpanel.documents.warnings)
+    verdict: str = ""  # "" for any; one of VERDICTS, or NOT_VERIFIED
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,10 @@ def filter_conditions(company_id: int, filters: DocumentFilters, timezone: str) 
     conditions = [Document.company_id == company_id]
     if filters.status in STATUSES:
         conditions.append(Document.status == filters.status)
+    if filters.verdict in VERDICTS:
+        conditions.append(Document.sender_verdict == filters.verdict)
+    elif filters.verdict == NOT_VERIFIED:
+        conditions.append(Document.sender_verdict.is_(None))
     if filters.date_from:
         conditions.append(Document.received_at >= _day_start_utc(filters.date_from, timezone))
     if filters.date_to:
@@ -241,6 +250,17 @@ def same_file_query(company_id: int, hashes: set[str]):
         .where(Document.company_id == company_id, Document.sha256.in_(sorted(hashes)))
         .order_by(Document.received_at, Document.id)
     )
+
+
+def failed_sender_count(company_id: int) -> int:
+    """How many of the company's *Nowy* documents came from a sender the mail server contradicted
+    (*niezgodny*): the list says so above everything, so nobody books one unawares."""
+    query = select(func.count()).where(
+        Document.company_id == company_id,
+        Document.status == STATUS_NEW,
+        Document.sender_verdict == "failed",
+    )
+    return db.session.scalar(query) or 0
 
 
 def new_counts(company_ids: list[int]) -> dict[int, int]:

@@ -36,6 +36,9 @@ from ekpanel.documents.operations import set_status
 from ekpanel.documents.storage import pdf_path
 from ekpanel.extensions import db, limiter
 from ekpanel.htmx import htmx_response, is_htmx, render_page_or_fragment
+from ekpanel.mail.authres import SenderCheck
+from ekpanel.mail.sender import verdict_note
+from ekpanel.mail.texts import Note
 from ekpanel.redirects import local_path, redirect_local
 from ekpanel.timeutil import utcnow
 
@@ -43,7 +46,14 @@ bp = Blueprint("documents", __name__)
 log = logging.getLogger(__name__)
 
 REFRESH_LIMIT = "1 per minute"
-LIST_ARGS = ("q", "date_from", "date_to", "status", "warnings")  # kept by a list URL besides its cursor
+LIST_ARGS = (
+    "q",
+    "date_from",
+    "date_to",
+    "status",
+    "warnings",
+    "verdict",
+)  # kept by a list URL besides its cursor
 
 # What the PDF says, in the reader's language (ekpanel.documents.warnings).
 bp.add_app_template_filter(warnings.stored_warnings, "document_warnings")
@@ -114,6 +124,25 @@ def _status_notice(changed: list[Document], status: str) -> dict:
     return {"text": text, "undo": undo}
 
 
+@bp.app_template_filter("sender_check")
+def sender_check(evidence: dict | None) -> SenderCheck | None:
+    """A document's stored sender evidence read back; None when there is none or it cannot be read
+    (written by a newer version, say): the page then shows the verdict alone."""
+    if not evidence:
+        return None
+    try:
+        return SenderCheck.from_json(evidence)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+@bp.app_template_filter("sender_reason")
+def sender_reason(evidence: dict | None) -> Note | None:
+    """What a document's sender verdict rests on, as a note for the ``note`` filter."""
+    check = sender_check(evidence)
+    return verdict_note(check) if check is not None else None
+
+
 @bp.get("/documents/<int:document_id>")
 def show(document_id: int):
     document = _document_or_404(document_id)
@@ -124,6 +153,7 @@ def show(document_id: int):
         company=document.company,
         server_label=document.server_label or (document.server.label if document.server else ""),
         status_changed_by=changed_by.login if changed_by else None,
+        sender=sender_check(document.sender_evidence),
         same_file=queries.same_file_elsewhere(document.company_id, [document]).get(document.id, []),
         back_url=_safe_back_url(request.args.get("back"), document.company_id),
     )
@@ -337,6 +367,9 @@ def _list_context(company, args, *, notice: dict | None = None) -> dict:
         "server_labels": queries.server_labels(company.id),
         "list_url": page_url(**cursor_args),
         "first_page_url": page_url(),
+        "failed_senders_url": url_for(
+            "documents.company_documents", company_id=company.id, status=STATUS_NEW, verdict="failed"
+        ),
         "newer_url": page_url(before=page.newer.encode()) if page.newer else None,
         "older_url": page_url(after=page.older.encode()) if page.older else None,
         "status_url": url_for("documents.change_status", company_id=company.id, **list_args, **cursor_args),
@@ -348,6 +381,7 @@ def _list_context(company, args, *, notice: dict | None = None) -> dict:
         # Part of the fragment: the list reloads after Odśwież, and the warning then goes or stays.
         "failing_servers": status.failing_servers(company.id),
         "held_messages": status.servers_with_held_messages(company.id),
+        "failed_senders": queries.failed_sender_count(company.id),
         "notice": notice,
         "status_form": StatusForm(formdata=None),
     }

@@ -10,11 +10,15 @@ import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ekpanel.mail.folders import resolve_folder
 from ekpanel.mail.imap import ImapMailbox
 from ekpanel.mail.mailbox import Mailbox, MailboxError, RemoteFolder
 from ekpanel.mail.settings import MailSettings
 from ekpanel.mail.texts import Text, note
 from ekpanel.mail.vocabulary import ErrorCode
+
+# Messages of the inbox whose Authentication-Results the server dialog reads to propose an authserv-id.
+RECENT_FOR_AUTHSERV_ID = 20
 
 
 class MailProtocol(StrEnum):
@@ -93,3 +97,30 @@ def list_folders(access: MailboxAccess, settings: MailSettings) -> list[RemoteFo
             ErrorCode.UNEXPECTED, note(Text.FOLDER_LIST_UNEXPECTED), detail=repr(error)
         ) from error
     return sorted(folders, key=lambda folder: (folder.display.upper() != "INBOX", folder.display.casefold()))
+
+
+def recent_authentication_results(
+    access: MailboxAccess, settings: MailSettings, count: int = RECENT_FOR_AUTHSERV_ID
+) -> list[tuple[str, ...]]:
+    """The Authentication-Results fields (top to bottom) of the inbox's newest messages of an IMAP
+    server, one tuple per message: what its authserv-id is proposed from. Raises only MailboxError."""
+    if access.protocol != MailProtocol.IMAP:
+        raise ValueError("only an IMAP server has an authserv-id to configure")
+    try:
+        with ImapMailbox(
+            access.host,
+            access.port or DEFAULT_PORTS.get(access.encryption, 993),
+            access.encryption,
+            access.username,
+            access.secret,
+            settings,
+        ) as mailbox:
+            inbox = resolve_folder("INBOX", mailbox.list_folders())
+            return mailbox.newest_authentication_results(inbox, count) if inbox is not None else []
+    except MailboxError:
+        raise
+    except Exception as error:  # the contract with the servers page: a message, never a traceback
+        logging.getLogger(__name__).exception("reading the newest messages of %r failed", access)
+        raise MailboxError(
+            ErrorCode.UNEXPECTED, note(Text.UNEXPECTED, error=type(error).__name__), detail=repr(error)
+        ) from error

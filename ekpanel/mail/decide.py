@@ -1,7 +1,12 @@
 """What becomes of one message: taken (with its PDFs), skipped with a reason, or an error.
 
-Knows only the Mailbox interface and the pure rules (whitelist, PDF detection); the database
-side (duplicates, recording) is the checks area's.
+Knows only the Mailbox interface and the pure rules (whitelist, PDF detection, the sender's
+verdict); the database side (duplicates, recording, who allowed what) is the checks area's.
+
+The sender's verdict (``ekpanel.mail.sender``) is read once a message from an admitted sender is
+known to carry candidate PDF parts, before any of them is downloaded: a message the verdict
+keeps out under *Wymagaj* costs no PDF bytes, and mail without a PDF never needs a verdict (on
+Microsoft 365 reading the fields is a request of its own).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from ekpanel.mail.authres import SenderCheck
 from ekpanel.mail.mailbox import (
     AttachmentPart,
     Mailbox,
@@ -18,6 +24,7 @@ from ekpanel.mail.mailbox import (
     RemoteFolder,
 )
 from ekpanel.mail.pdf import is_pdf_candidate, looks_like_pdf, part_too_large, pdf_filename
+from ekpanel.mail.sender import SenderSettings, judge, skip_reason, verdict_note
 from ekpanel.mail.texts import Note, Text, note
 from ekpanel.mail.vocabulary import Decision, ErrorCode, Reason
 from ekpanel.mail.whitelist import SenderWhitelist
@@ -29,6 +36,7 @@ FETCH_BUDGET = 4 * 1024 * 1024
 # PDFs taken from one message at most: a mail with thousands of PDF parts is an attack, not an invoice.
 MAX_PDFS_PER_MESSAGE = 100
 _NAMES_SHOWN = 20  # file names a decision lists before "…"
+NO_VERIFICATION = SenderSettings()  # the whitelist alone decides ("Wyłączona")
 
 
 @dataclass
@@ -44,6 +52,8 @@ class Verdict:
     reason: Reason | None = None  # for skipped messages
     detail: Note | None = None
     pdfs: list[FoundPdf] = field(default_factory=list)
+    sender_check: SenderCheck | None = None  # the receiving server's verdict, when one was read
+    allowed_anyway: bool = False  # taken though *Wymagaj* would skip it: a person allowed it once
 
 
 def message_key(message: MessageSummary) -> str:
@@ -67,6 +77,8 @@ class _Waiting:
     to_fetch: list[AttachmentPart]
     too_large: list[AttachmentPart]
     over_limit: int = 0  # candidates beyond the per-message limit, not downloaded
+    sender_check: SenderCheck | None = None
+    allowed_anyway: bool = False
 
 
 def decide_all(
@@ -78,6 +90,8 @@ def decide_all(
     fetch_budget: int = FETCH_BUDGET,
     *,
     max_pdfs: int = MAX_PDFS_PER_MESSAGE,
+    sender: SenderSettings = NO_VERIFICATION,
+    allowed_keys: frozenset[str] = frozenset(),
 ) -> Iterator[tuple[MessageSummary, Verdict]]:
     """A verdict per message of a batch. Those the structure settles come at once; only candidate
     PDF parts of admitted messages are downloaded, the parts of many messages together (up to
@@ -85,11 +99,17 @@ def decide_all(
     next message's structure is read: memory holds one such group (or one bigger message), not
     the batch. Of one message at most ``max_pdfs`` candidates are downloaded; the rest are named
     in the decision as skipped. Once a message's verdict is given the mailbox may let go of it
-    (``Mailbox.forget``)."""
+    (``Mailbox.forget``).
+
+    ``sender`` is the server's sender verification; under *Wymagaj* a message whose sender is not
+    confirmed is skipped with its own reason, unless its key (``message_key``) is among
+    ``allowed_keys``: a person allowed that one message anyway."""
     group: list[_Waiting] = []
     for message in messages:
         try:
             first = _from_structure(message, whitelist, max_pdf_bytes, max_pdfs)
+            if isinstance(first, _Waiting) and sender.judges:
+                first = _judge_sender(first, sender, allowed_keys)
         except MailboxError as error:  # a structure read lazily (Graph) for a message now gone
             if error.code != ErrorCode.MESSAGE_MISSING:
                 raise
@@ -149,7 +169,26 @@ def _from_structure(
     )
 
 
+def _judge_sender(item: _Waiting, sender: SenderSettings, allowed_keys: frozenset[str]) -> Verdict | _Waiting:
+    """The sender's verdict on a message with PDF candidates; under *Wymagaj* the skip it means."""
+    check = judge(item.message, sender)
+    item.sender_check = check
+    reason = skip_reason(check) if sender.requires else None
+    if reason is None:
+        return item
+    if message_key(item.message) in allowed_keys:
+        item.allowed_anyway = True
+        return item
+    return Verdict(Decision.SKIPPED, reason, detail=verdict_note(check), sender_check=check)
+
+
 def _from_parts(item: _Waiting, fetched: list[bytes | MailboxError], max_pdf_bytes: int) -> Verdict:
+    verdict = _from_fetched(item, fetched, max_pdf_bytes)
+    verdict.sender_check, verdict.allowed_anyway = item.sender_check, item.allowed_anyway
+    return verdict
+
+
+def _from_fetched(item: _Waiting, fetched: list[bytes | MailboxError], max_pdf_bytes: int) -> Verdict:
     missing = next((data for data in fetched if isinstance(data, MailboxError)), None)
     if missing is not None:
         return Verdict(Decision.ERROR, detail=missing.note)

@@ -6,7 +6,9 @@ What it costs (SPEC, "checks cost what the new mail costs"):
   folder; the first check pages through the folder with ``$select`` of the few fields needed;
 - a message's attachments are listed (never their content) only when the check first looks at
   them, which it does only for senders on the whitelist: mail from anyone else costs nothing
-  beyond its line in the delta page (see :class:`GraphMessageSummary`);
+  beyond its line in the delta page (see :class:`GraphMessageSummary`); its
+  ``internetMessageHeaders`` (for the sender's verdict) are read the same way, only for a
+  whitelisted message with a PDF candidate on a server whose sender verification is on;
 - only candidate PDF parts are downloaded, through ``/attachments/{id}/$value``; a forwarded
   message (an item attachment) is read once as MIME, kept until the check has decided its
   message (:meth:`GraphMailbox.forget`), and its PDF parts taken from that (``graph_forwarded``).
@@ -55,6 +57,7 @@ from ekpanel.mail.mailbox import (
     MoveOutcome,
     RemoteFolder,
 )
+from ekpanel.mail.sender import fields_from_graph
 from ekpanel.mail.settings import MailSettings
 from ekpanel.mail.texts import Text, note
 from ekpanel.mail.vocabulary import ErrorCode
@@ -254,7 +257,7 @@ class GraphMailbox:
                 url, params = self._delta_start(folder)
                 continue
             summaries = [
-                summary_from_item(item, partial(self._attachments, item["id"]))
+                self._summary(item)
                 for item in page.get("value") or []
                 if "@removed" not in item and item.get("id")
             ]
@@ -292,8 +295,15 @@ class GraphMailbox:
                 continue  # deleted, or refused: not the folder's any more
             if item.get("parentFolderId") not in (None, folder.ref):
                 continue  # moved to another folder by someone
-            found.append(summary_from_item(item, partial(self._attachments, item["id"])))
+            found.append(self._summary(item))
         return found
+
+    def _summary(self, item: dict) -> MessageSummary:
+        return summary_from_item(
+            item,
+            partial(self._attachments, item["id"]),
+            partial(self._authentication_results, item["id"]),
+        )
 
     def _delta_start(self, folder: RemoteFolder) -> tuple[str, dict[str, str]]:
         url = f"{self._users_url}/mailFolders/{_segment(folder.ref)}/messages/delta"
@@ -328,6 +338,13 @@ class GraphMailbox:
                 parts.append(file_part(item))
             # A reference attachment is a link to a file in the cloud, not mail content.
         return Attachments(parts, bool(items))
+
+    def _authentication_results(self, message_ref: str) -> tuple[str, ...]:
+        """The message's Authentication-Results fields, from its ``internetMessageHeaders``."""
+        url = f"{self._users_url}/messages/{_segment(message_ref)}"
+        with self._errors(message=True):
+            item = self._graph.request("GET", url, params={"$select": "internetMessageHeaders"}).json()
+        return fields_from_graph((item or {}).get("internetMessageHeaders"))
 
     def fetch_part(self, folder: RemoteFolder, message: MessageSummary, part: AttachmentPart) -> bytes:
         forwarded = self._forwarded.part_bytes(message.ref, part)

@@ -1,7 +1,9 @@
 """What Graph's JSON says of a message, as the mailbox interface's plain data.
 
 A line of a delta page becomes a :class:`GraphMessageSummary`, whose attachments are listed
-from Graph only when the check first looks at them; a ``fileAttachment`` of that list becomes an
+from Graph only when the check first looks at them, and whose Authentication-Results fields are
+read (from ``internetMessageHeaders``) only when the sender's verdict is first asked for; a
+``fileAttachment`` of that list becomes an
 :class:`AttachmentPart`. (A forwarded message, an ``itemAttachment``, is read from its MIME:
 ``graph_forwarded``.)
 """
@@ -38,6 +40,22 @@ def _lazy(name: str) -> property:
     return property(get, set)
 
 
+def _lazy_authentication_results() -> property:
+    name = "authentication_results"
+
+    def get(self: GraphMessageSummary) -> tuple[str, ...] | None:
+        if name in self._assigned:
+            return self._assigned[name]
+        if self._authentication_results is None and self._load_headers is not None:
+            self._authentication_results = self._load_headers()
+        return self._authentication_results
+
+    def set(self: GraphMessageSummary, value: tuple[str, ...] | None) -> None:
+        self._assigned[name] = value
+
+    return property(get, set)
+
+
 class GraphMessageSummary(MessageSummary):
     """A message summary whose attachment list is read from Graph on first use.
 
@@ -47,16 +65,26 @@ class GraphMessageSummary(MessageSummary):
     else is plain data. ``parse_error`` stays None: a structure that cannot be read shows up
     when it is loaded, as ``MailboxError("message_missing")``, which the check records as that
     message's error. Graph's own ``hasAttachments`` is kept aside (``graph_has_attachments``)
-    and not used for the decision: it ignores inline attachments.
+    and not used for the decision: it ignores inline attachments. ``authentication_results`` is
+    read on its first access, with ``load_headers`` (one request), and only then.
     """
 
     parts = _lazy("parts")
     has_attachments = _lazy("has_attachments")
+    authentication_results = _lazy_authentication_results()
 
-    def __init__(self, load: Callable[[], Attachments], graph_has_attachments: bool, **fields: Any) -> None:
+    def __init__(
+        self,
+        load: Callable[[], Attachments],
+        graph_has_attachments: bool,
+        load_headers: Callable[[], tuple[str, ...]] | None = None,
+        **fields: Any,
+    ) -> None:
         self._assigned: dict[str, Any] = {}
         self._load = load
         self._attachments: Attachments | None = None
+        self._load_headers = load_headers
+        self._authentication_results: tuple[str, ...] | None = None
         self.graph_has_attachments = graph_has_attachments
         super().__init__(**fields)
         self._assigned.clear()  # the dataclass __init__ set the defaults through the properties
@@ -75,14 +103,20 @@ class GraphMessageSummary(MessageSummary):
         return f"<GraphMessageSummary {self.ref[:16]}… from {self.sender!r} {self.subject!r} ({state})>"
 
 
-def summary_from_item(item: dict, load: Callable[[], Attachments]) -> GraphMessageSummary:
-    """The summary of one message of a delta page; ``load`` lists its attachments when asked."""
+def summary_from_item(
+    item: dict,
+    load: Callable[[], Attachments],
+    load_headers: Callable[[], tuple[str, ...]] | None = None,
+) -> GraphMessageSummary:
+    """The summary of one message of a delta page; ``load`` lists its attachments when asked,
+    ``load_headers`` reads its Authentication-Results fields when asked."""
     message_id = (item.get("internetMessageId") or "").strip().strip("<>").strip() or None
     sender = ((item.get("from") or {}).get("emailAddress") or {}).get("address") or None
     subject = item.get("subject") or ""
     return GraphMessageSummary(
         load,
         bool(item.get("hasAttachments")),
+        load_headers,
         ref=item["id"],
         message_id=message_id,
         sender=sender.strip() if sender else None,

@@ -201,6 +201,11 @@ class ImapMailbox:
         self.session.select(folder, writable=False)
         return imap_listing.read_summaries(self.session, uids, needs_structure)
 
+    def newest_authentication_results(self, folder: RemoteFolder, count: int) -> list[tuple[str, ...]]:
+        """The Authentication-Results fields of the folder's ``count`` newest messages (read-only)."""
+        status = self.session.select(folder, writable=False, fresh=True)
+        return imap_listing.newest_authentication_results(self.session, status.get(b"EXISTS") or 0, count)
+
     def fetch_part(self, folder: RemoteFolder, message: MessageSummary, part: AttachmentPart) -> bytes:
         return imap_parts.fetch_part(self.session, folder, message, part)
 

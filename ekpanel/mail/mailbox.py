@@ -52,6 +52,9 @@ class MessageSummary:
     has_attachments: bool = False  # any attachment at all, PDF or not
     parse_error: Note | None = None  # set when the structure could not be read
     sender_ambiguous: bool = False  # From names more than one address: ``sender`` is None then
+    # The Authentication-Results field values, top to bottom as they stand in the message; None
+    # when they were not read (only messages whose structure is read have them).
+    authentication_results: tuple[str, ...] | None = None
 
 
 @dataclass

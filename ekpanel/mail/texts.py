@@ -91,6 +91,15 @@ class Text(StrEnum):
     GRAPH_MESSAGE_GONE = "graph_message_gone"
     GRAPH_DELTA_EXPIRED = "graph_delta_expired"
     GRAPH_THROTTLED = "graph_throttled"
+    # Sender verification: what the receiving server's verdict rests on
+    SENDER_DMARC_PASS = "sender_dmarc_pass"
+    SENDER_ALIGNED_DKIM_PASS = "sender_aligned_dkim_pass"
+    SENDER_DMARC_FAIL = "sender_dmarc_fail"
+    SENDER_DKIM_FAIL = "sender_dkim_fail"
+    SENDER_NOT_VOUCHED = "sender_not_vouched"
+    SENDER_NO_FIELD = "sender_no_field"
+    SENDER_UNREADABLE_FIELD = "sender_unreadable_field"
+    SENDER_NO_AUTHSERV_ID = "sender_no_authserv_id"
 
 
 # fmt: off
@@ -218,6 +227,21 @@ MSGIDS: Mapping[Text, str] = {
     Text.GRAPH_DELTA_EXPIRED: N_("Link zmian folderu wygasł."),
     Text.GRAPH_THROTTLED: N_(
         "Microsoft Graph ogranicza liczbę zapytań (%(code)s); sprawdzimy skrzynkę ponownie później."
+    ),
+    Text.SENDER_DMARC_PASS: N_("DMARC pass dla domeny %(domain)s (%(server)s)"),
+    Text.SENDER_ALIGNED_DKIM_PASS: N_("podpis DKIM domeny %(signer)s zgodnej z nadawcą (%(server)s)"),
+    Text.SENDER_DMARC_FAIL: N_("DMARC fail dla domeny %(domain)s (%(server)s)"),
+    Text.SENDER_DKIM_FAIL: N_("DKIM fail, podpis domeny %(signer)s (%(server)s)"),
+    Text.SENDER_NOT_VOUCHED: N_(
+        "serwer %(server)s nie potwierdza domeny %(domain)s (brak DMARC pass i zgodnego podpisu DKIM)"
+    ),
+    Text.SENDER_NO_FIELD: N_("brak nagłówka Authentication-Results serwera %(server)s"),
+    Text.SENDER_UNREADABLE_FIELD: N_(
+        "nagłówka Authentication-Results serwera %(server)s nie da się odczytać"
+    ),
+    Text.SENDER_NO_AUTHSERV_ID: N_(
+        "nie ustawiono identyfikatora serwera uwierzytelniającego (authserv-id), więc żaden nagłówek "
+        "nie jest wiarygodny"
     ),
 }
 # fmt: on

@@ -26,6 +26,17 @@ class Reason(StrEnum):
     NO_PDF = "no PDF"
     TOO_LARGE = "PDF too large"
     DUPLICATE = "duplicate"
+    # Under the policy "Wymagaj": the receiving server does not vouch for the From domain.
+    SENDER_UNCONFIRMED = "sender unconfirmed"  # nadawca niepotwierdzony
+    SENDER_FAILED = "sender failed"  # nadawca niezgodny (DMARC or DKIM fail)
+
+
+class SenderPolicy(StrEnum):
+    """A server's "Weryfikacja nadawcy": what the receiving server's verdict on the From domain decides."""
+
+    OFF = "off"  # Wyłączona: the whitelist alone decides; no verdict is read
+    MARK = "mark"  # Oznaczaj: everything the whitelist admits is taken, each document with its verdict
+    REQUIRE = "require"  # Wymagaj: only messages whose sender is confirmed are taken
 
 
 class Outcome(StrEnum):

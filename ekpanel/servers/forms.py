@@ -25,6 +25,7 @@ from wtforms import (
 from wtforms.validators import Length, NumberRange, Optional, StopValidation
 
 from ekpanel.mail.connect import DEFAULT_PORTS
+from ekpanel.mail.vocabulary import SenderPolicy
 from ekpanel.mail.whitelist import invalid_entry_has_spaces, parse_entries
 from ekpanel.servers.models import (
     ENCRYPTION_NONE,
@@ -40,6 +41,8 @@ _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 _TENANT_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.IGNORECASE)
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+")
 _HOST = re.compile(r"[a-z0-9.:\[\]-]+", re.IGNORECASE)
+# An authserv-id as servers write it: a host name, or any one word without separators.
+_AUTHSERV_ID = re.compile(r'[^\s;()"\\=]+')
 
 REQUIRED = _l("To pole jest wymagane.")
 
@@ -149,6 +152,10 @@ class ServerForm(FlaskForm):
         _l("Nazwa użytkownika"), validators=[_required_for(PROTOCOL_IMAP), Length(max=255)]
     )
     password = PasswordField(_l("Hasło"), validators=[_only_for(PROTOCOL_IMAP)])
+    authserv_id = StringField(
+        _l("Identyfikator serwera uwierzytelniającego (authserv-id)"),
+        validators=[_only_for(PROTOCOL_IMAP), Optional(), Length(max=255)],
+    )
 
     # Outlook 365
     name = StringField(_l("Nazwa serwera"), validators=[_required_for(PROTOCOL_GRAPH), Length(max=200)])
@@ -163,6 +170,15 @@ class ServerForm(FlaskForm):
     # Both
     whitelist = TextAreaField(_l("Adresy e-mail mogących wysyłać dokumenty"))
     folders = TextAreaField(_l("Foldery IMAP"), default=DEFAULT_FOLDERS)
+    sender_policy = SelectField(
+        _l("Weryfikacja nadawcy"),
+        choices=[
+            (SenderPolicy.OFF, _l("Wyłączona")),
+            (SenderPolicy.MARK, _l("Oznaczaj")),
+            (SenderPolicy.REQUIRE, _l("Wymagaj")),
+        ],
+        default=SenderPolicy.MARK,
+    )
     active = BooleanField(_l("Aktywny"), default=True)
 
     def __init__(self, *args, stored_protocol: str | None = None, **kwargs):
@@ -229,6 +245,22 @@ class ServerForm(FlaskForm):
     def validate_mailbox_address(self, field):
         if not _ADDRESS.fullmatch(field.data.strip()):
             raise ValidationError(_l("Podaj adres skrzynki, np. faktury@firma.pl."))
+
+    def validate_authserv_id(self, field):
+        if not _AUTHSERV_ID.fullmatch(field.data.strip()):
+            raise ValidationError(
+                _l("Identyfikator to jedna nazwa, bez spacji i średników, np. mx.google.com.")
+            )
+
+    def validate_sender_policy(self, field):
+        needs_id = self.protocol.data == PROTOCOL_IMAP and field.data == SenderPolicy.REQUIRE
+        if needs_id and not (self.authserv_id.data or "").strip():
+            raise ValidationError(
+                _l(
+                    "Aby wymagać potwierdzonego nadawcy, podaj identyfikator serwera "
+                    "uwierzytelniającego (authserv-id); bez niego żaden nadawca nie zostanie potwierdzony."
+                )
+            )
 
     def validate_whitelist(self, field):
         entries, invalid = parse_entries(field.data or "")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ekpanel.extensions import db
 from ekpanel.mail.connect import Encryption, MailProtocol
+from ekpanel.mail.vocabulary import SenderPolicy
 from ekpanel.timeutil import utcnow
 
 PROTOCOL_IMAP = MailProtocol.IMAP
@@ -57,6 +58,11 @@ class MailServer(db.Model):
     whitelist: Mapped[str] = mapped_column(Text, default="")
     # Configured folder names, one per line.
     folders: Mapped[str] = mapped_column(Text, default="INBOX\nspam")
+
+    # "Weryfikacja nadawcy" (ekpanel.mail.sender): the policy, and for IMAP the authserv-id of the
+    # receiving server, whose Authentication-Results alone are trusted. Microsoft 365 needs none.
+    sender_policy: Mapped[str] = mapped_column(String(10), default=SenderPolicy.MARK)
+    authserv_id: Mapped[str | None] = mapped_column(String(255))
 
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -10,12 +10,14 @@ from sqlalchemy import select, update
 
 from ekpanel import audit
 from ekpanel.audit import Action
-from ekpanel.checks.models import Check, Decision
+from ekpanel.checks.models import Check, Decision, SenderException
 from ekpanel.checks.queries import failing_server_ids
 from ekpanel.companies.models import Company
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
+from ekpanel.mail.authres.header import normalise_authserv_id
 from ekpanel.mail.folders import SPAM_KEYWORDS
+from ekpanel.mail.vocabulary import SenderPolicy
 from ekpanel.mail.whitelist import entries_overlap
 from ekpanel.servers.models import PROTOCOL_GRAPH, PROTOCOL_IMAP, MailServer
 from ekpanel.servers.secrets import SecretUnreadable, encrypt_secret, rotate_secret
@@ -28,6 +30,9 @@ WARNING_CONSENT_MISSING = "consent_missing"
 WARNING_SECRET_EXPIRING = "secret_expiring"
 WARNING_SECRET_EXPIRED = "secret_expired"
 WARNING_CHECKS_FAILING = "checks_failing"
+# Sender verification, on the server's row only (the company list keeps to what stops intake):
+WARNING_NO_AUTHSERV_ID = "no_authserv_id"  # an IMAP server verifying senders without an authserv-id
+WARNING_NO_AUTHRES = "no_authres"  # its messages carry no Authentication-Results at all
 
 # The settings the audit log compares (a new one, such as a sender-verification policy, is one more name).
 AUDITED_FIELDS = (
@@ -63,6 +68,8 @@ class ServerValues:
     tenant: str | None = None
     mailbox_address: str | None = None
     secret_expires_on: date | None = None
+    sender_policy: str = SenderPolicy.MARK
+    authserv_id: str | None = None  # IMAP only
 
 
 def save_server(server: MailServer | None, company: Company, values: ServerValues) -> MailServer:
@@ -82,12 +89,14 @@ def save_server(server: MailServer | None, company: Company, values: ServerValue
     server.active = values.active
     server.whitelist = "\n".join(values.whitelist)
     server.folders = "\n".join(values.folders)
+    server.sender_policy = SenderPolicy(values.sender_policy)
 
     if values.protocol == PROTOCOL_IMAP:
         server.host = (values.host or "").strip().lower()
         server.port = values.port
         server.encryption = values.encryption
         server.username = (values.username or "").strip()
+        server.authserv_id = normalise_authserv_id(values.authserv_id or "") or None
         server.name = None
         server.client_id = server.tenant = server.mailbox_address = None
         server.secret_expires_on = None
@@ -103,6 +112,7 @@ def save_server(server: MailServer | None, company: Company, values: ServerValue
         server.mailbox_address = (values.mailbox_address or "").strip().lower()
         server.secret_expires_on = values.secret_expires_on
         server.host = server.port = server.encryption = server.username = None
+        server.authserv_id = None  # Exchange Online's field has none (ekpanel.mail.authres)
 
     if values.secret:
         server.secret_encrypted = encrypt_secret(values.secret)
@@ -159,6 +169,7 @@ def delete_server(server: MailServer) -> None:
     db.session.execute(update(Document).where(Document.check_id.in_(check_ids)).values(check_id=None))
     db.session.execute(update(Document).where(Document.server_id == server.id).values(server_id=None))
     db.session.execute(Decision.__table__.delete().where(Decision.server_id == server.id))
+    db.session.execute(SenderException.__table__.delete().where(SenderException.server_id == server.id))
     db.session.execute(Check.__table__.delete().where(Check.server_id == server.id))
     db.session.delete(server)
     db.session.flush()
@@ -245,7 +256,18 @@ def server_row_warnings(server: MailServer, checks: dict, today: date) -> list[s
     ``checks`` is ekpanel.checks.queries.last_check_summary of the server.
     """
     failing = [WARNING_CHECKS_FAILING] if server.active and checks.get("failing_since") else []
-    return failing + server_warnings(server, today)
+    return failing + server_warnings(server, today) + sender_warnings(server, checks)
+
+
+def sender_warnings(server: MailServer, checks: dict) -> list[str]:
+    """Why the server's sender verification cannot confirm anyone (none when it is off)."""
+    if server.sender_policy == SenderPolicy.OFF:
+        return []
+    if checks.get("authres_absent"):
+        return [WARNING_NO_AUTHRES]
+    if not server.is_graph and not server.authserv_id:
+        return [WARNING_NO_AUTHSERV_ID]
+    return []
 
 
 def companies_with_warnings(today: date) -> dict[int, list[str]]:

@@ -10,14 +10,17 @@ from dataclasses import replace
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
-from ekpanel.access import admin_required, company_or_404, server_or_404
+from ekpanel.access import admin_required, company_or_404, server_or_404, visible_companies
 from ekpanel.checks.mailboxes import mailbox_access
 from ekpanel.companies.models import Company
 from ekpanel.extensions import db
 from ekpanel.htmx import htmx_response, is_htmx, render_page_or_fragment
-from ekpanel.mail.connect import list_folders
+from ekpanel.mail.authres import propose_authserv_id as proposed_authserv_id
+from ekpanel.mail.connect import list_folders, recent_authentication_results
 from ekpanel.mail.mailbox import MailboxError
+from ekpanel.mail.sender import topmost_authserv_ids
 from ekpanel.mail.settings import MailSettings
 from ekpanel.servers.forms import ServerForm
 from ekpanel.servers.models import PROTOCOL_GRAPH, PROTOCOL_IMAP, MailServer
@@ -99,6 +102,8 @@ def _values(form: ServerForm) -> ServerValues:
         tenant=form.tenant.data,
         mailbox_address=form.mailbox_address.data,
         secret_expires_on=form.secret_expires_on.data,
+        sender_policy=form.sender_policy.data,
+        authserv_id=form.authserv_id.data,
     )
 
 
@@ -246,6 +251,44 @@ def remote_folders(server_id: int):
         remote_folders=folders,
         remote_error=error,
         remote_loaded=True,
+    )
+
+
+@bp.get("/servers/<int:server_id>/authserv-id")
+def propose_authserv_id(server_id: int):
+    """The authserv-id field filled in with the one on top of most of the inbox's newest messages,
+    with what was seen; nothing is saved: the administrator confirms it with Zapisz."""
+    server = server_or_404(server_id)
+    if server.is_graph:
+        abort(404)  # Exchange Online's field has no authserv-id to configure
+    form = ServerForm(obj=server, stored_protocol=server.protocol)
+    proposal: dict = {"error": None, "total": 0, "with_fields": 0, "count": 0, "proposed": None, "seen": ""}
+    try:
+        messages = recent_authentication_results(mailbox_access(server), _folder_list_settings())
+    except MailboxError as failure:
+        proposal["error"] = render_note(failure.note)
+        current_app.logger.info("authserv-id of server %s: %s %s", server.id, failure.code, failure.detail)
+    else:
+        seen = topmost_authserv_ids(messages)
+        proposed = proposed_authserv_id(messages)
+        proposal.update(
+            total=len(messages),
+            with_fields=sum(1 for fields in messages if fields),
+            proposed=proposed,
+            count=seen.get(proposed, 0) if proposed else 0,
+            seen=", ".join(f"{name} ({count})" for name, count in seen.most_common(5)),
+        )
+        if proposed:
+            form.authserv_id.data = proposed
+    return render_page_or_fragment(
+        "companies/settings.html",
+        "servers/_authserv_field.html",
+        companies=visible_companies(current_user, include_inactive=True),
+        company=server.company,
+        server=server,
+        server_form=form,
+        form_action=_form_action(server.company, server),
+        authserv_proposal=proposal,
     )
 
 
