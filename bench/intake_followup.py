@@ -14,7 +14,7 @@ PDF, and runs the check (``ekpanel.checks.run.run_check``) on it, alternating tw
 - **without**: the same code with that call replaced by nothing.
 
 "Up to the move" is from the start of the check to the moment its first batch's messages are
-about to be moved (``before_move``): what intake costs before mail leaves the inbox. The
+about to be moved (``_Run.move`` is called): what intake costs before mail leaves the inbox. The
 target: the medians differ by no more than the spread between rounds. ``--tree`` imports
 ekpanel from another checkout (e.g. main before this branch) and runs its check as it is.
 """
@@ -83,13 +83,19 @@ def one_check(server: DovecotServer, company_id: int, login: str, count: int) ->
     db.session.add(mail_server)
     db.session.commit()
     moves: list[float] = []
+    move = check_run._Run.move
 
-    def before_move(*_):
+    def timed_move(run, *move_args):
         moves.append(time.perf_counter())
+        return move(run, *move_args)
 
-    started = time.perf_counter()
-    result = run_check(mail_server.id, trigger="cli", before_move=before_move)
-    total = time.perf_counter() - started
+    check_run._Run.move = timed_move
+    try:
+        started = time.perf_counter()
+        result = run_check(mail_server.id, trigger="cli")
+        total = time.perf_counter() - started
+    finally:
+        check_run._Run.move = move
     return moves[0] - started, total, result.counts.documents
 
 
