@@ -124,7 +124,7 @@ def _fetch_summaries(session: ImapSession, uids: list[int], items: list[str]) ->
     with_structure = "BODYSTRUCTURE" in items
     try:
         with session.errors():
-            response = _fetch_items(session, uids, items)
+            response = _fetch_items(session, uids, items, max_parts=session.settings.max_parts_per_message)
         return [
             summary_from_fetch(
                 uid,
@@ -149,12 +149,15 @@ def _fetch_summaries(session: ImapSession, uids: list[int], items: list[str]) ->
     return _unreadable(session, uids[0], failure)
 
 
-def _fetch_items(session: ImapSession, uids: list[int], items: list[str]) -> dict[int, dict[bytes, Any]]:
-    """``UID FETCH`` of ``items``, read with our fast parser (imapclient's as fallback)."""
+def _fetch_items(
+    session: ImapSession, uids: list[int], items: list[str], *, max_parts: int
+) -> dict[int, dict[bytes, Any]]:
+    """``UID FETCH`` of ``items``, read with our fast parser (imapclient's as fallback); a
+    structure far beyond ``max_parts`` parts is read only as far as the walk needs."""
     typ, data = session.client._imap.uid("FETCH", sequence_set(uids), f"({' '.join(items)})")
     if typ != "OK":
         raise IMAPClientError(f"FETCH failed: {data!r}")
-    return read_fetch(data)
+    return read_fetch(data, max_parts=max_parts)
 
 
 def _cut_short(failure: Exception) -> bool:
