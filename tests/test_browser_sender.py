@@ -11,9 +11,10 @@ from playwright.sync_api import expect
 from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
+from tests.factories import make_dovecot_server as make_server
 from tests.factories import make_user
 from tests.support.browser import htmx_settled, log_in
-from tests.support.check_jobs import invoice_message, make_server
+from tests.support.messages import invoice_message
 
 pytestmark = pytest.mark.browser
 
