@@ -16,7 +16,12 @@ from ekpanel.extensions import db
 from tests.factories import PASSWORD
 from tests.support import postgres
 
-pytest_plugins = ["tests.support.service_fixtures", "tests.support.browser", "tests.support.ms_fixtures"]
+pytest_plugins = [
+    "tests.support.service_fixtures",
+    "tests.support.browser",
+    "tests.support.ms_fixtures",
+    "tests.support.alerts",
+]
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
 
