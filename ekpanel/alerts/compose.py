@@ -82,14 +82,14 @@ class Composer:
     def url(self, endpoint: str, **values) -> str:
         return external_url(self.settings.base_url, endpoint, **values)
 
-    def when(self, stamp: str | None) -> str:
+    def when(self, stamp: str | None, *, with_date: bool = False) -> str:
         """A stored naive-UTC time as the office reads it: "12:00" today, "2026-03-28 12:00" before."""
         if not stamp:
             return ""
         utc = ZoneInfo("UTC")
         moment = datetime.fromisoformat(stamp).replace(tzinfo=utc).astimezone(self.zone)
         today = self.now.replace(tzinfo=utc).astimezone(self.zone).date()
-        return moment.strftime("%H:%M" if moment.date() == today else "%Y-%m-%d %H:%M")
+        return moment.strftime("%H:%M" if moment.date() == today and not with_date else "%Y-%m-%d %H:%M")
 
     def error(self, params: dict) -> str:
         note = stored_note(params.get("error_note"))
@@ -285,7 +285,11 @@ class Composer:
                 lines.append(_("Uwaga: wiadomości do wyjaśnienia: %(count)s.", count=company["held"]))
             url = self.url("documents.company_documents", company_id=company["id"])
             sections.append(Section(company["name"], lines, [Link(_("Przekazane dokumenty - e-mail"), url)]))
-        span = {"since": self.when(p["since"]), "until": self.when(p["until"]), "count": count}
+        span = {
+            "since": self.when(p["since"], with_date=True),
+            "until": self.when(p["until"], with_date=True),
+            "count": count,
+        }
         return MailContent(
             subject=subject,
             paragraphs=[_("Nowe dokumenty od %(since)s do %(until)s: %(count)s.", **span)],

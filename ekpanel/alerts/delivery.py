@@ -23,6 +23,7 @@ would make a duplicate whenever the server had in fact taken it, which is nearly
 
 from __future__ import annotations
 
+import email.policy
 import logging
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -39,6 +40,10 @@ from ekpanel.extensions import db
 from ekpanel.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+
+# CRLF line ends, as SMTP wants. Headers are folded only past RFC 5322's hard limit: Python folds a
+# subject with Polish letters before an encoded word and leaves two spaces where there was one.
+SMTP_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 # After the 1st, 2nd, 3rd… failed attempt; the last step repeats. Tests set ALERT_RETRY_SECONDS.
 RETRY_SECONDS = (60, 300, 900, 3600)
@@ -63,7 +68,7 @@ def deliver(delivery_id: int, now: datetime | None = None) -> str | None:
     delivery = db.session.get(AlertDelivery, delivery_id)
     if settings is None:  # turned off while it waited: keep it for when they are back
         return _record_failure(delivery, SmtpFailure(SmtpError.ALERTS_OFF, Outcome.RETRY), now)
-    payload = build_message(delivery, settings).as_bytes()
+    payload = build_message(delivery, settings).as_bytes(policy=SMTP_POLICY)
     address, retry = delivery.address, delivery.retry
     db.session.commit()  # nothing held open while the SMTP server talks
 
