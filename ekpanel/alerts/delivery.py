@@ -96,7 +96,7 @@ def deliver(delivery_id: int, now: datetime | None = None) -> str | None:
         delivery = db.session.get(AlertDelivery, delivery_id)
         if failure.outcome == Outcome.RETRY and not retry:
             failure.outcome = Outcome.REFUSED  # a test message answers now, it is not kept trying
-        return _record_failure(delivery, failure, utcnow())
+        return _record_failure(delivery, failure, now)
     if not accepted:
         return None
     db.session.execute(

@@ -157,8 +157,9 @@ def _classified(error: BaseException, host: str, port: int) -> SmtpFailure:
     if isinstance(error, smtplib.SMTPNotSupportedError):
         return SmtpFailure(SmtpError.AUTH_UNSUPPORTED, Outcome.RETRY, detail, host=host)
     if isinstance(error, ssl.SSLCertVerificationError):
-        reason = getattr(error, "verify_message", "") or str(error)
-        if getattr(error, "verify_code", None) == 62 or "hostname" in reason.lower():
+        reason = (getattr(error, "verify_message", "") or str(error)).rstrip(".")
+        # 62: the host name, 64: the IP address is not the certificate's
+        if getattr(error, "verify_code", None) in (62, 64) or "mismatch" in reason.lower():
             return SmtpFailure(SmtpError.TLS_WRONG_NAME, Outcome.RETRY, detail, host=host, reason=reason)
         return SmtpFailure(SmtpError.TLS_UNTRUSTED, Outcome.RETRY, detail, host=host, reason=reason)
     if isinstance(error, ssl.SSLError):
