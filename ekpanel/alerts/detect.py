@@ -334,12 +334,14 @@ def digests(settings: AlertSettings, slot: datetime, now: datetime) -> Deliverie
     zone = ZoneInfo(settings.timezone)
     until = slot.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
     day = slot.astimezone(zone).date()
+    # A first digest covers the day before: from the same wall-clock time (23 or 25 hours across DST).
+    first_since = (slot.astimezone(zone) - timedelta(days=1)).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
     found = []
     people = {
         user.id: user for company_id in _active_company_ids() for user in recipients(Topic.DIGEST, company_id)
     }
     for user in sorted(people.values(), key=lambda u: u.login):
-        since = _last_digest_until(user.id) or until - timedelta(days=1)
+        since = _last_digest_until(user.id) or first_since
         companies = _digest_companies(user, since, until)
         total = sum(company["count"] for company in companies)
         if total == 0:
