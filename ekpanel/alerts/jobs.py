@@ -54,7 +54,7 @@ def evaluate_server_job(server_id: int) -> int:
 
 def send_delivery_job(delivery_id: int) -> str | None:
     state = delivery.deliver(delivery_id)
-    if state == PENDING:  # to be tried again: after its backoff
+    if state == PENDING and alert_settings(current_app.config) is not None:  # again, after its backoff
         row = db.session.get(AlertDelivery, delivery_id)
         wait = max((row.next_attempt_at - utcnow()).total_seconds(), 1)
         _enqueue_send(delivery_id, in_seconds=wait)

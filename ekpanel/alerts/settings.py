@@ -51,10 +51,8 @@ class SmtpTarget:
         )
 
     def describe(self) -> str:
-        """For people: host, port and encryption, never the password."""
-        mode = "TLS" if self.implicit_tls else "STARTTLS"
-        who = f"{self.username}@" if self.username else ""
-        return f"{who}{self.host}:{self.port} ({mode})"
+        """For people: host, port and encryption (never the password)."""
+        return f"{self.host}:{self.port} ({'TLS' if self.implicit_tls else 'STARTTLS'})"
 
 
 @dataclass(frozen=True)
