@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+import redis
 from sqlalchemy import select
 
 from ekpanel.alerts import detect
@@ -15,6 +16,7 @@ from ekpanel.alerts.delivery import deliver, due_deliveries, settle_abandoned
 from ekpanel.alerts.jobs import enqueue_deliveries
 from ekpanel.alerts.models import AlertDelivery
 from ekpanel.alerts.settings import alert_settings
+from ekpanel.checks.queue import enqueue_alert_evaluation
 from ekpanel.extensions import db
 from ekpanel.mail.texts import Text, note
 from ekpanel.mail.vocabulary import ErrorCode, Outcome
@@ -199,10 +201,12 @@ def test_the_test_message_arrives_and_the_page_says_so(app, client, auth, smtp_s
             "Certyfikat serwera 127.0.0.1 nie jest zaufany: unable to get local issuer certificate.",
         ),
         ("wrong name", "Certyfikat serwera nie jest wystawiony dla 127.0.0.1: IP address mismatch"),
+        ("no starttls", "Serwer 127.0.0.1 nie oferuje STARTTLS, więc nic nie zostało wysłane."),
     ],
 )
 def test_the_test_message_explains_what_is_wrong(app, client, auth, fault, expected):
-    with SmtpServer(certificate_host="smtp.other.example" if fault == "wrong name" else "127.0.0.1") as smtp:
+    host = "smtp.other.example" if fault == "wrong name" else "127.0.0.1"
+    with SmtpServer(certificate_host=host, starttls=fault != "no starttls") as smtp:
         config = alert_config(smtp)
         if fault == "password":
             config["SMTP_URL"] = smtp.url(password="zle-haslo")
@@ -217,3 +221,22 @@ def test_the_test_message_explains_what_is_wrong(app, client, auth, fault, expec
     assert "Nie udało się wysłać wiadomości testowej" in page
     assert expected in page
     assert smtp.received == []
+
+
+def test_a_message_goes_out_over_tls_from_the_first_byte_too(app):
+    with SmtpServer(implicit_tls=True) as smtp:
+        app.config.update(alert_config(smtp))
+        delivery = one_failure_alert(app)
+        assert app.config["SMTP_URL"].startswith("smtps://")
+
+        assert deliver(delivery.id) == "sent"
+
+    assert [m.recipients for m in smtp.received] == [[ADMIN]]
+
+
+def test_redis_away_never_fails_the_check_that_asks_for_an_evaluation(alerts_app, caplog):
+    unreachable = redis.Redis(port=free_port(), socket_connect_timeout=1)
+
+    enqueue_alert_evaluation(1, unreachable)  # no exception: the check goes on
+
+    assert "not evaluated now" in caplog.text

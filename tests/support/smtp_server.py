@@ -16,7 +16,6 @@ import shutil
 import ssl
 import tempfile
 import threading
-import warnings
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -90,8 +89,11 @@ class _Handler:
 class SmtpServer:
     """``with SmtpServer() as smtp: smtp.url`` — ``smtp://login:password@127.0.0.1:PORT``."""
 
-    def __init__(self, *, implicit_tls: bool = False, certificate_host: str = HOST) -> None:
+    def __init__(
+        self, *, implicit_tls: bool = False, certificate_host: str = HOST, starttls: bool = True
+    ) -> None:
         self.implicit_tls = implicit_tls
+        self.starttls = starttls and not implicit_tls
         self.port = free_port(HOST)
         self.received: list[Received] = []
         self.refuse_recipients: set[str] = set()
@@ -103,10 +105,7 @@ class SmtpServer:
         ca.cert_pem.write_to_path(str(self.ca_path))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert(certificate_host).configure_cert(context)
-        with warnings.catch_warnings():
-            # With TLS from the first byte, aiosmtpd cannot tell that AUTH is only offered over TLS.
-            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
-            self._controller = self._make_controller(context)
+        self._controller = self._make_controller(context)
 
     def _make_controller(self, context: ssl.SSLContext) -> Controller:
         implicit_tls = self.implicit_tls
@@ -115,11 +114,11 @@ class SmtpServer:
             hostname=HOST,
             port=self.port,
             ssl_context=context if implicit_tls else None,
-            tls_context=None if implicit_tls else context,
-            require_starttls=not implicit_tls,
+            tls_context=context if self.starttls else None,
+            require_starttls=self.starttls,
             authenticator=self._authenticate,
             auth_required=True,
-            auth_require_tls=not implicit_tls,  # TLS from the first byte already
+            auth_require_tls=self.starttls,  # with TLS from the first byte, already over TLS
         )
 
     def url(self, login: str = LOGIN, password: str = PASSWORD) -> str:
