@@ -114,3 +114,19 @@ def test_an_operator_chooses_their_alerts_on_moje_konto(page, live_server):
     user = db.session.scalars(select(User).where(User.login == "anna")).one()
     assert user.email == "anna@biuro.example"
     assert wanted_topics(user) == {Topic.SERVER_FAILING}
+
+
+def test_an_administrator_gives_an_operator_their_address_on_the_user_form(app, client, auth):
+    make_user("admin", admin=True)
+    ewa = make_user("ewa")
+    auth.login("admin")
+
+    client.post(
+        f"/admin/users/{ewa.id}",
+        data={"login": "ewa", "active": "y", "language": "pl", "email": "ewa@biuro.pl"},
+    )
+
+    db.session.expire_all()
+    assert ewa.email == "ewa@biuro.pl"
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "user.changed")).one()
+    assert '"email": {"old": "", "new": "ewa@biuro.pl"}' in entry.details
