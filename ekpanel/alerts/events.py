@@ -107,3 +107,18 @@ def new_delivery(
     db.session.add(delivery)
     db.session.flush()
     return delivery
+
+
+def queue_test_message(
+    settings: AlertSettings, sender: User, address: str, now: datetime | None = None
+) -> AlertDelivery:
+    """Panel administratora's test message to ``address``: an event of its own, sent once, not retried
+    (the administrator waits for the answer). Committed; a job sends it."""
+    now = now or utcnow()
+    event = AlertEvent(kind=str(EventKind.TEST), topic="test", params={"login": sender.login}, created_at=now)
+    db.session.add(event)
+    db.session.flush()
+    db.session.add(AlertKey(key=f"test:{uuid.uuid4().hex}", event_id=event.id))
+    delivery = new_delivery(settings, event, sender, address.strip(), sender.language, retry=False, now=now)
+    db.session.commit()
+    return delivery

@@ -3,7 +3,6 @@ alerts, whether alerts are on, and "Wyślij wiadomość testową"."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
@@ -15,10 +14,10 @@ from sqlalchemy.orm import joinedload
 from ekpanel import audit
 from ekpanel.access import admin_required
 from ekpanel.alerts import settings as alert_config
-from ekpanel.alerts.events import new_delivery
+from ekpanel.alerts.events import queue_test_message
 from ekpanel.alerts.forms import PreferencesForm, TestMessageForm
 from ekpanel.alerts.jobs import enqueue_deliveries
-from ekpanel.alerts.models import PENDING, SENDING, AlertDelivery, AlertEvent, AlertKey
+from ekpanel.alerts.models import PENDING, SENDING, AlertDelivery
 from ekpanel.alerts.recipients import choose_topics, wanted_topics
 from ekpanel.alerts.texts import render_failure
 from ekpanel.alerts.topics import TOPIC_LABELS, EventKind, Topic, available_topics, kind_label
@@ -99,15 +98,7 @@ def send_test():
     settings = alert_config.alert_settings(current_app.config)
     delivery = None
     if settings is not None and form.validate_on_submit():
-        event = AlertEvent(
-            kind=str(EventKind.TEST), topic="test", params={"login": current_user.login}, created_at=utcnow()
-        )
-        db.session.add(event)
-        db.session.flush()
-        db.session.add(AlertKey(key=f"test:{uuid.uuid4().hex}", event_id=event.id))
-        user = current_user._get_current_object()
-        delivery = new_delivery(settings, event, user, form.address.data.strip(), user.language, retry=False)
-        db.session.commit()
+        delivery = queue_test_message(settings, current_user._get_current_object(), form.address.data)
         enqueue_deliveries([delivery.id])
     return render_page_or_fragment(
         "alerts/test_page.html", "alerts/_test_result.html", test_form=form, delivery=delivery, **_status()
