@@ -68,7 +68,13 @@ def deliver(delivery_id: int, now: datetime | None = None) -> str | None:
     delivery = db.session.get(AlertDelivery, delivery_id)
     if settings is None:  # turned off while it waited: keep it for when they are back
         return _record_failure(delivery, SmtpFailure(SmtpError.ALERTS_OFF, Outcome.RETRY), now)
-    payload = build_message(delivery, settings).as_bytes(policy=SMTP_POLICY)
+    try:
+        payload = build_message(delivery, settings).as_bytes(policy=SMTP_POLICY)
+    except (ValueError, TypeError) as error:  # a header no message can carry: this one never goes out
+        log.exception("Alert delivery %s cannot be written as a message", delivery_id)
+        return _record_failure(
+            delivery, SmtpFailure(SmtpError.MESSAGE_REFUSED, Outcome.REFUSED, repr(error), answer=error), now
+        )
     address, retry = delivery.address, delivery.retry
     db.session.commit()  # nothing held open while the SMTP server talks
 
