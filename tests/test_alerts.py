@@ -22,9 +22,15 @@ from ekpanel.checks.models import HELD_NEEDS_PERSON, HeldMessage
 from ekpanel.extensions import db
 from ekpanel.mail.texts import Text, note
 from ekpanel.mail.vocabulary import ErrorCode, Outcome
-from tests.factories import make_company, make_imap_server, make_user
+from tests.factories import (
+    make_check,
+    make_company,
+    make_decision,
+    make_document,
+    make_imap_server,
+    make_user,
+)
 from tests.support.alerts import BASE_URL, send_due
-from tests.support.documents import make_check, make_decision, make_document
 
 WAW = ZoneInfo("Europe/Warsaw")
 # 12:05 in Warsaw (CET); the failing check started at 12:00.

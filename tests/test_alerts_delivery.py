@@ -11,37 +11,20 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from ekpanel.alerts import detect
 from ekpanel.alerts.delivery import deliver, due_deliveries, settle_abandoned
 from ekpanel.alerts.jobs import enqueue_deliveries
 from ekpanel.alerts.models import AlertDelivery
-from ekpanel.alerts.settings import alert_settings
 from ekpanel.checks.queue import enqueue_alert_evaluation
 from ekpanel.extensions import db
-from ekpanel.mail.texts import Text, note
-from ekpanel.mail.vocabulary import ErrorCode, Outcome
 from ekpanel.timeutil import utcnow
-from tests.factories import make_company, make_imap_server, make_user
-from tests.support.alerts import alert_config, alert_env, send_due
+from tests.factories import make_user
+from tests.support.alerts import ADMIN, alert_config, alert_env, one_failure_alert, send_due
 from tests.support.check_jobs import kill_worker, process_env, start_process, stop_process
-from tests.support.documents import make_check
 from tests.support.ports import free_port
 from tests.support.smtp_server import SmtpServer
 
-ADMIN = "admin@biuro.example"
 # The worker's lease is its own SMTP timeout's (30 s by default): 30 × 8 + 60 s.
 AFTER_ANY_LEASE = timedelta(hours=1)
-
-
-def one_failure_alert(app) -> AlertDelivery:
-    """A failing mailbox announced to one administrator: one delivery, not sent yet."""
-    make_user("admin", admin=True, email=ADMIN)
-    server = make_imap_server(make_company("Firma X"), host="imap.firma-x.pl", username="faktury@firma-x.pl")
-    make_check(
-        server, outcome=Outcome.FAILED, error_code=ErrorCode.AUTH_FAILED, error=note(Text.IMAP_AUTH_FAILED)
-    )
-    (delivery_id,) = detect.evaluate_server(alert_settings(app.config), server.id)
-    return db.session.get(AlertDelivery, delivery_id)
 
 
 def reload(delivery: AlertDelivery) -> AlertDelivery:

@@ -9,11 +9,16 @@ from ekpanel.checks.models import TRIGGER_REFRESH
 from ekpanel.checks.queue import enqueue_check
 from ekpanel.extensions import db
 from ekpanel.servers.secrets import encrypt_secret
-from tests.factories import make_user
+from tests.factories import make_dovecot_server, make_user
 from tests.support.alerts import alert_config, alert_env
-from tests.support.check_jobs import make_server, process_env, start_process, stop_process
+from tests.support.check_jobs import process_env, start_process, stop_process
 
 ADMIN = "admin@biuro.example"
+
+
+def make_server(mail_user, **fields):
+    """A server on the test Dovecot user's INBOX that admits any sender."""
+    return make_dovecot_server(mail_user, whitelist=["*@*"], folders=["INBOX"], **fields)
 
 
 def check_now(app, server_id: int, redis_conn) -> None:

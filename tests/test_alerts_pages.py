@@ -14,9 +14,8 @@ from ekpanel.alerts.topics import Topic
 from ekpanel.audit.models import AuditEntry
 from ekpanel.extensions import db
 from tests.factories import make_company, make_user
-from tests.support.alerts import send_due
+from tests.support.alerts import ADMIN, one_failure_alert, send_due
 from tests.support.browser import htmx_settled, log_in
-from tests.test_alerts_delivery import ADMIN, one_failure_alert
 
 
 def test_defaults_administrators_get_every_problem_operators_the_digest(app):

@@ -15,10 +15,9 @@ from rq import Queue
 
 from ekpanel.alerts.jobs import daily_job, enqueue_daily
 from ekpanel.checks.keys import CHECK_QUEUE
-from tests.factories import make_company, make_user
+from tests.factories import make_company, make_document, make_user
 from tests.support.alerts import alert_config, send_due
 from tests.support.check_jobs import PROJECT_DIR
-from tests.support.documents import make_document
 
 WAW = ZoneInfo("Europe/Warsaw")
 

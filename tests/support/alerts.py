@@ -7,7 +7,14 @@ from datetime import datetime
 
 import pytest
 
+from ekpanel.alerts import detect
 from ekpanel.alerts.delivery import deliver, due_deliveries
+from ekpanel.alerts.models import AlertDelivery
+from ekpanel.alerts.settings import alert_settings
+from ekpanel.extensions import db
+from ekpanel.mail.texts import Text, note
+from ekpanel.mail.vocabulary import ErrorCode, Outcome
+from tests.factories import make_check, make_company, make_imap_server, make_user
 from tests.support.smtp_server import SmtpServer
 
 BASE_URL = "https://panel.biuro.example"
@@ -55,3 +62,17 @@ def alerts_app(app, smtp_server):
 def send_due(now: datetime | None = None) -> list[str | None]:
     """Send every delivery due at ``now``, in this process, as the jobs would; their states."""
     return [deliver(delivery_id, now) for delivery_id in due_deliveries(now)]
+
+
+ADMIN = "admin@biuro.example"
+
+
+def one_failure_alert(app) -> AlertDelivery:
+    """A failing mailbox announced to one administrator: one delivery, not sent yet."""
+    make_user("admin", admin=True, email=ADMIN)
+    server = make_imap_server(make_company("Firma X"), host="imap.firma-x.pl", username="faktury@firma-x.pl")
+    make_check(
+        server, outcome=Outcome.FAILED, error_code=ErrorCode.AUTH_FAILED, error=note(Text.IMAP_AUTH_FAILED)
+    )
+    (delivery_id,) = detect.evaluate_server(alert_settings(app.config), server.id)
+    return db.session.get(AlertDelivery, delivery_id)
