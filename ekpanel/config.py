@@ -87,4 +87,9 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         "PROXY_HOPS": int(get("PROXY_HOPS", "0")),
         "AUDIT_DAYS": int(get("AUDIT_DAYS", "730")),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        # Alerts by e-mail (ekpanel.alerts): off until all three of the first are set.
+        "SMTP_URL": env.get("EKPANEL_SMTP_URL", ""),
+        "MAIL_FROM": env.get("EKPANEL_MAIL_FROM", ""),
+        "BASE_URL": env.get("EKPANEL_BASE_URL", ""),
+        "DIGEST_TIME": get("DIGEST_TIME", "07:00"),
     }

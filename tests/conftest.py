@@ -22,7 +22,12 @@ from tests.support import postgres
 from tests.support.app_config import app_config, fresh_g_per_request
 from tests.support.move_hook import calling_before_move
 
-pytest_plugins = ["tests.support.service_fixtures", "tests.support.browser", "tests.support.ms_fixtures"]
+pytest_plugins = [
+    "tests.support.service_fixtures",
+    "tests.support.browser",
+    "tests.support.ms_fixtures",
+    "tests.support.alerts",
+]
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
 

@@ -17,16 +17,20 @@ from playwright.sync_api import expect
 
 from ekpanel.checks.workers import make_worker
 from ekpanel.extensions import db
-from tests.factories import make_user
+from tests.factories import make_dovecot_server, make_user
 from tests.support import invoice_pdfs
 from tests.support import messages as m
 from tests.support.browser import htmx_settled, log_in
-from tests.support.check_jobs import make_server
 from tests.support.invoice_pdfs import BUYER_NIP, OTHER_NIP, OTHER_NRB
 
 pytestmark = pytest.mark.browser
 
 OTHER_SELLER_NIP = "7251801126"
+
+
+def make_server(mail_user, **fields):
+    """A server on the test Dovecot user's INBOX that admits any sender."""
+    return make_dovecot_server(mail_user, whitelist=["*@*"], folders=["INBOX"], **fields)
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from playwright.sync_api import expect
 from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
-from tests.factories import make_user
+from tests.factories import make_dovecot_server, make_user
 from tests.support.browser import htmx_settled, log_in
-from tests.support.check_jobs import invoice_message, make_server
+from tests.support.messages import invoice_message
 
 pytestmark = pytest.mark.browser
 
@@ -25,6 +25,11 @@ FIELDS = {
     " dmarc=fail header.from=dostawca.example",
 }
 LABELS = {"confirmed": "potwierdzony", "unconfirmed": "niepotwierdzony", "failed": "⚠ niezgodny"}
+
+
+def make_server(mail_user, **fields):
+    """A server on the test Dovecot user's INBOX that admits any sender."""
+    return make_dovecot_server(mail_user, whitelist=["*@*"], folders=["INBOX"], **fields)
 
 
 def deliver(mail_user, n: int, verdict: str) -> None:

@@ -20,12 +20,11 @@ from ekpanel.documents.models import Document
 from ekpanel.documents.storage import pdf_path
 from ekpanel.documents.warnings import DocumentWarning, WarningCode, stored_warnings
 from ekpanel.extensions import db
-from tests.factories import make_company
+from tests.factories import make_company, make_document, make_dovecot_server
 from tests.support import hostile_pdfs, invoice_pdfs
 from tests.support import messages as m
-from tests.support.documents import make_document
 from tests.support.invoice_pdfs import BUYER_NIP, KSEF_NUMBER, OTHER_NIP, OTHER_NRB, SELLER_NIP, SELLER_NRB
-from tests.support.mail_servers import make_server, new_box
+from tests.support.mail_users import new_box
 
 SELLER_ACCOUNT = "PL" + SELLER_NRB
 OTHER_ACCOUNT = "PL" + OTHER_NRB
@@ -232,7 +231,7 @@ def test_the_check_asks_a_worker_to_read_what_it_took_and_the_worker_does(
     sqlite_app.config.update(REDIS_URL=redis_url, CA_BUNDLE=str(dovecot.ca_path))
     box = new_box(dovecot)
     company = make_company("Beta S.A.", nip=BUYER_NIP)
-    server = make_server(company, box)
+    server = make_dovecot_server(box, company)
     box.user.append("INBOX", m.with_pdf(invoice_pdfs.invoice(), filename="fv-42.pdf"))
     box.user.append("INBOX", m.with_pdf(invoice_pdfs.invoice(remark="Kopia"), filename="fv-42-kopia.pdf"))
 
@@ -256,7 +255,7 @@ def test_with_redis_away_the_check_takes_its_documents_and_they_wait_to_be_read(
     assert sqlite_app.config["REDIS_URL"] == "redis://127.0.0.1:9/0"  # nothing listens there
     sqlite_app.config["CA_BUNDLE"] = str(dovecot.ca_path)
     box = new_box(dovecot)
-    server = make_server(make_company(), box)
+    server = make_dovecot_server(box, make_company())
     box.user.append("INBOX", m.with_pdf(invoice_pdfs.invoice()))
 
     result = run_check(server.id, trigger="cli")

@@ -15,9 +15,8 @@ from openpyxl import load_workbook
 
 from ekpanel.documents.extraction import extract_documents
 from ekpanel.extensions import db
-from tests.factories import make_company, make_user
+from tests.factories import make_company, make_document, make_user
 from tests.support import invoice_pdfs
-from tests.support.documents import make_document
 from tests.support.invoice_pdfs import BUYER_NIP, OTHER_NIP, OTHER_NRB, SELLER_NIP
 
 

@@ -17,6 +17,7 @@ from flask import url_for
 from ekpanel import create_app
 from ekpanel.accounts.models import User
 from ekpanel.accounts.sessions import SESSION_ID
+from ekpanel.alerts.models import AlertDelivery, AlertEvent
 from ekpanel.checks.models import HeldMessage
 from ekpanel.extensions import db
 from ekpanel.servers.models import MailServer
@@ -92,6 +93,10 @@ ROUTES = {
     "servers.add_folder": ADMIN_ONLY,
     "consent.start": ADMIN_ONLY,
     "consent.callback": ADMIN_ONLY,
+    "alerts.preferences": EVERY_USER,
+    "alerts.sent": ADMIN_ONLY,
+    "alerts.send_test": ADMIN_ONLY,
+    "alerts.test_result": ADMIN_ONLY,
 }
 
 # URL variables that name another company's object when a test asks for a foreign one.
@@ -158,6 +163,11 @@ def _build_world() -> World:
         "admin": User(login="admin", password_hash="!", is_admin=True),
     }
     db.session.add_all(users.values())
+    test_message = AlertEvent(kind="test", topic="test", params={})
+    delivery = AlertDelivery(
+        event=test_message, address="admin@biuro.pl", subject="", body_text="", body_html="", message_id="<1>"
+    )
+    db.session.add(delivery)
     db.session.commit()
 
     def pair(objects):
@@ -169,6 +179,7 @@ def _build_world() -> World:
         "check_id": pair(checks),
         "document_id": pair(documents),
         "held_id": pair(held),
+        "delivery_id": (delivery.id, delivery.id),
         "user_id": (users["operator"].id, users["operator"].id),
         "filename": ("style.css", "style.css"),
         "kind": ("csv", "xlsx"),  # the export's format

@@ -253,3 +253,22 @@ def _is_active(job: Job) -> bool:
     if status not in _ACTIVE_STATUSES:
         return False
     return not (status == JobStatus.STARTED and is_abandoned(job))
+
+
+# --- after a check --------------------------------------------------------------------------------
+
+# The alerts read each finished check's rows (ekpanel.alerts.jobs); named, so the checks import none of it.
+ALERTS_JOB = "ekpanel.alerts.jobs.evaluate_server_job"
+
+
+def enqueue_alert_evaluation(server_id: int, connection: redis.Redis) -> None:
+    """Best effort: with alerts off nothing is queued, and Redis away never fails the check (the
+    clock's alert sweep evaluates recently checked servers again)."""
+    if not current_app.config.get("SMTP_URL"):
+        return
+    try:
+        check_queue(connection).enqueue(
+            ALERTS_JOB, server_id, job_timeout=600, result_ttl=600, description=f"alerts, server {server_id}"
+        )
+    except redis.RedisError as error:
+        log.warning("Alerts of server %s not evaluated now (%r); the clock's sweep will", server_id, error)
