@@ -6,7 +6,7 @@ Wall-clock times in EKPANEL_TIMEZONE (default 05:00, 12:00 and 14:00 Europe/Wars
 daylight-saving changes: the trigger is ekpanel.clock.check_trigger, the one the panel shows the next
 check from. It only enqueues; worker.py runs the checks. Two clocks running at once (a deploy overlap)
 enqueue each slot once, and a slot missed while the clock was down is run once if it comes back within
-EKPANEL_MISFIRE_MINUTES.
+EKPANEL_MISFIRE_MINUTES. Once a day it also drops audit-log entries older than EKPANEL_AUDIT_DAYS.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
 from ekpanel import create_app
@@ -53,6 +54,23 @@ def run_slot(app: Flask) -> None:
             log.info("No slot due now, or no enabled server of an active company")
 
 
+def prune_audit_log(app: Flask) -> None:
+    """Keep Dziennik zmian for EKPANEL_AUDIT_DAYS (default two years), no longer."""
+    from ekpanel import audit
+    from ekpanel.extensions import db
+
+    with app.app_context():
+        try:
+            removed = audit.prune(app.config["AUDIT_DAYS"])
+            db.session.commit()
+        except Exception:
+            log.exception("Could not prune the audit log; the next day tries again")
+            return
+        finally:
+            db.session.remove()
+        log.info("Audit log: removed %s entries older than %s days", removed, app.config["AUDIT_DAYS"])
+
+
 def main() -> int:
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format=LOG_FORMAT)
     app = create_app()
@@ -61,7 +79,7 @@ def main() -> int:
     misfire = int(config["MISFIRE_MINUTES"]) * 60
     trigger = check_trigger(config["CHECK_TIMES"], config["TIMEZONE"])
 
-    scheduler = BlockingScheduler(timezone=zone)
+    scheduler = BackgroundScheduler(timezone=zone)
     scheduler.add_job(
         run_slot,
         trigger,
@@ -71,14 +89,22 @@ def main() -> int:
         max_instances=1,
         misfire_grace_time=misfire,
     )
+    # At night, away from the check slots; a day missed is caught up by the next.
+    scheduler.add_job(
+        prune_audit_log,
+        CronTrigger(hour=3, minute=30, timezone=zone),
+        args=[app],
+        id="audit-prune",
+        coalesce=True,
+        max_instances=1,
+    )
 
-    def stop(signum, frame):
-        log.info("Clock stopping (signal %s)", signum)
-        scheduler.shutdown(wait=False)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
+    # SIGINT and SIGTERM are taken by the main thread alone, synchronously (sigwait below). With
+    # asynchronous handlers, an idle thread of the scheduler's pool may take the signal and the main
+    # thread sleeps on until the next slot; blocked here, before any thread starts, every thread
+    # inherits the block. A second signal (Ctrl-C, then scripts/run's SIGTERM) is simply never read.
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     log.info(
         "Clock started: checks at %s %s; next at %s",
         config["CHECK_TIMES"],
@@ -87,6 +113,9 @@ def main() -> int:
     )
     run_slot(app)  # catch up a slot missed while the clock was down (the claims make this safe)
     scheduler.start()
+    received = signal.sigwait(stop_signals)
+    log.info("Clock stopping (%s)", signal.Signals(received).name)
+    scheduler.shutdown(wait=False)
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 from ekpanel import create_app
@@ -31,8 +32,30 @@ def main(argv: list[str] | None = None) -> int:
     worker = make_worker(app)
     with app.app_context():
         recover_after_crash(worker.connection, app.config["STORAGE_DIR"], int(app.config["CHECK_TIMEOUT"]))
+    _stop_signals_to_the_main_thread(worker)
     worker.work(burst=args.burst, with_scheduler=True, logging_level="INFO")
     return 0
+
+
+def _stop_signals_to_the_main_thread(worker) -> None:
+    """Keep SIGINT and SIGTERM away from rq's pub/sub thread.
+
+    Python runs signal handlers in the main thread only, while the kernel lets any thread of the
+    process take a signal. When the pub/sub thread takes it, the main thread stays blocked in its long
+    wait for a job and Ctrl-C goes unheard for minutes. A thread starts with the signal mask of the
+    thread that starts it: the pub/sub thread is started with the two blocked.
+    """
+    subscribe = worker.subscribe
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+
+    def subscribe_with_stop_signals_blocked() -> None:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+        try:
+            subscribe()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+    worker.subscribe = subscribe_with_stop_signals_blocked
 
 
 if __name__ == "__main__":

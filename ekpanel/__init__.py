@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ekpanel.config import PROJECT_DIR, load_config
 from ekpanel.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -20,16 +21,23 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder=str(PROJECT_DIR / "static"),
     )
     app.config.update(settings)
+    if app.config["PROXY_HOPS"]:
+        # Behind TLS termination: the client's address, and https in url_for(_external=True).
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     register_extensions(app)
     register_blueprints(app)
     register_cli(app)
     register_errorhandlers(app)
     register_template_helpers(app)
+    register_htmx(app)
+    register_security_headers(app)
     return app
 
 
 def register_extensions(app: Flask) -> None:
     from ekpanel import models  # noqa: F401  (every table known before migrations look)
+    from ekpanel.accounts.sessions import load_user
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_DIR / "migrations"))
@@ -39,13 +47,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None  # the login page says enough
-
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        from ekpanel.accounts.models import User
-
-        # An inactive user loads, and Flask-Login then treats the session as anonymous.
-        return db.session.get(User, int(user_id))
+    login_manager.user_loader(load_user)
 
 
 def select_locale() -> str:
@@ -60,9 +62,10 @@ def register_blueprints(app: Flask) -> None:
     from ekpanel.checks.routes import bp as checks_bp
     from ekpanel.companies.routes import bp as companies_bp
     from ekpanel.documents.routes import bp as documents_bp
+    from ekpanel.servers.consent import bp as consent_bp
     from ekpanel.servers.routes import bp as servers_bp
 
-    for bp in (accounts_bp, admin_bp, companies_bp, documents_bp, servers_bp, checks_bp):
+    for bp in (accounts_bp, admin_bp, companies_bp, documents_bp, servers_bp, consent_bp, checks_bp):
         app.register_blueprint(bp)
 
     # Every page needs a login, except the login page itself and static files.
@@ -89,5 +92,17 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from ekpanel.templating import register
+
+    register(app)
+
+
+def register_htmx(app: Flask) -> None:
+    from ekpanel.htmx import register
+
+    register(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    from ekpanel.security_headers import register
 
     register(app)

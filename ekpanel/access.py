@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ekpanel.companies.models import Company
 from ekpanel.extensions import db
+from ekpanel.servers.models import MailServer
 
 
 def admin_required(view):
@@ -54,3 +55,12 @@ def company_or_404(company_id: int, *, include_inactive: bool = False) -> Compan
     if not company.active and not (include_inactive and current_user.is_admin):
         abort(404)
     return company
+
+
+def server_or_404(server_id: int) -> MailServer:
+    """A mail server to configure: its company must be one the user may see, inactive ones included."""
+    server = db.session.get(MailServer, server_id)
+    if server is None:
+        abort(404)
+    company_or_404(server.company_id, include_inactive=True)
+    return server

@@ -1,4 +1,4 @@
-"""Command-line commands: ``flask --app wsgi create-user``, and the others the mail areas add."""
+"""Command-line commands: ``flask --app wsgi create-user``, ``rotate-secrets``, and the mail ``fetch``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from flask import Flask
 
 from ekpanel.accounts.operations import LoginTaken, create_user
 from ekpanel.extensions import db
+from ekpanel.servers.operations import reencrypt_secrets
 
 
 @click.command("create-user")
@@ -36,8 +37,37 @@ def create_user_command(login: str, admin: bool, password_stdin: bool) -> None:
     click.echo(f"Utworzono użytkownika {user.login} ({role}).")
 
 
+@click.command("rotate-secrets")
+def rotate_secrets_command() -> None:
+    """Re-encrypt the stored mail passwords and client secrets under the newest key.
+
+    Run it after adding a new key in front of EKPANEL_SECRETS_KEY; exits with 1 when a secret
+    could be opened by none of the keys (it is left as it is).
+    """
+    try:
+        rotation = reencrypt_secrets()
+    except ValueError as error:  # a key that is no Fernet key
+        raise click.ClickException(f"EKPANEL_SECRETS_KEY: {error}") from None
+    db.session.commit()
+    for server in rotation.unreadable:
+        click.echo(
+            f"serwer {server.id} ({server.label}, {server.company.name}): żaden klucz nie otwiera zapisanego"
+            " hasła, pozostawione bez zmian / no configured key opens its secret, left as it is",
+            err=True,
+        )
+    click.echo(
+        f"Zaszyfrowane ponownie: {rotation.reencrypted}, już pod najnowszym kluczem:"
+        f" {rotation.already_current}, nieczytelne: {len(rotation.unreadable)}"
+        f" / re-encrypted: {rotation.reencrypted}, already current: {rotation.already_current},"
+        f" unreadable: {len(rotation.unreadable)}."
+    )
+    if rotation.unreadable:
+        raise SystemExit(1)
+
+
 def register(app: Flask) -> None:
     from ekpanel.checks.cli import fetch_command
 
     app.cli.add_command(create_user_command)
     app.cli.add_command(fetch_command)
+    app.cli.add_command(rotate_secrets_command)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -37,6 +38,9 @@ def load_config(env: dict[str, str] | None = None) -> dict:
     def get(name: str, default: str) -> str:
         return env.get(f"EKPANEL_{name}") or default
 
+    def flag(name: str) -> bool:
+        return get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
     redis_url = get("REDIS_URL", "redis://127.0.0.1:6379/0")
     return {
         "INSTANCE_DIR": str(instance_dir),
@@ -49,6 +53,7 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         "TIMEZONE": get("TIMEZONE", "Europe/Warsaw"),
         "STORAGE_DIR": get("STORAGE_DIR", str(instance_dir / "documents")),
         "MAX_PDF_MB": int(get("MAX_PDF_MB", "50")),
+        "MAX_FORWARDED_MULTIPLE": float(get("MAX_FORWARDED_MULTIPLE", "4")),
         "IMAP_TIMEOUT": float(get("IMAP_TIMEOUT", "30")),
         "CHECK_TIMEOUT": int(get("CHECK_TIMEOUT", "1800")),
         "CHECK_TIMES": get("CHECK_TIMES", "05:00,12:00,14:00"),
@@ -56,6 +61,8 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         "LOG_DAYS": int(get("LOG_DAYS", "90")),
         "MAX_PDFS_PER_MESSAGE": int(get("MAX_PDFS_PER_MESSAGE", "100")),
         "IMAP_MAX_LINE_MB": float(get("IMAP_MAX_LINE_MB", "16")),
+        "MAX_PARTS_PER_MESSAGE": int(get("MAX_PARTS_PER_MESSAGE", "500")),
+        "MAX_MIME_DEPTH": int(get("MAX_MIME_DEPTH", "32")),
         "MS_LOGIN_URL": get("MS_LOGIN_URL", "https://login.microsoftonline.com").rstrip("/"),
         "GRAPH_URL": get("GRAPH_URL", "https://graph.microsoft.com/v1.0").rstrip("/"),
         "CA_BUNDLE": env.get("EKPANEL_CA_BUNDLE", ""),
@@ -66,7 +73,16 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         # down, each process counts alone rather than refusing everything.
         "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URL", redis_url),
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # Every limit of a request is looked at, so a 429 can say when all of them allow again.
+        "RATELIMIT_FAIL_ON_FIRST_BREACH": False,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Behind TLS the cookie must never travel over plain HTTP.
+        "SESSION_COOKIE_SECURE": flag("COOKIE_SECURE"),
+        # A session ends after this long without a request (the cookie is re-signed on each one).
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=float(get("SESSION_HOURS", "12"))),
+        # How many reverse proxies in front of the panel set X-Forwarded-For/-Proto/-Host/-Port.
+        "PROXY_HOPS": int(get("PROXY_HOPS", "0")),
+        "AUDIT_DAYS": int(get("AUDIT_DAYS", "730")),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     }

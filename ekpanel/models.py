@@ -1,9 +1,22 @@
 """Every table, importable from one place (Alembic and the shell use this)."""
 
-from ekpanel.accounts.models import User, user_companies
-from ekpanel.checks.models import Check, Decision, FolderState
+from ekpanel.accounts.models import EndedSession, User, user_companies
+from ekpanel.audit.models import AuditEntry
+from ekpanel.checks.models import Check, Decision, FolderState, HeldMessage
 from ekpanel.companies.models import Company
 from ekpanel.documents.models import Document
 from ekpanel.servers.models import MailServer
 
-__all__ = ["Check", "Company", "Decision", "Document", "FolderState", "MailServer", "User", "user_companies"]
+__all__ = [
+    "AuditEntry",
+    "Check",
+    "Company",
+    "Decision",
+    "Document",
+    "EndedSession",
+    "FolderState",
+    "HeldMessage",
+    "MailServer",
+    "User",
+    "user_companies",
+]

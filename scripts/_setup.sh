@@ -35,7 +35,9 @@ ensure_virtualenv() {
     "$python" -m venv "$VENV"
   fi
   local stamp="$VENV/.installed-$(sha256sum "$1" requirements.txt | sha256sum | cut -c1-16)"
-  if [ ! -f "$stamp" ]; then
+  # The test install includes the runtime one: after ./scripts/test, ./scripts/run installs nothing.
+  local dev_stamp="$VENV/.installed-$(sha256sum requirements-dev.txt requirements.txt | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp" ] && [ ! -f "$dev_stamp" ]; then
     echo "==> Installing Python packages from $1"
     # (pip's warnings about find-links folders this machine's pip.conf names but lacks are noise)
     "$VENV/bin/pip" install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true

@@ -83,8 +83,8 @@
   // Remember which link opened the dialog; when the panel comes back without one, focus it again.
   document.addEventListener("htmx:beforeRequest", function (event) {
     var source = event.detail.elt;
-    if (source && source.getAttribute && source.getAttribute("hx-target") === "#server-dialog" &&
-        !source.closest("#server-dialog")) {
+    var target = event.detail.target;
+    if (source && target && target.id === "server-dialog" && !source.closest("#server-dialog")) {
       opener = source.getAttribute("href");
     }
   });
@@ -96,4 +96,16 @@
   }
   document.addEventListener("htmx:afterSettle", afterSwap);
   document.addEventListener("htmx:historyRestore", makeModal);
+
+  // IMAP: the port follows the encryption (993 for SSL/TLS, 143 otherwise) until a port is typed.
+  document.addEventListener("input", function (event) {
+    var field = event.target;
+    if (field.name === "port" && field.closest("#server-form")) field.dataset.typed = "1";
+  });
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (select.name !== "encryption" || !select.closest("#server-form")) return;
+    var port = select.form.elements.port;
+    if (port && !port.dataset.typed) port.value = select.value === "ssl" ? 993 : 143;
+  });
 })();

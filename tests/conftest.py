@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from ekpanel import create_app
 from ekpanel.extensions import db
+from tests import hypothesis_settings  # noqa: F401  (loads the Hypothesis profile)
 from tests.factories import PASSWORD
 from tests.support import postgres
 

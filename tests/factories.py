@@ -7,6 +7,7 @@ import itertools
 from ekpanel.accounts.operations import create_user
 from ekpanel.companies.operations import save_company
 from ekpanel.extensions import db
+from ekpanel.servers.operations import ServerValues, save_server
 
 _counter = itertools.count(1)
 
@@ -28,3 +29,20 @@ def make_company(name: str | None = None, **fields):
         setattr(company, key, value)
     db.session.commit()
     return company
+
+
+def make_imap_server(company=None, *, secret: str = "tajne-haslo", **values):
+    """An IMAP server of ``company`` (a new company by default), saved as the server dialog saves it."""
+    fields = {
+        "protocol": "imap",
+        "host": "imap.biuro.pl",
+        "port": 993,
+        "encryption": "ssl",
+        "username": f"faktury{next(_counter)}@biuro.pl",
+        "secret": secret,
+        "whitelist": ["faktury@dostawca.pl"],
+        "folders": ["INBOX"],
+    }
+    server = save_server(None, company or make_company(), ServerValues(**(fields | values)))
+    db.session.commit()
+    return server

@@ -1,6 +1,7 @@
 import re
 
 from ekpanel.accounts.models import User
+from ekpanel.accounts.operations import active_admin_exists
 from ekpanel.extensions import db
 from tests.factories import PASSWORD, make_company, make_user
 
@@ -152,3 +153,12 @@ def test_the_menu_marks_the_part_of_the_panel_a_page_belongs_to(client, auth):
     for url, section in pages.items():
         html = client.get(url).get_data(as_text=True)
         assert re.findall(r'aria-current="page">([^<]+)</a>', html) == [section], url
+
+
+def test_only_an_active_administrator_counts_as_one(app):
+    assert not active_admin_exists()
+    make_user("anna")
+    make_user("szef", admin=True, active=False)
+    assert not active_admin_exists()
+    make_user("szefowa", admin=True)
+    assert active_admin_exists()

@@ -13,7 +13,7 @@ from ekpanel.checks.workers import make_worker
 from ekpanel.extensions import db
 from tests.conftest import _test_config
 from tests.factories import make_company, make_user
-from tests.support.browser import LiveServer, log_in
+from tests.support.browser import LiveServer, assert_no_problems, log_in, watch_for_problems
 from tests.support.check_jobs import invoice_message, make_server
 from tests.support.documents import make_check, make_document, pdf_bytes
 
@@ -214,6 +214,7 @@ def test_second_refresh_within_a_minute_explains_itself_and_keeps_the_progress(
     make_user("ewa", companies=[server.company], can_refresh=True)
     context = browser.new_context(base_url=limited_server.url, locale="pl-PL", timezone_id="Europe/Warsaw")
     context.set_default_timeout(10_000)
+    problems = watch_for_problems(context)
     page = context.new_page()
     try:
         log_in(page, "ewa")
@@ -232,3 +233,4 @@ def test_second_refresh_within_a_minute_explains_itself_and_keeps_the_progress(
         expect(page.locator("#refresh-progress")).to_contain_text("w kolejce")
     finally:
         context.close()
+    assert_no_problems(problems)

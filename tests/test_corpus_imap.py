@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
-from ekpanel.mail.structure import message_header
+from ekpanel.mail.headers import header_fields
 from tests.support.mail_servers import new_box, server_for
 
 
@@ -26,7 +26,7 @@ def corpus_messages(corpus_dir):
 
 
 def with_sender(raw: bytes) -> bytes:
-    if message_header(raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0], "From"):
+    if header_fields(raw).get("from"):
         return raw
     return b"From: korpus@example.test\r\n" + raw
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from ekpanel.mail.headers import header_fields
 from ekpanel.mail.pdf import is_pdf_candidate, looks_like_pdf
-from ekpanel.mail.structure import message_header, mime_part_bytes, parts_from_mime
+from ekpanel.mail.structure import mime_part_bytes, parts_from_mime
 from ekpanel.mail.whitelist import sender_address
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -43,4 +44,4 @@ def test_pdfs_found_in_corpus_message_match_the_index(row):
 def test_sender_of_corpus_message_matches_the_index(row):
     raw = (CORPUS / row["file"]).read_bytes()
     # An empty column: the message has no From at all, and no sender must be made up for it.
-    assert sender_address(message_header(raw, "From")) == (row["from"] or None)
+    assert sender_address(header_fields(raw).get("from")) == (row["from"] or None)

@@ -334,6 +334,63 @@ def test_message_graph_refuses_to_describe_is_an_error_and_the_check_goes_on(gra
     assert error.subject == "pierwsza" and "ErrorInvalidRequest" in error.detail.polish()
 
 
+def test_message_whose_attachments_graph_cannot_read_is_an_error_and_the_check_goes_on(
+    graph_app, ms_emulator
+):
+    server = make_graph_server()
+    deliver(ms_emulator, m.with_pdf(subject="pierwsza"))
+    broken = deliver(ms_emulator, m.with_pdf(subject="zepsuta"))
+    deliver(ms_emulator, m.with_pdf(subject="trzecia"))
+    ms_emulator.fail_attachments(MAILBOX, broken, status=500)  # its list, its files: every time
+
+    result = run_check(server.id, trigger="schedule")
+
+    assert (result.outcome, result.counts.taken, result.counts.errors) == ("partial", 2, 1)
+    [error] = decisions(server_id=server.id, decision="error")
+    assert error.subject == "zepsuta" and "HTTP 500" in error.detail.polish()
+    assert sorted(d.subject for d in documents()) == ["pierwsza", "trzecia"]
+    [left] = in_folder(ms_emulator, "inbox")
+    assert (left["id"], left["isRead"]) == (broken, False)  # untouched, where it was
+
+
+def test_graph_failing_message_after_message_is_an_outage_and_the_next_check_reads_them_again(
+    graph_app, ms_emulator
+):
+    server = make_graph_server()
+    refs = [deliver(ms_emulator, m.with_pdf(subject=f"FV {number}")) for number in range(3)]
+    for ref in refs:
+        ms_emulator.fail_attachments(MAILBOX, ref, status=500)
+
+    first = run_check(server.id, trigger="schedule")
+
+    assert (first.outcome, first.error_code, first.transient) == ("failed", "graph_unavailable", True)
+    assert decisions(server_id=server.id) == [] and documents() == []
+    ms_emulator.clear_faults()
+
+    second = run_check(server.id, trigger="schedule")
+
+    assert (second.outcome, second.counts.taken) == ("ok", 3)
+    assert in_folder(ms_emulator, "inbox") == []
+
+
+def test_forwarded_message_over_the_bound_is_an_error_naming_it_and_is_not_downloaded(graph_app, ms_emulator):
+    graph_app.config.update(MAX_PDF_MB=1, MAX_FORWARDED_MULTIPLE=2)
+    server = make_graph_server()
+    inner = m.message(subject="Faktura przekazana")
+    m.add_pdf(inner, m.pdf_bytes(2 * 1024 * 1024))
+    outer = m.message(subject="Fwd: Faktura")
+    m.add_forwarded(outer, inner)
+    deliver(ms_emulator, m.as_bytes(outer))
+
+    result = run_check(server.id, trigger="cli")
+
+    assert (result.outcome, result.counts.errors) == ("partial", 1)
+    [error] = decisions(server_id=server.id, decision="error")
+    assert "2 MB" in error.detail.polish() and "Faktura przekazana" in error.detail.polish()
+    assert ms_emulator.count("GET", ATTACHMENT_DOWNLOAD) == 0
+    assert len(in_folder(ms_emulator, "inbox")) == 1
+
+
 def test_folder_list_refused_fails_the_check_with_graph_code(graph_app, ms_emulator):
     server = make_graph_server()
     ms_emulator.fail_next(r"/mailFolders$", 400, code="ErrorInvalidRequest", method="GET")

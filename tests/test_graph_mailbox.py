@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
+import tracemalloc
 
 import pytest
 
+from ekpanel.mail.decide import decide_all
 from ekpanel.mail.folders import resolve_folder
 from ekpanel.mail.graph_auth import AppCredentials, acquire_token
 from ekpanel.mail.graph_http import RetryPolicy
 from ekpanel.mail.mailbox import FolderCursor, MailboxError
 from ekpanel.mail.vocabulary import ErrorCode
+from ekpanel.mail.whitelist import SenderWhitelist
 from tests.support import messages as m
 from tests.support.ms_fixtures import CLIENT_ID, CLIENT_SECRET, MAILBOX, TENANT_ID
 from tests.support.ports import free_port
@@ -266,6 +270,88 @@ def test_pdf_inside_a_forwarded_message_is_read_from_its_mime_downloaded_once(ms
     assert (part.filename, part.content_type, part.in_forwarded) == ("fv_ąę.pdf", "application/pdf", True)
     assert data == pdf
     assert ms_emulator.count("GET", r"/attachments/[^/]+/\$value$") == 1
+
+
+def forwarded_invoice(pdf: bytes, number: int = 1) -> bytes:
+    inner = m.message(subject=f"Faktura {number}")
+    m.add_pdf(inner, pdf, f"faktura-{number}.pdf")
+    outer = m.message(subject=f"Fwd: Faktura {number}")
+    m.add_forwarded(outer, inner)
+    return m.as_bytes(outer)
+
+
+def test_forwarded_part_is_sized_as_encoded_and_read_again_once_its_message_was_let_go(
+    ms_emulator, graph_mailbox
+):
+    pdf = m.pdf_bytes(300_000)
+    ms_emulator.add_raw_message(MAILBOX, "inbox", forwarded_invoice(pdf))
+
+    with graph_mailbox() as mailbox:
+        inbox = inbox_of(mailbox)
+        [message], _ = all_messages(mailbox, inbox)
+        [part] = message.parts
+        first = mailbox.fetch_part(inbox, message, part)
+        mailbox.forget(message)
+        again = mailbox.fetch_part(inbox, message, part)
+
+    assert (part.encoding, part.size > len(pdf) * 4 // 3) == ("base64", True)  # encoded octets, as IMAP
+    assert first == again == pdf
+    assert ms_emulator.count("GET", r"/attachments/[^/]+/\$value$") == 2
+
+
+@pytest.mark.timeout(300)  # twelve 11 MB messages to put in the emulator, then read under tracemalloc
+def test_a_check_of_forwarded_invoices_holds_about_one_message_in_memory(ms_emulator, graph_mailbox):
+    largest = 0
+    for number in range(12):
+        raw = forwarded_invoice(m.pdf_bytes(8 * 1024 * 1024), number)
+        largest = max(largest, len(raw))
+        ms_emulator.add_raw_message(MAILBOX, "inbox", raw)
+        del raw
+    whitelist = SenderWhitelist([m.WHITELISTED])
+    taken = []
+    gc.collect()
+    tracemalloc.start()
+    try:
+        with graph_mailbox() as mailbox:
+            inbox = inbox_of(mailbox)
+            for batch, _ in mailbox.new_messages(inbox, FolderCursor()):
+                for _message, verdict in decide_all(mailbox, inbox, batch, whitelist, 50 * 1024 * 1024):
+                    taken += [len(pdf.data) for pdf in verdict.pdfs]
+                    verdict.pdfs = []  # handed to the writer, as the check does
+                del batch
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert taken == [len(m.pdf_bytes(8 * 1024 * 1024))] * 12
+    assert peak < 3 * largest, f"peak {peak / 2**20:.1f} MB, largest message {largest / 2**20:.1f} MB"
+
+
+def test_server_error_on_one_message_is_its_error_but_three_in_a_row_are_an_outage(
+    ms_emulator, graph_mailbox
+):
+    refs = [add_pdf_message(ms_emulator, subject=f"FV {number}") for number in range(6)]
+    for ref in refs[:2] + refs[3:]:  # all but the third
+        ms_emulator.fail_attachments(MAILBOX, ref, status=500)
+
+    with graph_mailbox() as mailbox:
+        messages, _ = all_messages(mailbox, inbox_of(mailbox))
+        outcomes = []
+        for message in messages:
+            try:
+                outcomes.append(len(message.parts))
+            except MailboxError as error:
+                outcomes.append((error.code, error.transient))
+
+    one_message = (ErrorCode.MESSAGE_MISSING, False)
+    assert outcomes == [
+        one_message,
+        one_message,
+        1,
+        one_message,
+        one_message,
+        (ErrorCode.GRAPH_UNAVAILABLE, True),
+    ]
 
 
 def test_message_gone_before_its_attachments_are_listed_is_a_message_error(ms_emulator, graph_mailbox):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from ekpanel.audit.models import AuditEntry
 from ekpanel.checks.models import Decision, HeldMessage
 from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
@@ -128,6 +129,10 @@ def test_messages_needing_a_person_are_listed_and_an_administrator_sends_one_for
     assert response.status_code == 302
     db.session.expire_all()
     assert held.state == "retry_requested"
+    [entry] = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "message.retry_requested")
+    ).all()
+    assert entry.actor_login == "szef" and "Faktura z 10 000 części" in entry.details
     assert f'data-held-id="{held.id}"' not in client.get(f"/servers/{server.id}/checks").get_data(
         as_text=True
     )
@@ -160,3 +165,40 @@ def test_a_message_sent_for_another_try_that_fails_again_waits_for_a_person_agai
 
     assert (again.counts.examined, again.counts.errors) == (1, 1)
     assert held_states(server) == [(3, "needs_person")]
+
+
+def test_a_message_beyond_the_parts_bound_is_an_error_that_names_it_and_the_invoice_after_it_is_taken(
+    sqlite_app, dovecot
+):
+    box = new_box(dovecot)
+    server = server_for(sqlite_app, box)
+    culprit = box.user.append("INBOX", many_parts(10_000, 40))  # readable within 16 MB, beyond 500 parts
+    box.user.append("INBOX", m.with_pdf(subject="Faktura po ataku"))
+
+    result = run_check(server.id, trigger="schedule")
+
+    assert (result.counts.errors, result.counts.documents) == (1, 1)
+    [error] = db.session.scalars(select(Decision).where(Decision.decision == "error")).all()
+    assert (error.message_ref, error.detail) == (str(culprit), note(Text.TOO_MANY_PARTS, limit=500))
+    assert [left["uid"] for left in box.user.list("INBOX")] == [culprit]
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "faktury@dostawca.pl, attacker@evil.example",
+        "<faktury@dostawca.pl> <attacker@evil.example>",
+        "faktury@dostawca.pl <attacker@evil.example>",
+    ],
+)
+def test_a_from_with_two_addresses_is_not_admitted_and_says_why(sqlite_app, dovecot, sender):
+    box = new_box(dovecot)
+    server = server_for(sqlite_app, box)
+    box.user.append("INBOX", m.with_pdf(sender=sender))
+
+    result = run_check(server.id, trigger="schedule")
+
+    assert (result.counts.documents, result.counts.skipped) == (0, 1)
+    [decision] = db.session.scalars(select(Decision)).all()
+    assert (decision.decision, decision.reason) == ("skipped", "ambiguous sender")
+    assert len(box.user.list("INBOX")) == 1

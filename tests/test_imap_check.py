@@ -341,10 +341,10 @@ def test_missing_folder_is_a_warning_and_the_other_folders_are_checked(sqlite_ap
 def test_malformed_message_is_an_error_and_the_check_goes_on(sqlite_app, dovecot, monkeypatch):
     original = imap_fetch.parts_from_bodystructure
 
-    def parse(bodystructure):
+    def parse(bodystructure, **bounds):
         if b"zepsuta.pdf" in repr(bodystructure).encode():
             raise StructureError("unreadable BODYSTRUCTURE")
-        return original(bodystructure)
+        return original(bodystructure, **bounds)
 
     monkeypatch.setattr(imap_fetch, "parts_from_bodystructure", parse)
     box = new_box(dovecot)
@@ -457,3 +457,29 @@ def test_documents_committed_meanwhile_by_another_check_make_a_duplicate_not_an_
     assert recorder.commit_taken(folder, [taken]) == [0]
     assert len(documents()) == 1
     assert [(d.decision, d.reason) for d in decisions(server_id=server.id)] == [("skipped", "duplicate")]
+
+
+def test_imap_commands_of_an_idle_recheck_and_of_a_check_with_one_new_message(sqlite_app, dovecot, opened):
+    """Exactly these: a new round trip must be a decision, not a drift (issue 14)."""
+    box = new_box(dovecot)
+    server = server_for(sqlite_app, box, folders="INBOX")
+    run_check(server.id, trigger="cli")
+    assert opened[-1].stats.commands == ["LOGIN", "LIST", "EXAMINE", "LOGOUT"]
+
+    box.user.append("INBOX", m.with_pdf())
+    run_check(server.id, trigger="cli")  # the first message of the year creates eksiegowy<year>
+    box.user.append("INBOX", m.with_pdf())
+    run_check(server.id, trigger="cli")
+
+    assert opened[-1].stats.commands == [
+        "LOGIN",
+        "LIST",
+        "EXAMINE",
+        "UID SEARCH",
+        "UID FETCH",  # headers
+        "UID FETCH",  # structure of the listed sender's message
+        "UID FETCH",  # its PDF
+        "SELECT",  # to move: EXAMINE cannot, and reading under EXAMINE never marks a message read
+        "UID MOVE",
+        "LOGOUT",
+    ]

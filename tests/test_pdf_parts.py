@@ -10,6 +10,8 @@ import base64
 import unicodedata
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from imapclient.response_parser import parse_fetch_response
 
 from ekpanel.mail.mailbox import AttachmentPart
@@ -21,7 +23,11 @@ from ekpanel.mail.pdf import (
     pdf_filename,
 )
 from ekpanel.mail.structure import (
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_PARTS,
+    StructureBoundExceeded,
     StructureError,
+    WalkBound,
     mime_part_bytes,
     mime_structure,
     parts_from_bodystructure,
@@ -618,3 +624,116 @@ def test_absurdly_nested_message_is_a_structure_error_not_a_crash():
         body = mime_multipart("mixed", body, boundary=f"b{depth}")
     with pytest.raises(StructureError):
         parts_from_mime(message(body))
+
+
+# -- Bounds of the walk --------------------------------------------------------------------------
+
+
+def many_pdfs_mime(count: int) -> bytes:
+    leaf = mime_leaf('Content-Type: application/pdf; name="f.pdf"', b"%PDF-1.4")
+    return message(mime_multipart("mixed", *[leaf] * count, boundary="b"))
+
+
+def many_pdfs_bodystructure(count: int):
+    leaf = bs_leaf(b'"application" "pdf"', b'("name" "f.pdf")')
+    return bodystructure(bs_multipart(b"mixed", *[leaf] * count))
+
+
+def nested_mime(depth: int) -> bytes:
+    body = mime_leaf('Content-Type: application/pdf; name="f.pdf"')
+    for level in range(depth):
+        body = mime_multipart("mixed", body, boundary=f"b{level}")
+    return message(body)
+
+
+def nested_bodystructure(depth: int):
+    body = bs_leaf(b'"application" "pdf"', b'("name" "f.pdf")')
+    for _ in range(depth):
+        body = bs_multipart(b"mixed", body)
+    return bodystructure(body)
+
+
+@pytest.mark.parametrize(
+    "walk",
+    [
+        lambda count, **bounds: parts_from_bodystructure(many_pdfs_bodystructure(count), **bounds),
+        lambda count, **bounds: mime_structure(many_pdfs_mime(count), **bounds),
+    ],
+    ids=["bodystructure", "mime"],
+)
+def test_message_with_more_parts_than_the_bound_stops_the_walk_naming_the_bound(walk):
+    with pytest.raises(StructureBoundExceeded) as raised:
+        walk(10_000)
+    assert (raised.value.bound, raised.value.limit) == (WalkBound.PARTS, DEFAULT_MAX_PARTS)
+    assert raised.value.bound == "parts"
+    # The multipart itself is a part examined: 499 of the PDFs were found before the bound.
+    assert [part.ref for part in raised.value.parts] == [str(n) for n in range(1, DEFAULT_MAX_PARTS)]
+    assert raised.value.has_attachments
+
+    parts, _ = walk(10_000, max_parts=10_001)
+    assert len(parts) == 10_000
+    assert len(walk(499)[0]) == 499  # 500 parts examined: at the bound, not beyond it
+    with pytest.raises(StructureBoundExceeded):
+        walk(50, max_parts=50)
+
+
+@pytest.mark.parametrize(
+    "walk",
+    [
+        lambda depth, **bounds: parts_from_bodystructure(nested_bodystructure(depth), **bounds),
+        lambda depth, **bounds: mime_structure(nested_mime(depth), **bounds),
+    ],
+    ids=["bodystructure", "mime"],
+)
+def test_message_nested_deeper_than_the_bound_stops_the_walk_naming_the_bound(walk):
+    # The PDF of ``depth`` nested multiparts is at depth ``depth``: the top one is at 0.
+    assert len(walk(DEFAULT_MAX_DEPTH)[0]) == 1
+    with pytest.raises(StructureBoundExceeded) as raised:
+        walk(DEFAULT_MAX_DEPTH + 1)
+    assert (raised.value.bound, raised.value.limit, raised.value.parts) == ("depth", DEFAULT_MAX_DEPTH, [])
+    assert len(walk(60, max_depth=60)[0]) == 1
+    with pytest.raises(StructureBoundExceeded):
+        walk(5, max_depth=4)
+
+
+def test_forwarded_message_counts_as_a_level_of_nesting():
+    body = mime_leaf('Content-Type: application/pdf; name="f.pdf"')
+    for _ in range(3):
+        body = mime_forwarded(body)
+    parts, _ = mime_structure(message(body), max_depth=3)
+    assert [(p.ref, p.in_forwarded) for p in parts] == [("1.1.1.1", True)]
+    with pytest.raises(StructureBoundExceeded) as raised:
+        mime_structure(message(body), max_depth=2)
+    assert raised.value.bound == WalkBound.DEPTH
+
+
+def test_nesting_the_email_package_cannot_parse_is_beyond_the_depth_bound():
+    with pytest.raises(StructureBoundExceeded) as raised:
+        mime_structure(nested_mime(2000))
+    assert raised.value.bound == WalkBound.DEPTH
+
+
+# -- Properties ----------------------------------------------------------------------------------
+
+name_pieces = st.one_of(
+    st.text(max_size=8), st.sampled_from(["=?utf-8?q?", "?=", "..", "/", "\\", "\u202e", "\r\n", '"', ".pdf"])
+)
+raw_names = st.one_of(
+    st.none(),
+    st.binary(),
+    st.lists(name_pieces, max_size=8).map("".join),
+    st.tuples(st.one_of(st.none(), st.text(max_size=10)), st.none(), st.one_of(st.text(), st.binary())),
+)
+
+
+@given(raw_names)
+@example("\ud800.pdf")
+@example(("utf-8", None, "\udfff"))
+def test_any_file_name_is_safe_text_or_none(raw):
+    name = decode_filename(raw)
+    if name is not None:
+        assert 0 < len(name) <= 255
+        assert unicodedata.is_normalized("NFC", name)
+        assert not any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name)
+        assert "/" not in name and "\\" not in name
+        assert not name.startswith(".") and name == name.strip()

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import assume, example, given
+from hypothesis import strategies as st
 
 from ekpanel.mail.whitelist import (
+    Sender,
+    SenderProblem,
     SenderWhitelist,
     entries_overlap,
     invalid_entry_has_spaces,
     normalise_entry,
     parse_entries,
+    read_sender,
     sender_address,
 )
 
@@ -150,22 +157,81 @@ def test_punycode_and_unicode_spellings_of_one_entry_are_one_entry():
         ("jan@firma.pl", "jan@firma.pl"),
         ("Jan Kowalski <jan@firma.pl>", "jan@firma.pl"),
         ('"Kowalski, Jan" <JAN@Firma.PL>', "JAN@Firma.PL"),
-        ("Kowalski, Jan <jan@firma.pl>", "jan@firma.pl"),
+        ("Kowalski, Jan <jan@firma.pl>", "jan@firma.pl"),  # unquoted: "Kowalski" has no address
         ("=?utf-8?Q?Kowalski=2C_Jan_=C5=BB?= <jan@firma.pl>", "jan@firma.pl"),
         ("=?iso-8859-2?Q?Reisinger_=C1d=E1m?= <Reisinger.Adam@example.com>", "Reisinger.Adam@example.com"),
+        ("=?utf-8?Q?faktury=40firma.pl?= <oszust@evil.example>", "oszust@evil.example"),  # encoded "@"
         ("Księgowość\r\n <ksiegowosc@firma.pl>", "ksiegowosc@firma.pl"),
-        ("Faktury: faktury@firma.pl;", "faktury@firma.pl"),
         ("jdöe@mächine.example", "jdöe@mächine.example"),
         (b"Jan <jan@firma.pl>", "jan@firma.pl"),
+        ("Jan =?utf-8?B?xbtvxYJ0eQ==?= <jan@firma.pl>", "jan@firma.pl"),
+        ('"Anabel Gonzalo"<anabelgonzalo@fanox.com>', "anabelgonzalo@fanox.com"),
+        ("<redacted@flashmail.net>", "redacted@flashmail.net"),
+        ('"Jan \\"Janek\\" Kowalski" <jan@firma.pl>', "jan@firma.pl"),
+        ('"jan@firma.pl" <jan@firma.pl>', "jan@firma.pl"),  # Outlook's way
+        ("jan@firma.pl <JAN@FIRMA.PL>", "jan@firma.pl"),  # the same address twice is one
+        ("jan@firma.pl (Jan Kowalski)", "jan@firma.pl"),
+        ("Jan Kowalski <jan@firma.pl> (Firma: Sp. z o.o., evil@example.com)", "jan@firma.pl"),
+        ('"jan kowalski"@firma.pl', '"jan kowalski"@firma.pl'),
+        ("<@relay.example:jan@firma.pl>", "jan@firma.pl"),  # an obsolete source route
+        ("Jan <jan@firma.pl>,", "jan@firma.pl"),
+        ("Jan <jan@firma.pl", "jan@firma.pl"),
+        ("jan@firma.pl\x00", "jan@firma.pl"),
     ],
 )
 def test_sender_address_is_the_addr_spec_of_from(from_value, address):
     assert sender_address(from_value) == address
+    assert read_sender(from_value) == Sender(address)
 
 
-@pytest.mark.parametrize("from_value", [None, "", "   ", "undisclosed-recipients:;", "Jan Kowalski", "<>"])
-def test_from_without_an_address_has_no_sender(from_value):
+@pytest.mark.parametrize("from_value", [None, "", "   ", "\r\n ", b""])
+def test_missing_from_has_no_sender(from_value):
+    assert read_sender(from_value) == Sender(None, SenderProblem.MISSING)
     assert sender_address(from_value) is None
+
+
+@pytest.mark.parametrize(
+    "from_value",
+    ["Jan Kowalski", "<>", '"faktury@dostawca.pl"', "Jan <jan>", "jan@", "@firma.pl", "a@" + "b" * 3000],
+)
+def test_from_without_a_readable_address_has_no_sender(from_value):
+    assert read_sender(from_value) == Sender(None, SenderProblem.UNREADABLE)
+    assert not SenderWhitelist(["*@*"]).admits(from_value)
+
+
+AMBIGUOUS_FROM = [
+    "faktury@dostawca.pl, attacker@evil.example",
+    "faktury@dostawca.pl,attacker@evil.example",
+    "<faktury@dostawca.pl> <attacker@evil.example>",
+    "faktury@dostawca.pl <attacker@evil.example>",
+    "faktury@dostawca.pl attacker@evil.example",
+    "faktury@dostawca.pl;attacker@evil.example",
+    "Faktury <faktury@dostawca.pl>, Oszust <attacker@evil.example>",
+    '"Faktury" <faktury@dostawca.pl>; attacker@evil.example',
+    '"Faktury" <faktury@dostawca.pl> <attacker@evil.example>',
+    "Faktury <faktury@dostawca.pl> attacker@evil.example",
+    "faktury@dostawca.pl (faktury) <attacker@evil.example>",
+    "<faktury@dostawca.pl>, <faktury@dostawca.pl>, <attacker@evil.example>",
+    "=?utf-8?Q?faktury@dostawca.pl?= <attacker@evil.example>",  # a bare "@" in an encoded word
+    "faktury@dostawca.pl\x00attacker@evil.example",  # a client may show the text up to the NUL
+    "Faktury: faktury@dostawca.pl, attacker@evil.example;",
+    "Faktury: faktury@dostawca.pl;",  # group syntax, whatever its members
+    "faktury@dostawca.pl: attacker@evil.example;",
+    "undisclosed-recipients:;",
+]
+
+
+@pytest.mark.parametrize("from_value", AMBIGUOUS_FROM)
+def test_from_with_more_than_one_address_or_a_group_is_ambiguous(from_value):
+    assert read_sender(from_value) == Sender(None, SenderProblem.AMBIGUOUS)
+    assert sender_address(from_value) is None
+
+
+@pytest.mark.parametrize("from_value", AMBIGUOUS_FROM)
+def test_ambiguous_sender_is_not_admitted_even_when_every_address_is_listed(from_value):
+    whitelist = SenderWhitelist(["faktury@dostawca.pl", "attacker@evil.example", "*@*"])
+    assert not whitelist.admits(from_value)
+    assert whitelist.matching_entries(from_value) == []
 
 
 # -- Admitting senders ---------------------------------------------------------------------------
@@ -329,3 +395,101 @@ def test_entries_that_admit_a_common_sender_overlap(a, b):
 def test_entries_without_a_common_sender_do_not_overlap(a, b):
     assert not entries_overlap(a, b)
     assert not entries_overlap(b, a)
+
+
+# -- Properties: any input gives an answer, never an exception ---------------------------------
+
+FROM_PIECES = ['"', "<", ">", "@", ",", ";", ":", "(", ")", "\\", " ", "\r\n ", "=?utf-8?q?", "?=", "*"]
+from_like = st.lists(
+    st.one_of(st.sampled_from([*FROM_PIECES, "faktury@firma.pl", "jan", "firma.pl"]), st.text(max_size=6)),
+    max_size=20,
+).map("".join)
+entry_pieces = st.one_of(st.sampled_from(["*", "@", ".", "a", "pl", "xn--", ","]), st.text(max_size=4))
+entry_like = st.lists(entry_pieces)
+
+
+@given(st.one_of(from_like, st.text(), st.binary()))
+@example("<" + "a@" * 20000)
+@example('"' + '\\"' * 20000)
+@example("a@b.pl " * 5000)
+def test_any_from_gives_one_address_or_the_problem(from_value):
+    sender = read_sender(from_value)
+    assert (sender.address is None) == (sender.problem is not None)
+    if sender.address is not None:
+        local, _, domain = sender.address.rpartition("@")
+        assert local.strip() and domain.strip()
+        assert not _CONTROL_CHARACTERS.search(sender.address)
+    assert sender_address(from_value) == sender.address
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+local_parts = st.from_regex(r"[a-z0-9._%+-]{1,20}", fullmatch=True)
+domains = st.from_regex(r"[a-z0-9-]{1,15}(\.[a-z0-9-]{1,8}){1,2}", fullmatch=True)
+addresses = st.builds(lambda local, domain: f"{local}@{domain}", local_parts, domains)
+display_names = st.text(max_size=20).map(
+    lambda name: '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+)
+LAYOUTS = [
+    "{a}, {b}",
+    "{a} {b}",
+    "{a};{b}",
+    "<{a}> <{b}>",
+    "{a} <{b}>",
+    "{name} <{a}>, {name} <{b}>",
+    "{name} <{a}> {b}",
+    "({name}) {a} <{b}>",
+    "{name}: {a};",
+    "{name}: {a}, {b};",
+]
+
+
+@given(addresses, addresses, display_names, st.sampled_from(LAYOUTS))
+def test_from_showing_two_addresses_is_ambiguous(a, b, name, layout):
+    assume(a.lower() != b.lower() or ":" in layout)
+    sender = read_sender(layout.format(a=a, b=b, name=name))
+    assert sender == Sender(None, SenderProblem.AMBIGUOUS)
+
+
+ONE_MAILBOX = ["{name} <{a}>", "{a} ({name})", "{name}<{a}>", "<{a}> {name}"]
+
+
+@given(addresses, display_names, st.sampled_from(ONE_MAILBOX))
+def test_from_of_one_mailbox_gives_its_address_whatever_the_display_name(a, name, layout):
+    assert read_sender(layout.format(a=a, name=name)) == Sender(a)
+
+
+@given(st.lists(entry_like.map("".join), max_size=5), st.one_of(from_like, st.text()))
+@example(["*a" * 100 + "@x.pl"], "a" * 5000 + "@x.pl")
+@example(["f*a*k*t*u*r*y*@*.pl"], "f" * 2000 + "@x.pl")
+def test_any_whitelist_decides_about_any_sender(entries, from_value):
+    whitelist = SenderWhitelist(entries)
+    matching = whitelist.matching_entries(from_value)
+    assert set(matching) <= set(whitelist.entries)
+    assert whitelist.admits(from_value) == bool(matching)
+
+
+@given(st.one_of(from_like, st.text(), entry_like.map("".join)))
+@example("Jan <" * 5000)
+@example(" ".join(f"a{n}@firma.pl" for n in range(5000)))
+def test_any_form_text_gives_entries_and_invalid_fragments(text):
+    entries, invalid = parse_entries(text)
+    assert all(normalise_entry(entry) == entry for entry in entries)
+    assert len(set(entries)) == len(entries)
+    assert isinstance(invalid_entry_has_spaces(text, invalid), bool)
+
+
+@given(entry_like.map("".join), entry_like.map("".join))
+@example("*a" * 2000 + "@x.pl", "*a*b" * 300 + "@x.pl")
+def test_overlap_of_any_two_entries_is_symmetric(a, b):
+    assert entries_overlap(a, b) == entries_overlap(b, a)
+
+
+@given(
+    st.from_regex(r"[a-z0-9._%+-]{1,30}", fullmatch=True),
+    st.from_regex(r"[a-z0-9-]{1,20}(\.[a-z0-9-]{1,10}){1,3}", fullmatch=True),
+    st.text(max_size=30),
+)
+def test_listed_address_is_admitted_whatever_the_display_name(local, domain, name):
+    address = f"{local}@{domain}"
+    quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    assert SenderWhitelist([address]).admits(f"{quoted} <{address.upper()}>")

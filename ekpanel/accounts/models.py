@@ -35,6 +35,8 @@ class User(UserMixin, db.Model):
     can_refresh: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str] = mapped_column(String(5), default="pl")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Part of every session's user id (get_id): raising it ends every session of this user at once.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     companies = relationship("Company", secondary=user_companies, order_by="Company.name", lazy="selectin")
 
@@ -43,6 +45,14 @@ class User(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        """What the session holds: the id and the session version (Flask-Login's "alternative token")."""
+        return f"{self.id}:{self.session_version}"
+
+    def end_all_sessions(self) -> None:
+        """Every session of this user, on every device, stops working at its next request."""
+        self.session_version = (self.session_version or 0) + 1
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users and drops their sessions
@@ -57,3 +67,13 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.login}>"
+
+
+class EndedSession(db.Model):
+    """A session ended by "Wyloguj". A copy of its cookie would otherwise stay valid until it expires:
+    the cookie is signed, not stored. Kept as long as such a copy could live (ekpanel.accounts.sessions)."""
+
+    __tablename__ = "ended_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ended_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

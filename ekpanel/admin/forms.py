@@ -1,7 +1,20 @@
+"""Panel administratora: the user form and the search of Dziennik zmian."""
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField, widgets
+from wtforms import (
+    BooleanField,
+    DateField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    widgets,
+)
 from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from ekpanel.audit.actions import LABELS, Action
+from ekpanel.audit.queries import AuditFilters
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -27,3 +40,30 @@ class UserForm(FlaskForm):
     active = BooleanField(_l("Aktywny"), default=True)
     language = SelectField(_l("Język"), choices=[("pl", "Polski"), ("en", "English")], default="pl")
     companies = MultiCheckboxField(_l("Firmy"), coerce=int)
+
+
+class AuditSearchForm(FlaskForm):
+    """The search of Dziennik zmian; read from the query string, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Szukaj"), validators=[Optional(), Length(max=200)])
+    action = SelectField(
+        _l("Czynność"),
+        choices=[("", _l("Wszystkie")), *((action.value, LABELS[action]) for action in Action)],
+        default="",
+        validators=[Optional()],
+    )
+    date_from = DateField(_l("Od dnia"), validators=[Optional()])
+    date_to = DateField(_l("Do dnia"), validators=[Optional()])
+
+    def filters(self) -> AuditFilters:
+        """What the list shows; a field with an error does not filter (the error is shown beside it)."""
+        valid = {name for name, field in self._fields.items() if not field.errors}
+        return AuditFilters(
+            text=(self.q.data or "").strip() if "q" in valid else "",
+            action=self.action.data if "action" in valid and self.action.data else "",
+            date_from=self.date_from.data if "date_from" in valid else None,
+            date_to=self.date_to.data if "date_to" in valid else None,
+        )

@@ -1,16 +1,28 @@
-"""Panel administratora: create, edit and deactivate operators; their companies and rights."""
+"""Panel administratora: create, edit and deactivate operators, their companies and rights; end a
+user's sessions; read Dziennik zmian (the audit log)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ekpanel.access import admin_required, visible_companies
 from ekpanel.accounts.models import User
-from ekpanel.accounts.operations import LoginTaken, create_user, find_user
-from ekpanel.admin.forms import UserForm
+from ekpanel.accounts.operations import (
+    LoginTaken,
+    UserValues,
+    create_user,
+    end_all_sessions,
+    find_user,
+    update_user,
+)
+from ekpanel.accounts.sessions import end_session, start_session
+from ekpanel.admin.forms import AuditSearchForm, UserForm
+from ekpanel.audit import queries as audit_queries
+from ekpanel.audit.display import audit_rows
 from ekpanel.companies.models import Company
 from ekpanel.extensions import db
 
@@ -33,7 +45,9 @@ def _user_form(user: User | None = None) -> UserForm:
 
 @bp.get("/users")
 def users():
-    all_users = db.session.scalars(select(User).order_by(User.is_admin.desc(), User.login)).all()
+    all_users = db.session.scalars(
+        select(User).options(selectinload(User.companies)).order_by(User.is_admin.desc(), User.login)
+    ).all()
     return render_template("admin/users.html", users=all_users)
 
 
@@ -52,11 +66,11 @@ def new_user():
                     can_refresh=form.can_refresh.data,
                     active=form.active.data,
                     language=form.language.data,
+                    companies=_chosen_companies(form),
                 )
             except LoginTaken:
                 form.login.errors.append(_("Taki login już istnieje."))
             else:
-                user.companies = _chosen_companies(form)
                 db.session.commit()
                 flash(_("Utworzono użytkownika %(login)s.", login=user.login), "success")
                 return redirect(url_for("admin.users"))
@@ -76,18 +90,61 @@ def edit_user(user_id: int):
                 _("Nie można odebrać sobie uprawnień administratora ani dezaktywować się.")
             )
         else:
-            user.login = form.login.data.strip()
-            if form.password.data:
-                user.set_password(form.password.data)
-            user.is_admin = form.is_admin.data
-            user.can_refresh = form.can_refresh.data
-            user.active = form.active.data
-            user.language = form.language.data
-            user.companies = _chosen_companies(form)
+            update_user(user, _user_values(form))
+            if user.id == current_user.id and form.password.data:
+                start_session(user)  # their own new password: this device stays logged in
             db.session.commit()
             flash(_("Zapisano użytkownika %(login)s.", login=user.login), "success")
             return redirect(url_for("admin.users"))
     return render_template("admin/user_form.html", form=form, user=user)
+
+
+@bp.post("/users/<int:user_id>/sessions/end")
+def end_user_sessions(user_id: int):
+    """Wyloguj ze wszystkich urządzeń, for any user (a lost laptop, a password seen by someone)."""
+    user = db.session.get(User, user_id) or abort(404)
+    end_all_sessions(user)
+    if user.id == current_user.id:
+        end_session()
+        db.session.commit()
+        flash(_("Wylogowano ze wszystkich urządzeń."), "success")
+        return redirect(url_for("accounts.login"))
+    db.session.commit()
+    flash(_("Wylogowano użytkownika %(login)s ze wszystkich urządzeń.", login=user.login), "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
+
+
+@bp.get("/audit")
+def audit_log():
+    """Dziennik zmian: newest first, searchable; an older page through ``before``."""
+    form = AuditSearchForm(formdata=request.args)
+    form.validate()
+    entries = audit_queries.search(
+        form.filters(), current_app.config["TIMEZONE"], before_id=request.args.get("before", type=int)
+    )
+    older_url = None
+    if len(entries) > audit_queries.PAGE_SIZE:
+        entries = entries[: audit_queries.PAGE_SIZE]
+        args = {k: v for k, v in request.args.items() if k != "before" and v}
+        older_url = url_for("admin.audit_log", before=entries[-1].id, **args)
+    return render_template(
+        "admin/audit.html",
+        form=form,
+        rows=audit_rows(entries),
+        older_url=older_url,
+    )
+
+
+def _user_values(form: UserForm) -> UserValues:
+    return UserValues(
+        login=form.login.data,
+        is_admin=form.is_admin.data,
+        can_refresh=form.can_refresh.data,
+        active=form.active.data,
+        language=form.language.data,
+        companies=_chosen_companies(form),
+        password=form.password.data or "",
+    )
 
 
 def _chosen_companies(form: UserForm) -> list[Company]:

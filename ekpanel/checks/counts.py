@@ -9,6 +9,7 @@ from ekpanel.mail.vocabulary import Reason
 
 _SKIP_FIELDS = {
     Reason.SENDER: "skipped_sender",
+    Reason.SENDER_AMBIGUOUS: "skipped_sender",  # a sender rejected all the same
     Reason.NO_ATTACHMENT: "skipped_no_attachment",
     Reason.NO_PDF: "skipped_no_pdf",
     Reason.TOO_LARGE: "skipped_too_large",

@@ -11,13 +11,16 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from ekpanel import audit
 from ekpanel.access import company_or_404
+from ekpanel.audit.actions import Action
 from ekpanel.checks import held, queries, sender_exceptions
 from ekpanel.checks.forms import DecisionSearchForm
 from ekpanel.checks.models import Check, Decision, HeldMessage
 from ekpanel.checks.status import enabled_servers
 from ekpanel.extensions import db
 from ekpanel.htmx import render_page_or_fragment
+from ekpanel.redirects import local_path
 from ekpanel.servers.models import MailServer
 
 bp = Blueprint("checks", __name__)
@@ -30,9 +33,10 @@ def _history_company_or_404(company_id: int):
     return company
 
 
-def _server_or_404(server_id: int) -> MailServer:
+def _history_server_or_404(server_id: int) -> MailServer:
     server = db.session.get(MailServer, server_id)
-    if server is None:
+    # Operators do not see a disabled server on the company page; its id must not open it either.
+    if server is None or (not server.active and not current_user.is_admin):
         abort(404)
     _history_company_or_404(server.company_id)
     return server
@@ -50,7 +54,7 @@ def company_history(company_id: int):
 @bp.get("/servers/<int:server_id>/checks")
 def server_history(server_id: int):
     """A server's checks, newest first, and a search of its decisions by sender or subject."""
-    server = _server_or_404(server_id)
+    server = _history_server_or_404(server_id)
     form = DecisionSearchForm(formdata=request.args)
     form.validate()
     text = form.text()
@@ -86,18 +90,11 @@ def _allowances(server_id: int, decisions: list[Decision]) -> dict:
     return sender_exceptions.for_keys(server_id, keys)
 
 
-def _local_next(value: str | None) -> str | None:
-    """A page of this panel to go back to; never another site."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return None
-
-
 @bp.post("/servers/<int:server_id>/decisions/<int:decision_id>/allow")
 def allow_anyway(server_id: int, decision_id: int):
-    """ "Pobierz mimo to": an administrator lets one message "Wymagaj" kept out in, once; the next
-    check takes it and its documents record who allowed it."""
-    server = _server_or_404(server_id)
+    """*Pobierz mimo to*: an administrator lets in, once, one message that "Wymagaj" kept out; the
+    next check takes it and its documents record who allowed it."""
+    server = _history_server_or_404(server_id)
     if not current_user.is_admin:
         abort(403)
     decision = db.session.get(Decision, decision_id)
@@ -107,7 +104,16 @@ def allow_anyway(server_id: int, decision_id: int):
     if exception is None:
         flash(_("Tę wiadomość już dopuszczono."), "warning")
     else:
-        # Audit hook: an administrator let this message in past the sender verification.
+        audit.record(
+            Action.MESSAGE_ALLOWED_ANYWAY,
+            target=server,
+            details={
+                "folder": decision.folder,
+                "sender": decision.sender,
+                "subject": decision.subject,
+                "verification": decision.reason,
+            },
+        )
         db.session.commit()
         flash(
             _(
@@ -116,20 +122,25 @@ def allow_anyway(server_id: int, decision_id: int):
             ),
             "success",
         )
-    back = _local_next(request.form.get("next")) or url_for("checks.show", check_id=decision.check_id)
+    back = local_path(request.form.get("next")) or url_for("checks.show", check_id=decision.check_id)
     return redirect(f"{back.split('#')[0]}#decision-{decision.id}")
 
 
 @bp.post("/servers/<int:server_id>/held/<int:held_id>/retry")
 def retry_held(server_id: int, held_id: int):
     """An administrator sends a message "do wyjaśnienia" for one more try by the next check."""
-    server = _server_or_404(server_id)
+    server = _history_server_or_404(server_id)
     if not current_user.is_admin:
         abort(403)
     message = db.session.get(HeldMessage, held_id)
     if message is None or message.server_id != server.id:
         abort(404)
     held.request_retry(message)
+    audit.record(
+        Action.MESSAGE_RETRY_REQUESTED,
+        target=server,
+        details={"folder": message.folder_display, "sender": message.sender, "subject": message.subject},
+    )
     db.session.commit()
     flash(_("Wiadomość zostanie sprawdzona ponownie przy następnym sprawdzeniu skrzynki."), "success")
     return redirect(url_for("checks.server_history", server_id=server.id) + "#held-messages")
@@ -141,7 +152,7 @@ def show(check_id: int):
     check = db.session.get(Check, check_id)
     if check is None:
         abort(404)
-    server = _server_or_404(check.server_id)
+    server = _history_server_or_404(check.server_id)
     form = DecisionSearchForm(formdata=request.args)
     form.validate()
     text = form.text()

@@ -6,6 +6,7 @@ import redis
 from flask import Flask
 from rq import Queue, SimpleWorker, Worker
 from rq.job import Job
+from sqlalchemy.orm import configure_mappers
 
 from ekpanel.checks.keys import QUEUES
 from ekpanel.extensions import db
@@ -49,6 +50,9 @@ class AppSimpleWorker(_AppContextMixin, SimpleWorker):
 def make_worker(app: Flask, *, simple: bool = False, connection: redis.Redis | None = None, **kwargs):
     """A worker on the project's queues for ``app`` (its EKPANEL_REDIS_URL unless ``connection``)."""
     connection = connection or redis.Redis.from_url(app.config["REDIS_URL"])
+    with app.app_context():
+        # Once here, not in every forked job: the mappers are configured before the fork.
+        configure_mappers()
     queues = [Queue(name, connection=connection) for name in QUEUES]
     worker_class = AppSimpleWorker if simple else AppWorker
     return worker_class(queues, connection=connection, app=app, **kwargs)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
-from ekpanel.access import admin_required, company_or_404, visible_companies
+from ekpanel.access import admin_required, company_or_404
 from ekpanel.companies.forms import CompanyForm
+from ekpanel.companies.models import Company
 from ekpanel.companies.operations import NameTaken, save_company
 from ekpanel.extensions import db
 from ekpanel.htmx import render_page_or_fragment
+from ekpanel.servers.rows import company_list_context, settings_page_context
 
 bp = Blueprint("companies", __name__, url_prefix="/settings/email")
 
@@ -21,24 +22,16 @@ def guard():
     """Only administrators configure companies and their servers."""
 
 
-def _page_context(company=None, form=None) -> dict:
-    return {
-        "companies": visible_companies(current_user, include_inactive=True),
-        "company": company,
-        "form": form,
-    }
-
-
 @bp.get("/")
 def index():
-    return render_template("companies/settings.html", **_page_context())
+    return render_template("companies/settings.html", **settings_page_context(None))
 
 
 @bp.get("/companies/<int:company_id>")
 def show(company_id: int):
     company = company_or_404(company_id, include_inactive=True)
     return render_page_or_fragment(
-        "companies/settings.html", "companies/_company_panel.html", **_page_context(company)
+        "companies/settings.html", "companies/_company_panel.html", **settings_page_context(company)
     )
 
 
@@ -54,7 +47,7 @@ def new():
             db.session.commit()
             flash(_("Dodano firmę %(name)s.", name=company.name), "success")
             return redirect(url_for("companies.show", company_id=company.id))
-    return render_template("companies/company_form.html", **_page_context(None, form))
+    return _form_page(None, form)
 
 
 @bp.route("/companies/<int:company_id>/edit", methods=["GET", "POST"])
@@ -70,4 +63,9 @@ def edit(company_id: int):
             db.session.commit()
             flash(_("Zapisano firmę %(name)s.", name=company.name), "success")
             return redirect(url_for("companies.show", company_id=company.id))
-    return render_template("companies/company_form.html", **_page_context(company, form))
+    return _form_page(company, form)
+
+
+def _form_page(company: Company | None, form: CompanyForm):
+    context = company_list_context() | {"company": company, "form": form}
+    return render_template("companies/company_form.html", **context)

@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select, tuple_
 
 from ekpanel.documents.models import STATUS_NEW, STATUS_REGISTERED, Document
 from ekpanel.extensions import db
+from ekpanel.servers.models import MailServer
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000  # beyond this the list says "more than 10 000" instead of counting every row
@@ -250,6 +251,12 @@ def company_documents_by_id(company_id: int, ids: list[int]) -> list[Document]:
     return list(
         db.session.scalars(select(Document).where(Document.company_id == company_id, Document.id.in_(ids)))
     )
+
+
+def server_labels(company_id: int) -> dict[int, str]:
+    """The company's servers by id, named as lists name them (a deleted one's name is on its documents)."""
+    servers = db.session.scalars(select(MailServer).where(MailServer.company_id == company_id))
+    return {server.id: server.label for server in servers}
 
 
 # --- Odśwież: the moment a refresh started, carried in its URL --------------------------------------

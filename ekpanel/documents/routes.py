@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import unicodedata
@@ -25,10 +24,11 @@ from ekpanel.documents.models import STATUS_NEW, STATUS_REGISTERED, Document
 from ekpanel.documents.operations import set_status
 from ekpanel.documents.storage import pdf_path
 from ekpanel.extensions import db, limiter
-from ekpanel.htmx import is_htmx, render_page_or_fragment
+from ekpanel.htmx import htmx_response, is_htmx, render_page_or_fragment
 from ekpanel.mail.authres import SenderCheck
 from ekpanel.mail.sender import verdict_note
 from ekpanel.mail.texts import Note
+from ekpanel.redirects import local_path, redirect_local
 from ekpanel.timeutil import utcnow
 
 bp = Blueprint("documents", __name__)
@@ -53,7 +53,7 @@ def company_documents(company_id: int):
     if not is_htmx():
         context.update(_company_list())
         if current_user.may_refresh:
-            context["refresh_panel"] = _running_checks_panel(company)
+            context.update(_running_checks_panel(company))
     elif request.args.get("highlight"):
         # The reload after a refresh brought new documents: the new-document counts change too.
         context.update(_company_list(), companies_oob=True)
@@ -81,7 +81,7 @@ def change_status(company_id: int):
     if is_htmx():
         return render_template("documents/_documents.html", companies_oob=True, **_company_list(), **context)
     flash(notice["text"], "success" if notice["undo"] else "warning")
-    return redirect(_local_next(request.args.get("next")) or context["list_url"])
+    return redirect_local(request.args.get("next"), context["list_url"])
 
 
 def _status_notice(changed: list[Document], status: str) -> dict:
@@ -121,11 +121,16 @@ def sender_reason(evidence: dict | None) -> Note | None:
 @bp.get("/documents/<int:document_id>")
 def show(document_id: int):
     document = _document_or_404(document_id)
+    changed_by = document.status_changed_by
+    allowed_by = document.allowed_by
     return render_template(
         "documents/show.html",
         document=document,
         company=document.company,
+        server_label=document.server_label or (document.server.label if document.server else ""),
+        status_changed_by=changed_by.login if changed_by else None,
         sender=sender_check(document.sender_evidence),
+        allowed_by=allowed_by.login if allowed_by else None,
         same_file=queries.same_file_elsewhere(document.company_id, [document]).get(document.id, []),
         back_url=_safe_back_url(request.args.get("back"), document.company_id),
     )
@@ -144,7 +149,6 @@ def pdf(document_id: int):
     response.headers["Content-Disposition"] = content_disposition(
         document.filename, "attachment" if download else "inline"
     )
-    response.headers["X-Content-Type-Options"] = "nosniff"
     response.cache_control.private = True
     return response
 
@@ -227,41 +231,36 @@ def _progress(company, message: str | None) -> tuple[list, str | None]:
         return [], message or _("Nie można odczytać postępu: kolejka zadań jest niedostępna.")
 
 
-def _render_progress(company, since: datetime, progress: list, message: str | None, *, announce: bool) -> str:
-    return render_template(
-        "documents/_refresh_progress.html",
-        company=company,
-        progress=progress,
-        running=any(p.running for p in progress),
-        since_stamp=queries.encode_stamp(since),
-        message=message,
-        announce=announce or message is not None,
-    )
+def _progress_context(company, since: datetime, progress: list, message: str | None, *, announce: bool):
+    return {
+        "company": company,
+        "progress": progress,
+        "running": any(p.running for p in progress),
+        "since_stamp": queries.encode_stamp(since),
+        "message": message,
+        "announce": announce or message is not None,
+    }
 
 
 def _progress_response(company, since: datetime, *, message: str | None = None, status: int = 200):
     """The panel. Messages go beside it (out of band), so the polls that follow do not wipe them out."""
     progress, message = _progress(company, message)
     announce = request.method == "POST"  # a click clears the previous click's message
-    response = current_app.make_response(
-        _render_progress(company, since, progress, message, announce=announce)
-    )
-    response.status_code = status
-    if status == 200 and progress and not any(p.running for p in progress):
-        # 286 stops htmx polling; the event makes the list reload and highlight what came in.
-        response.status_code = 286
-        response.headers["HX-Trigger"] = json.dumps(
-            {"documents-refreshed": {"since": queries.encode_stamp(since)}}
-        )
-    return response
+    context = _progress_context(company, since, progress, message, announce=announce)
+    body = render_template("documents/_refresh_progress.html", **context)
+    if status == 200 and progress and not context["running"]:
+        # Stop the polling; the event makes the list reload and highlight what came in.
+        since_stamp = queries.encode_stamp(since)
+        return htmx_response(body, stop_polling=True, trigger={"documents-refreshed": {"since": since_stamp}})
+    return htmx_response(body, status=status)
 
 
-def _running_checks_panel(company) -> str | None:
+def _running_checks_panel(company) -> dict:
     """On a page (re)load while the company's checks run, their progress panel, polling."""
     progress, _message = _progress(company, None)
     if not any(p.running for p in progress):
-        return None
-    return _render_progress(company, utcnow(), progress, None, announce=False)
+        return {}
+    return _progress_context(company, utcnow(), progress, None, announce=False)
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -317,6 +316,7 @@ def _list_context(company, args, *, notice: dict | None = None) -> dict:
         "filter_form": form,
         "listing": page,
         "same_file": queries.same_file_elsewhere(company.id, page.documents),
+        "server_labels": queries.server_labels(company.id),
         "list_url": page_url(**cursor_args),
         "first_page_url": page_url(),
         "failed_senders_url": url_for(
@@ -338,16 +338,9 @@ def _list_context(company, args, *, notice: dict | None = None) -> dict:
 def _safe_back_url(value: str | None, company_id: int) -> str:
     """Back to the list the user came from, but only to a list of this panel."""
     prefix = url_for("documents.company_documents", company_id=company_id)
-    if value and value.startswith(prefix) and "//" not in value:
+    if local_path(value) and value.startswith(prefix):
         return value
     return prefix
-
-
-def _local_next(value: str | None) -> str | None:
-    """A page of this panel to go back to; never another site."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return None
 
 
 _POLISH_ASCII = str.maketrans({"ł": "l", "Ł": "L"})  # the one Polish letter NFKD does not decompose

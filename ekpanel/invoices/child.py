@@ -40,7 +40,7 @@ import sys
 import time
 
 _PR_SET_DUMPABLE = 4
-_LENGTH_BYTES = 8
+LENGTH_BYTES = 8  # each frame on the pipes starts with its length, big-endian (sandbox.py too)
 
 
 def limit_self(memory_bytes: int, cpu_seconds: int) -> None:
@@ -157,7 +157,7 @@ def serve() -> None:
             return  # the worker closed the pipe: it is gone or done
         reply, answer = read_in_child(data, json.loads(head))
         for frame in (json.dumps(reply).encode(), answer):
-            replies.write(len(frame).to_bytes(_LENGTH_BYTES, "big") + frame)
+            replies.write(len(frame).to_bytes(LENGTH_BYTES, "big") + frame)
         replies.flush()
 
 
@@ -219,8 +219,8 @@ def _child(data: bytes, limits: dict, answer_fd: int) -> None:
 
 
 def _read_frame(stream) -> bytes | None:
-    head = stream.read(_LENGTH_BYTES)
-    if len(head) < _LENGTH_BYTES:
+    head = stream.read(LENGTH_BYTES)
+    if len(head) < LENGTH_BYTES:
         return None
     length = int.from_bytes(head, "big")
     data = stream.read(length)

@@ -23,7 +23,7 @@ MAGIC_WINDOW = 1024
 
 def extract_invoice(pdf: bytes | str | os.PathLike, limits: Limits | None = None) -> InvoiceDetails:
     limits = limits or Limits()
-    data = pdf if isinstance(pdf, bytes) else _read(Path(pdf), limits.max_file_bytes)
+    data = pdf if isinstance(pdf, bytes) else _read_pdf_file(Path(pdf), limits.max_file_bytes)
     if data is None or len(data) > limits.max_file_bytes:
         return InvoiceDetails.unreadable(Reason.TOO_LARGE, f"over {limits.max_file_bytes} bytes")
     if PDF_MAGIC not in data[: MAGIC_WINDOW + len(PDF_MAGIC) - 1]:
@@ -39,7 +39,7 @@ def extract_invoice(pdf: bytes | str | os.PathLike, limits: Limits | None = None
     return read_fields(layer)
 
 
-def _read(path: Path, max_bytes: int) -> bytes | None:
+def _read_pdf_file(path: Path, max_bytes: int) -> bytes | None:
     """The file's bytes, or None when it is larger than ``max_bytes`` (without reading it all)."""
     with path.open("rb") as file:
         data = file.read(max_bytes + 1)

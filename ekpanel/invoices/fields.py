@@ -123,14 +123,14 @@ def normalise_invoice_number(number: str) -> str:
 
 # --- Issue date ------------------------------------------------------------------------------
 
-_MONTHS = (
+_MONTH_NAMES = (
     "stycznia", "lutego", "marca", "kwietnia", "maja", "czerwca",
     "lipca", "sierpnia", "września", "października", "listopada", "grudnia",
 )  # fmt: skip
 _DATE = (
     r"(?<!\d)(?:(?P<y1>\d{4})(?P<s1>[-./])(?P<m1>\d{1,2})(?P=s1)(?P<d1>\d{1,2})"
     r"|(?P<d2>\d{1,2})(?P<s2>[-./])(?P<m2>\d{1,2})(?P=s2)(?P<y2>\d{4})"
-    rf"|(?P<d3>\d{{1,2}}){_SPACE}+(?P<month>{'|'.join(_MONTHS)}){_SPACE}+(?P<y3>\d{{4}}))(?!\d)"
+    rf"|(?P<d3>\d{{1,2}}){_SPACE}+(?P<month>{'|'.join(_MONTH_NAMES)}){_SPACE}+(?P<y3>\d{{4}}))(?!\d)"
 )
 _DATE_LABEL = (
     # "Data wystawienia/sprzedaży": one date for both.
@@ -157,7 +157,7 @@ def _date(match: re.Match) -> date | None:
             return date(int(match["y1"]), int(match["m1"]), int(match["d1"]))
         if match["y2"]:
             return date(int(match["y2"]), int(match["m2"]), int(match["d2"]))
-        return date(int(match["y3"]), _MONTHS.index(match["month"].lower()) + 1, int(match["d3"]))
+        return date(int(match["y3"]), _MONTH_NAMES.index(match["month"].lower()) + 1, int(match["d3"]))
     except ValueError:
         return None
 

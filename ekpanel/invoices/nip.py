@@ -21,7 +21,7 @@ _CANDIDATE = re.compile(
     r"(?!\w)(?![- ]\d)"
 )
 # A number this close after one of these words is a NIP by its label.
-_LABEL = re.compile(r"\b(?:NIP|VAT|Tax\s*ID|TIN)\b", re.IGNORECASE)
+_NIP_LABEL = re.compile(r"\b(?:NIP|VAT|Tax\s*ID|TIN)\b", re.IGNORECASE)
 _LABEL_REACH = 40
 # Without a label, only the two ways NIPs are conventionally written with dashes count: a random
 # ten-digit number (an order, a phone) passes the check digit one time in eleven.
@@ -60,7 +60,7 @@ def find_nips(text: str) -> list[NipMatch]:
             continue
         line_start = text.rfind("\n", 0, match.start()) + 1
         before = text[max(line_start, match.start() - _LABEL_REACH) : match.start()]
-        labelled = bool(match["prefix"]) or bool(_LABEL.search(before))
+        labelled = bool(match["prefix"]) or bool(_NIP_LABEL.search(before))
         if labelled or any(form.fullmatch(digits) for form in _DASHED_FORMS):
             found.append(NipMatch(digits.replace("-", "").replace(" ", ""), match.start(), match.end()))
     return found

@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ekpanel.invoices.child import LENGTH_BYTES
 from ekpanel.invoices.details import FailureReason
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
@@ -37,7 +38,6 @@ MiB = 1024 * 1024
 _NEAR_MEMORY_LIMIT = 0.8
 # How long past the deadline a silent server is given before it is taken for dead.
 _SERVER_GRACE_SECONDS = 10.0
-_LENGTH_BYTES = 8
 
 
 @dataclass(frozen=True)
@@ -78,10 +78,10 @@ def read_pages(pdf: bytes, limits: Limits) -> ChildResult:
             _stop_server()
             return ChildResult(failure=FailureReason.CRASHED, detail="the fork server stopped answering")
     end, answer = reply
-    return _result(end, answer, limits)
+    return _child_result(end, answer, limits)
 
 
-def _result(end: dict, answer: bytes, limits: Limits) -> ChildResult:
+def _child_result(end: dict, answer: bytes, limits: Limits) -> ChildResult:
     if end["cut_off"] == "timeout":
         return ChildResult(failure=FailureReason.TIMEOUT, detail=f"{limits.wall_seconds:g} s")
     if end["cut_off"] == "too_much_text":
@@ -134,7 +134,7 @@ class _ForkServer:
     def ask(self, head: bytes, pdf: bytes, seconds: float) -> tuple[dict, bytes] | None:
         """Send one request and wait for its reply; None when the server fails to give one in time."""
         outgoing = memoryview(
-            b"".join(len(frame).to_bytes(_LENGTH_BYTES, "big") + frame for frame in (head, pdf))
+            b"".join(len(frame).to_bytes(LENGTH_BYTES, "big") + frame for frame in (head, pdf))
         )
         deadline = time.monotonic() + seconds
         with selectors.DefaultSelector() as selector:
@@ -167,10 +167,10 @@ class _ForkServer:
         """The first ``count`` complete frames received, taken off the buffer, or None yet."""
         frames, offset = [], 0
         for _ in range(count):
-            if len(self.replies) < offset + _LENGTH_BYTES:
+            if len(self.replies) < offset + LENGTH_BYTES:
                 return None
-            length = int.from_bytes(self.replies[offset : offset + _LENGTH_BYTES], "big")
-            start = offset + _LENGTH_BYTES
+            length = int.from_bytes(self.replies[offset : offset + LENGTH_BYTES], "big")
+            start = offset + LENGTH_BYTES
             if len(self.replies) < start + length:
                 return None
             frames.append(bytes(self.replies[start : start + length]))

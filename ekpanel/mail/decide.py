@@ -93,15 +93,18 @@ def decide_all(
     sender: SenderSettings = NO_VERIFICATION,
     allowed_keys: frozenset[str] = frozenset(),
 ) -> Iterator[tuple[MessageSummary, Verdict]]:
-    """A verdict per message of a batch. Those the structure settles come first; only candidate
+    """A verdict per message of a batch. Those the structure settles come at once; only candidate
     PDF parts of admitted messages are downloaded, the parts of many messages together (up to
-    ``fetch_budget`` bytes at a time, so memory holds one such group, not the batch). Of one message
-    at most ``max_pdfs`` candidates are downloaded; the rest are named in the decision as skipped.
+    ``fetch_budget`` bytes at a time), and a group is downloaded as soon as it is full, before the
+    next message's structure is read: memory holds one such group (or one bigger message), not
+    the batch. Of one message at most ``max_pdfs`` candidates are downloaded; the rest are named
+    in the decision as skipped. Once a message's verdict is given the mailbox may let go of it
+    (``Mailbox.forget``).
 
     ``sender`` is the server's sender verification; under *Wymagaj* a message whose sender is not
     confirmed is skipped with its own reason, unless its key (``message_key``) is among
     ``allowed_keys``: a person allowed that one message anyway."""
-    waiting: list[_Waiting] = []
+    group: list[_Waiting] = []
     for message in messages:
         try:
             first = _from_structure(message, whitelist, max_pdf_bytes, max_pdfs)
@@ -113,14 +116,34 @@ def decide_all(
             first = Verdict(Decision.ERROR, detail=error.note)
         if isinstance(first, Verdict):
             yield message, first
-        else:
-            waiting.append(first)
-    for group in _groups(waiting, fetch_budget):
-        wanted = [(item.message, part) for item in group for part in item.to_fetch]
-        fetched = iter(mailbox.fetch_parts(folder, wanted))
-        for item in group:
-            data = [next(fetched) for _part in item.to_fetch]
-            yield item.message, _from_parts(item, data, max_pdf_bytes)
+            mailbox.forget(message)
+            continue
+        if group and _size(group) + _size([first]) > fetch_budget:
+            yield from _fetched(mailbox, folder, group, max_pdf_bytes)
+            group = []
+        group.append(first)
+        if _size(group) >= fetch_budget:
+            yield from _fetched(mailbox, folder, group, max_pdf_bytes)
+            group = []
+    if group:
+        yield from _fetched(mailbox, folder, group, max_pdf_bytes)
+
+
+def _fetched(
+    mailbox: Mailbox, folder: RemoteFolder, group: list[_Waiting], max_pdf_bytes: int
+) -> Iterator[tuple[MessageSummary, Verdict]]:
+    """The verdicts of a group of messages, their parts downloaded together."""
+    wanted = [(item.message, part) for item in group for part in item.to_fetch]
+    fetched = iter(mailbox.fetch_parts(folder, wanted))
+    for item in group:
+        data = [next(fetched) for _part in item.to_fetch]
+        yield item.message, _from_parts(item, data, max_pdf_bytes)
+        mailbox.forget(item.message)
+
+
+def _size(group: list[_Waiting]) -> int:
+    """Reported bytes of the parts a group downloads."""
+    return sum(part.size or 0 for item in group for part in item.to_fetch)
 
 
 def _from_structure(
@@ -128,6 +151,8 @@ def _from_structure(
 ) -> Verdict | _Waiting:
     if message.parse_error:
         return Verdict(Decision.ERROR, detail=message.parse_error)
+    if message.sender_ambiguous:
+        return Verdict(Decision.SKIPPED, Reason.SENDER_AMBIGUOUS)
     if not whitelist.admits(message.sender):
         return Verdict(Decision.SKIPPED, Reason.SENDER)
     if not message.has_attachments and not message.parts:
@@ -198,18 +223,3 @@ def _conclude(pdfs: list[FoundPdf], too_large: list[AttachmentPart], max_pdf_byt
             detail=note(Text.PDFS_TOO_LARGE, limit=limit, names=large_names),
         )
     return Verdict(Decision.SKIPPED, Reason.NO_PDF)
-
-
-def _groups(waiting: list[_Waiting], budget: int) -> Iterator[list[_Waiting]]:
-    """Consecutive messages whose parts (by reported size) fit in ``budget``; a bigger one alone."""
-    group: list[_Waiting] = []
-    size = 0
-    for item in waiting:
-        item_size = sum(part.size or 0 for part in item.to_fetch)
-        if group and size + item_size > budget:
-            yield group
-            group, size = [], 0
-        group.append(item)
-        size += item_size
-    if group:
-        yield group

@@ -10,23 +10,28 @@ What it costs (SPEC, "checks cost what the new mail costs"):
   ``internetMessageHeaders`` (for the sender's verdict) are read the same way, only for a
   whitelisted message with a PDF candidate on a server whose sender verification is on;
 - only candidate PDF parts are downloaded, through ``/attachments/{id}/$value``; a forwarded
-  message (an item attachment) is read once as MIME and its PDF parts taken from that.
+  message (an item attachment) is read once as MIME, kept until the check has decided its
+  message (:meth:`GraphMailbox.forget`), and its PDF parts taken from that (``graph_forwarded``).
 
 Every call goes through :class:`GraphClient` (``graph_http``: throttling waited out within a
 bound, an expired token renewed once); an error answer leaves as a :class:`MailboxError` classified
-by ``graph_errors`` for what the call was about: the mailbox, one folder, or one message.
+by ``graph_errors`` for what the call was about: the mailbox, one folder, or one message. A
+message Graph cannot read (a refusal, a server error) is that message's error and the check goes
+on; a server error for message after message is Graph's outage (:data:`MAX_UNREADABLE_IN_ROW`).
 Ids change when a message moves; :meth:`GraphMailbox.move` reports the new ones.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Generator, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from functools import partial
 from urllib.parse import quote, unquote, urlsplit
 
-from ekpanel.mail.graph_auth import AppCredentials
+import requests
+
+from ekpanel.mail.graph_auth import AppCredentials, transport_error
 from ekpanel.mail.graph_errors import (
     FOLDER_EXISTS,
     ITEM_NOT_FOUND,
@@ -65,6 +70,11 @@ FOLDER_PAGE_SIZE = 100
 MESSAGE_FIELDS = "id,internetMessageId,from,subject,receivedDateTime,sentDateTime,hasAttachments"
 ATTACHMENT_FIELDS = "id,name,contentType,size,isInline"  # never contentBytes
 FOLDER_FIELDS = "id,displayName,parentFolderId,childFolderCount,isHidden"
+DOWNLOAD_CHUNK = 64 * 1024
+# A message Graph fails to read with a server error (5xx) is that message's error, and the check
+# goes on; this many in a row, with no message read between them, is Graph's outage: the check
+# stops (transient), its batch not recorded, and the next check reads those messages again.
+MAX_UNREADABLE_IN_ROW = 3
 
 
 class GraphMailbox:
@@ -99,7 +109,8 @@ class GraphMailbox:
         self.pending_count: int | None = None  # Graph does not say how many are new before paging
         self._folders: list[RemoteFolder] | None = None
         self._top_level: dict[str, RemoteFolder] = {}
-        self._forwarded = ForwardedMessages(self._attachment_value)
+        self._forwarded = ForwardedMessages(self._attachment_chunks, settings.max_forwarded_bytes)
+        self._unreadable_in_row = 0  # messages Graph failed to read (5xx) since one it read
 
     # -- session -----------------------------------------------------------------------------
 
@@ -316,7 +327,7 @@ class GraphMailbox:
     def _attachments(self, message_ref: str) -> Attachments:
         """The attachments of one message as parts, listed without their content."""
         url = f"{self._users_url}/messages/{_segment(message_ref)}/attachments"
-        with self._errors(message=True):
+        with self._reading_message():
             items = list(self._graph.collection(url, {"$select": ATTACHMENT_FIELDS}))
         parts: list[AttachmentPart] = []
         for item in items:
@@ -331,9 +342,9 @@ class GraphMailbox:
     def _authentication_results(self, message_ref: str) -> tuple[str, ...]:
         """The message's Authentication-Results fields, from its ``internetMessageHeaders``."""
         url = f"{self._users_url}/messages/{_segment(message_ref)}"
-        with self._errors(message=True):
+        with self._reading_message():
             item = self._graph.request("GET", url, params={"$select": "internetMessageHeaders"}).json()
-        return fields_from_graph((item or {}).get("internetMessageHeaders"))
+        return fields_from_graph(item.get("internetMessageHeaders") if isinstance(item, dict) else None)
 
     def fetch_part(self, folder: RemoteFolder, message: MessageSummary, part: AttachmentPart) -> bytes:
         forwarded = self._forwarded.part_bytes(message.ref, part)
@@ -355,16 +366,29 @@ class GraphMailbox:
                 results.append(error)
         return results
 
+    def forget(self, message: MessageSummary) -> None:
+        """The check has decided ``message``: its forwarded messages' MIME goes."""
+        self._forwarded.forget(message.ref)
+
     def _attachment_value(self, message_ref: str, attachment_id: str) -> bytes:
-        url = (
+        with self._reading_message(gone=Text.GRAPH_MESSAGE_GONE_DURING_CHECK):
+            return self._graph.request("GET", self._value_url(message_ref, attachment_id)).content
+
+    def _attachment_chunks(self, message_ref: str, attachment_id: str) -> Generator[bytes, None, None]:
+        """An attachment's ``$value`` as it downloads (the MIME of a forwarded message)."""
+        url = self._value_url(message_ref, attachment_id)
+        with self._reading_message(gone=Text.GRAPH_MESSAGE_GONE_DURING_CHECK):
+            response = self._graph.request("GET", url, stream=True)
+        with response:
+            try:
+                yield from response.iter_content(DOWNLOAD_CHUNK)
+            except requests.RequestException as error:
+                raise transport_error(error, url) from error
+
+    def _value_url(self, message_ref: str, attachment_id: str) -> str:
+        return (
             f"{self._users_url}/messages/{_segment(message_ref)}/attachments/{_segment(attachment_id)}/$value"
         )
-        try:
-            with self._errors(message=True):
-                return self._graph.request("GET", url).content
-        except ItemGone as gone:
-            gone_now = note(Text.GRAPH_MESSAGE_GONE_DURING_CHECK)
-            raise MailboxError(ErrorCode.MESSAGE_MISSING, gone_now) from gone
 
     def move(
         self, folder: RemoteFolder, messages: list[MessageSummary], destination: RemoteFolder
@@ -389,6 +413,29 @@ class GraphMailbox:
         self, *, folder: RemoteFolder | None = None, message: bool = False
     ) -> AbstractContextManager[None]:
         return classified(self.mailbox, folder=folder, message=message)
+
+    @contextmanager
+    def _reading_message(self, *, gone: Text | None = None) -> Iterator[None]:
+        """A request that reads one message: what concerns only that message is its error.
+
+        A message gone meanwhile is told with ``gone`` when given; a server error (5xx) is the
+        message's too, unless it is the last of :data:`MAX_UNREADABLE_IN_ROW` in a row.
+        """
+        try:
+            with self._errors(message=True):
+                yield
+        except ItemGone as error:
+            if gone is None:
+                raise
+            raise MailboxError(ErrorCode.MESSAGE_MISSING, note(gone), detail=error.detail) from error
+        except MailboxError as error:
+            if error.code != ErrorCode.GRAPH_UNAVAILABLE:
+                raise
+            self._unreadable_in_row += 1
+            if self._unreadable_in_row >= MAX_UNREADABLE_IN_ROW:
+                raise
+            raise MailboxError(ErrorCode.MESSAGE_MISSING, error.note, detail=error.detail) from error
+        self._unreadable_in_row = 0
 
 
 def _segment(value: str) -> str:

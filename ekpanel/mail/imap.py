@@ -117,10 +117,16 @@ class ImapMailbox:
         return list(self._folders)
 
     def ensure_folder(self, name: str) -> RemoteFolder:
-        prefix, delimiter = self._personal_namespace()
         encoded = imap_utf7.encode(name).decode("ascii")
+        folders = self.list_folders()
+        # Found in the listing, as it is after its first day: no NAMESPACE round trip needed.
+        for candidate in (infer_namespace_prefix(folders) + encoded, encoded):
+            existing = next((folder for folder in folders if folder.ref == candidate), None)
+            if existing is not None:
+                return existing
+        prefix, delimiter = self._personal_namespace()
         ref = encoded if prefix and encoded.startswith(prefix) else prefix + encoded
-        for folder in self.list_folders():
+        for folder in folders:
             if folder.ref == ref:
                 return folder
         with self.session.errors():
@@ -207,6 +213,9 @@ class ImapMailbox:
         self, folder: RemoteFolder, wanted: list[tuple[MessageSummary, AttachmentPart]]
     ) -> list[bytes | MailboxError]:
         return imap_parts.fetch_parts(self.session, folder, wanted)
+
+    def forget(self, message: MessageSummary) -> None:
+        """Nothing of a message is held between calls."""
 
     def move(
         self, folder: RemoteFolder, messages: list[MessageSummary], destination: RemoteFolder

@@ -3,65 +3,112 @@
 imapclient's response parser lexes byte by byte in Python; on a check of thousands of new
 messages half the time went there. :func:`parse_fetch` reads the same responses with one regular
 expression and gives the same result (``{uid: {b"BODYSTRUCTURE": BodyData, ...}}``). Anything it does not
-understand raises :class:`FetchSyntaxError`, and the caller falls back to imapclient's parser.
+understand raises :class:`FetchSyntaxError`; :func:`read_fetch` then falls back to imapclient's
+parser, and raises FetchSyntaxError only when that cannot read the response either.
+
+What one message's items hold is that message's problem, not the response's: a BODYSTRUCTURE
+imapclient's BodyData cannot take stays as it came (the walker turns it into the message's
+parse error), an INTERNALDATE that is no date becomes None (the Date header stands in).
 """
 
 from __future__ import annotations
 
 import base64
-import email.header
 import email.utils
-import hashlib
 import quopri
 import re
+import reprlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from imapclient.datetime_util import parse_to_datetime
+from imapclient.exceptions import ProtocolError
+from imapclient.response_parser import parse_fetch_response
 from imapclient.response_types import BodyData
 
+from ekpanel.mail.headers import decode_words, fingerprint, header_fields
 from ekpanel.mail.mailbox import MessageSummary
-from ekpanel.mail.pdf import decode_bytes
-from ekpanel.mail.structure import StructureError, parts_from_bodystructure
-from ekpanel.mail.texts import Text, note
-from ekpanel.mail.whitelist import sender_address
+from ekpanel.mail.structure import (
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_PARTS,
+    StructureBoundExceeded,
+    StructureError,
+    WalkBound,
+    parts_from_bodystructure,
+)
+from ekpanel.mail.texts import Note, Text, note
+from ekpanel.mail.whitelist import SenderProblem, read_sender
 
 _TOKEN = re.compile(
-    rb"""[ \t\r\n]*(?:
-        (?P<open>\()
+    rb"""(?P<space>[ \t\r\n]+)
+      | (?P<open>\()
       | (?P<close>\))
       | "(?P<quoted>(?:[^"\\]|\\.)*)"
       | (?P<literal>~?\{\d+\+?\})$  # ~{n}: a BINARY literal8 (RFC 3516)
       | (?P<atom>[^\s()"{\[\]]+(?:\[[^\]]*\](?:<\d+>)?)?)
-    )""",
+      | (?P<junk>.)  # anything else is not IMAP""",
     re.VERBOSE | re.DOTALL,
 )
 _ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
 
 
-class FetchSyntaxError(ValueError):
-    pass
+# IMAP numbers are at most 2^64; a longer run of digits is no number (and int() refuses 4300+).
+_MAX_DIGITS = 20
+# BodyData.create recurses once per nesting level of multiparts, and so does imapclient's parser.
+_MAX_NESTING = 100
+# imapclient's parser meets a hostile response with these as well as its own ProtocolError.
+_IMAPCLIENT_FAILURES = (
+    ProtocolError,
+    TypeError,
+    ValueError,
+    IndexError,
+    AttributeError,
+    KeyError,
+    OverflowError,
+    RecursionError,
+)
+
+
+class FetchSyntaxError(ProtocolError):
+    """A FETCH response that cannot be read; a ProtocolError, as imapclient's parser raises, so
+    a caller treats a response neither parser reads as it treats one imapclient refuses."""
+
+
+def read_fetch(data: list[Any]) -> dict[int, dict[bytes, Any]]:
+    """:func:`parse_fetch`, falling back to imapclient's parser for what ours does not read."""
+    try:
+        return parse_fetch(data)
+    except FetchSyntaxError:
+        pass
+    try:
+        return parse_fetch_response(data, normalise_times=False, uid_is_key=True)
+    except _IMAPCLIENT_FAILURES as error:
+        detail = f"{type(error).__name__}: {error!s:.200}"
+        raise FetchSyntaxError(f"unreadable FETCH response ({detail})") from error
 
 
 def parse_fetch(data: list[Any]) -> dict[int, dict[bytes, Any]]:
     """``{uid: {item name: value}}`` from the untagged FETCH data of ``imaplib.uid("FETCH", ...)``."""
     result: dict[int, dict[bytes, Any]] = {}
-    for seq, items in _responses(_tokens(data)):
+    for seq, items, deepest in _responses(data):
         if len(items) % 2:
-            raise FetchSyntaxError(f"odd number of items in {items!r}")
+            raise FetchSyntaxError(f"odd number of items in {reprlib.repr(items)}")
         fields: dict[bytes, Any] = {b"SEQ": seq}
         uid = None
         for index in range(0, len(items), 2):
             name, value = items[index], items[index + 1]
             if not isinstance(name, bytes):
-                raise FetchSyntaxError(f"item name {name!r}")
+                raise FetchSyntaxError(f"item name {reprlib.repr(name)}")
             name = name.upper()
             if name == b"UID":
-                uid = int(value)  # the key, as imapclient keeps it
+                if not isinstance(value, int):
+                    raise FetchSyntaxError(f"UID {reprlib.repr(value)}")
+                uid = value  # the key, as imapclient keeps it
             elif name == b"INTERNALDATE":
                 fields[name] = _internal_date(value)
             elif name == b"BODYSTRUCTURE":
-                fields[name] = BodyData.create(value)
+                fields[name] = _body_data(value, nested_safely=deepest <= _MAX_NESTING)
             else:
                 fields[name] = value
         if uid is None:
@@ -81,11 +128,22 @@ _MONTHS = {
 }
 
 
-def _internal_date(value: Any) -> datetime:
+def _body_data(value: Any, *, nested_safely: bool) -> Any:
+    """imapclient's BodyData for a BODYSTRUCTURE, as its parser gives it, when BodyData can take
+    the value (it indexes, and recurses per level, without looking); else the value as it came."""
+    if not isinstance(value, tuple) or not value or not nested_safely:
+        return value
+    try:
+        return BodyData.create(value)
+    except (TypeError, IndexError, AttributeError):
+        return value
+
+
+def _internal_date(value: Any) -> datetime | None:
     match = _INTERNAL_DATE.fullmatch(value) if isinstance(value, bytes) else None
     month = _MONTHS.get(match.group(2).lower()) if match else None
     if month is None:
-        return parse_to_datetime(value, normalise=False)
+        return _any_internal_date(value)
     day, _month, year, hour, minute, second, sign, tz_hours, tz_minutes = match.groups()
     offset = timedelta(hours=int(tz_hours), minutes=int(tz_minutes))
     try:
@@ -99,76 +157,83 @@ def _internal_date(value: Any) -> datetime:
             tzinfo=timezone(-offset if sign == b"-" else offset),
         )
     except ValueError:  # 31-Feb and the like: let the general parser decide
+        return _any_internal_date(value)
+
+
+def _any_internal_date(value: Any) -> datetime | None:
+    if not isinstance(value, bytes):
+        return None
+    try:
         return parse_to_datetime(value, normalise=False)
+    except (ValueError, TypeError, IndexError, OverflowError):  # no date: the Date header stands in
+        return None
 
 
-def _tokens(data: list[Any]):
-    """Tokens over imaplib's chunks: (text ending in a literal marker, literal bytes) or text."""
+def _responses(data: list[Any]) -> Iterator[tuple[int, list[Any], int]]:
+    """(sequence number, top-level items, deepest nesting) per ``* n FETCH (...)`` response, from
+    imaplib's chunks: text, or (text ending in a literal marker, the literal's bytes).
+
+    One loop over the tokens of every chunk, building the nested tuples as it goes: a message
+    with 10 000 parts is 200 000 tokens, and a generator per stage doubled their cost.
+    """
+    stack: list[list[Any]] = []
+    seq: int | None = None
+    deepest = 0
     for chunk in data:
         if chunk is None:
             continue
-        if isinstance(chunk, tuple):
-            text, literal = chunk
-        else:
-            text, literal = chunk, None
-        position, length = 0, len(text)
-        while position < length:
-            match = _TOKEN.match(text, position)
-            if match is None or match.end() == position:
-                if text[position:].strip():
-                    raise FetchSyntaxError(f"cannot read {text[position : position + 40]!r}")
-                break
-            position = match.end()
+        text, literal = chunk if isinstance(chunk, tuple) and len(chunk) == 2 else (chunk, None)
+        if not isinstance(text, bytes) or not isinstance(literal, (bytes, type(None))):
+            raise FetchSyntaxError(f"a chunk that is not bytes: {reprlib.repr(chunk)}")
+        for match in _TOKEN.finditer(text):
             kind = match.lastgroup
+            if kind == "space":
+                continue
+            if kind == "open":
+                stack.append([])
+                deepest = max(deepest, len(stack))
+                continue
+            if kind == "close":
+                if not stack:
+                    raise FetchSyntaxError("unbalanced parenthesis")
+                done = tuple(stack.pop())
+                if stack:
+                    stack[-1].append(done)
+                    continue
+                if seq is None:
+                    raise FetchSyntaxError("a response without a sequence number")
+                yield seq, list(done), deepest
+                seq, deepest = None, 0
+                continue
+            value = _value(match, kind)
             if kind == "literal":
                 if literal is None:
                     raise FetchSyntaxError("literal marker without a literal")
-                yield "value", literal
-                literal = None
-            elif kind == "quoted":
-                yield "value", _ESCAPE.sub(rb"\1", match.group("quoted"))
-            elif kind == "atom":
-                atom = match.group("atom")
-                if atom.upper() == b"NIL":
-                    yield "value", None
-                elif atom.isdigit():
-                    yield "value", int(atom)
-                else:
-                    yield "value", atom
-            else:
-                yield kind, None
+                value, literal = literal, None
+            if stack:
+                stack[-1].append(value)
+            elif seq is None and isinstance(value, int):
+                seq = value
+            elif value != b"FETCH" or seq is None:  # imaplib keeps "FETCH" out; be lenient
+                raise FetchSyntaxError(f"unexpected {reprlib.repr(value)} between responses")
         if literal is not None:
             raise FetchSyntaxError("a literal that no marker asked for")
-
-
-def _responses(tokens):
-    """(sequence number, top-level item list) per ``* n FETCH (...)`` response."""
-    stack: list[list[Any]] = []
-    seq = None
-    for kind, value in tokens:
-        if kind == "open":
-            stack.append([])
-        elif kind == "close":
-            if not stack:
-                raise FetchSyntaxError("unbalanced parenthesis")
-            done = tuple(stack.pop())
-            if stack:
-                stack[-1].append(done)
-            else:
-                if seq is None:
-                    raise FetchSyntaxError("a response without a sequence number")
-                yield seq, list(done)
-                seq = None
-        elif stack:
-            stack[-1].append(value)
-        elif seq is None and isinstance(value, int):
-            seq = value
-        elif isinstance(value, bytes) and value.upper() == b"FETCH" and seq is not None:
-            continue  # imaplib keeps "FETCH" out of the data, but be lenient
-        else:
-            raise FetchSyntaxError(f"unexpected {value!r} between responses")
     if stack or seq is not None:
         raise FetchSyntaxError("truncated response")
+
+
+def _value(match: re.Match[bytes], kind: str | None) -> Any:
+    if kind == "quoted":
+        quoted = match.group("quoted")
+        return _ESCAPE.sub(rb"\1", quoted) if b"\\" in quoted else quoted
+    if kind == "atom":
+        atom = match.group("atom")
+        if atom.isdigit() and len(atom) <= _MAX_DIGITS:
+            return int(atom)
+        return None if atom.upper() == b"NIL" else atom
+    if kind == "literal":
+        return None  # the literal's bytes come with the chunk
+    raise FetchSyntaxError(f"cannot read {match.string[match.start() : match.start() + 40]!r}")
 
 
 def sequence_set(uids: list[int]) -> str:
@@ -196,90 +261,69 @@ def decode_transfer_encoding(raw: bytes, encoding: str | None) -> bytes:
     return raw
 
 
-def summary_from_fetch(uid: int, data: dict[bytes, Any], *, with_structure: bool = True) -> MessageSummary:
+def summary_from_fetch(
+    uid: int,
+    data: dict[bytes, Any],
+    *,
+    with_structure: bool = True,
+    max_parts: int = DEFAULT_MAX_PARTS,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> MessageSummary:
+    """The summary of one message from its FETCH items; never raises. A structure that cannot be
+    read, or is beyond ``max_parts`` / ``max_depth``, is the summary's ``parse_error``."""
     # Servers differ in how they echo the item name; the prefix is enough to find it.
-    raw = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"") or b""
-    headers = _header_fields(raw)
+    raw = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"")
+    headers = header_fields(raw if isinstance(raw, bytes) else b"")
     message_id = headers.get("message-id")
     message_id = message_id.strip().strip("<>").strip() if message_id else None
     from_value = headers.get("from")
-    subject = _decode_header_text(headers.get("subject") or "")
+    subject = decode_words(headers.get("subject") or "")
     date_value = headers.get("date")
+    sender = read_sender(from_value)
     summary = MessageSummary(
         ref=str(uid),
         message_id=message_id or None,
-        sender=_sender(from_value),
+        sender=sender.address,
+        sender_ambiguous=sender.problem == SenderProblem.AMBIGUOUS,
         subject=subject,
         received_at=_received_at(data.get(b"INTERNALDATE"), date_value),
-        header_hash=header_hash(message_id, from_value, date_value, subject, data.get(b"RFC822.SIZE")),
+        header_hash=_imap_header_hash(message_id, from_value, date_value, subject, data.get(b"RFC822.SIZE")),
     )
     if with_structure:
         try:
-            summary.parts, summary.has_attachments = parts_from_bodystructure(data.get(b"BODYSTRUCTURE"))
+            summary.parts, summary.has_attachments = parts_from_bodystructure(
+                data.get(b"BODYSTRUCTURE"), max_parts=max_parts, max_depth=max_depth
+            )
+        except StructureBoundExceeded as beyond:
+            summary.parse_error = bound_note(beyond)
         except StructureError:
             summary.parse_error = note(Text.IMAP_STRUCTURE_UNREADABLE)
     return summary
 
 
-def header_hash(
+def bound_note(beyond: StructureBoundExceeded) -> Note:
+    """The decision's words for a message beyond a bound of the walk, naming the bound."""
+    code = Text.TOO_MANY_PARTS if beyond.bound == WalkBound.PARTS else Text.NESTED_TOO_DEEP
+    return note(code, limit=beyond.limit)
+
+
+def _imap_header_hash(
     message_id: str | None, from_value: str | None, date_value: str | None, subject: str, size: Any
 ) -> str:
     """A stable fingerprint of a message for when it has no Message-ID (the size makes two
     similar messages from the same sender at the same second differ)."""
     pieces = [message_id or "", " ".join((from_value or "").split()), " ".join((date_value or "").split())]
-    pieces += [" ".join(subject.split()), str(size or "")]
-    return hashlib.sha256("\x00".join(pieces).encode("utf-8", "surrogatepass")).hexdigest()
+    size_text = str(size or "") if isinstance(size, (int, bytes)) else ""
+    return fingerprint([*pieces, " ".join(subject.split()), size_text])
 
 
 def _received_at(internal_date: Any, date_value: str | None) -> datetime | None:
-    if isinstance(internal_date, datetime):
-        value = internal_date
-    else:
+    for value in (internal_date, date_value):
         try:
-            value = email.utils.parsedate_to_datetime(date_value) if date_value else None
-        except (TypeError, ValueError, IndexError):
-            value = None
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-# ``jan@firma.pl`` or ``Name <jan@firma.pl>`` with no quotes, commas or groups: most mail. The
-# email package's address parser costs half a millisecond a message; it stays for the rest.
-_SIMPLE_FROM = re.compile(r"\s*(?:[^\"<>,;:@\\]*<\s*)?([^\s<>\"(),;:@\\]+@[^\s<>\"(),;:@\\]+)\s*>?\s*")
-
-
-def _sender(from_value: str | None) -> str | None:
-    match = _SIMPLE_FROM.fullmatch(from_value) if from_value else None
-    if match and (">" in from_value) == ("<" in from_value):
-        return match.group(1)
-    return sender_address(from_value)
-
-
-def _header_fields(raw: bytes) -> dict[str, str]:
-    """The first of each header in a header block, unfolded, by lower-case name.
-
-    A regular expression rather than the email package: this runs for every new message.
-    """
-    fields: dict[str, str] = {}
-    for match in _HEADER_LINE.finditer(raw.replace(b"\r\n", b"\n")):
-        name = match.group(1).decode("ascii").lower()
-        if name not in fields:
-            value = _FOLD.sub(b" ", match.group(2))
-            fields[name] = decode_bytes(value).strip()
-    return fields
-
-
-_HEADER_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:[ \t]*(.*(?:\n[ \t].*)*)", re.MULTILINE)
-_FOLD = re.compile(rb"\n(?=[ \t])")
-
-
-def _decode_header_text(value: str) -> str:
-    if "=?" not in value:  # no encoded word: the email package would give it back unchanged
-        return value
-    try:
-        return str(email.header.make_header(email.header.decode_header(value)))
-    except Exception:  # broken encoded words: show them as they came
-        return value
+            if isinstance(value, str) and value:
+                value = email.utils.parsedate_to_datetime(value)
+            if isinstance(value, datetime):
+                return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+        except (TypeError, ValueError, IndexError, OverflowError):  # no date (or none in UTC's range)
+            continue
+    return None

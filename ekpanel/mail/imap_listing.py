@@ -17,9 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from imapclient.exceptions import IMAPClientError
-from imapclient.response_parser import parse_fetch_response
 
-from ekpanel.mail.imap_fetch import FetchSyntaxError, parse_fetch, sequence_set, summary_from_fetch
+from ekpanel.mail.imap_fetch import FetchSyntaxError, read_fetch, sequence_set, summary_from_fetch
 from ekpanel.mail.imap_session import ImapSession
 from ekpanel.mail.mailbox import FolderCursor, MailboxError, MessageSummary, RemoteFolder
 from ekpanel.mail.sender import fields_from_header_block
@@ -117,11 +116,11 @@ def read_summaries(
     """The summaries of the messages ``uids`` still there; with their structure when
     ``needs_structure(sender)`` says so, or for all when it is None."""
     if needs_structure is None:
-        return _read(session, uids, FETCH_ITEMS)
-    summaries = _read(session, uids, HEADER_ITEMS)
+        return _fetch_summaries(session, uids, FETCH_ITEMS)
+    summaries = _fetch_summaries(session, uids, HEADER_ITEMS)
     wanted = {int(summary.ref): summary for summary in summaries if needs_structure(summary.sender)}
     if wanted:
-        structures = _read(session, sorted(wanted), STRUCTURE_ITEMS)
+        structures = _fetch_summaries(session, sorted(wanted), STRUCTURE_ITEMS)
         for found in structures:
             summary = wanted[int(found.ref)]
             summary.parts, summary.has_attachments = found.parts, found.has_attachments
@@ -132,14 +131,14 @@ def read_summaries(
     return summaries
 
 
-def _read(session: ImapSession, uids: list[int], items: list[str]) -> list[MessageSummary]:
+def _fetch_summaries(session: ImapSession, uids: list[int], items: list[str]) -> list[MessageSummary]:
     """The batch's summaries; when the batch's answer cannot be read, one message at a time, so
     that only the message at fault becomes an error (with ``parse_error``) and the others go on."""
     with_structure = "BODYSTRUCTURE" in items
     try:
         with session.errors():
             response = _fetch_items(session, uids, items)
-        return [_summary(uid, response[uid], with_structure) for uid in uids if uid in response]
+        return [_summary(session, uid, response[uid], with_structure) for uid in uids if uid in response]
     except MailboxError as error:
         if error.code != ErrorCode.PROTOCOL_ERROR:
             raise  # the connection's failure (lost, timed out), not a message's
@@ -149,7 +148,7 @@ def _read(session: ImapSession, uids: list[int], items: list[str]) -> list[Messa
     if _cut_short(failure):
         session.resynchronise()
     if len(uids) > 1:
-        return [summary for uid in uids for summary in _read(session, [uid], items)]
+        return [summary for uid in uids for summary in _fetch_summaries(session, [uid], items)]
     return _unreadable(session, uids[0], failure)
 
 
@@ -164,15 +163,18 @@ def newest_authentication_results(session: ImapSession, exists: int, count: int)
         typ, data = session.client._imap.fetch(f"{first}:{exists}", f"(UID {AUTHRES_ITEM})")
         if typ != "OK":
             raise IMAPClientError(f"FETCH failed: {data!r}")
-        try:
-            response = parse_fetch(data)
-        except FetchSyntaxError:
-            response = parse_fetch_response(data, normalise_times=False, uid_is_key=True)
+        response = read_fetch(data)
     return [_authentication_results(response[uid]) or () for uid in sorted(response)]
 
 
-def _summary(uid: int, data: dict[bytes, Any], with_structure: bool) -> MessageSummary:
-    summary = summary_from_fetch(uid, data, with_structure=with_structure)
+def _summary(session: ImapSession, uid: int, data: dict[bytes, Any], with_structure: bool) -> MessageSummary:
+    summary = summary_from_fetch(
+        uid,
+        data,
+        with_structure=with_structure,
+        max_parts=session.settings.max_parts_per_message,
+        max_depth=session.settings.max_mime_depth,
+    )
     if with_structure:
         summary.authentication_results = _authentication_results(data)
     return summary
@@ -191,10 +193,7 @@ def _fetch_items(session: ImapSession, uids: list[int], items: list[str]) -> dic
     typ, data = session.client._imap.uid("FETCH", sequence_set(uids), f"({' '.join(items)})")
     if typ != "OK":
         raise IMAPClientError(f"FETCH failed: {data!r}")
-    try:
-        return parse_fetch(data)
-    except FetchSyntaxError:
-        return parse_fetch_response(data, normalise_times=False, uid_is_key=True)
+    return read_fetch(data)
 
 
 def _cut_short(failure: Exception) -> bool:

@@ -104,6 +104,9 @@ class ImapSession:
                 else:
                     # LOGIN can carry only ASCII; SASL PLAIN carries UTF-8 (RFC 4616): "hasło" must work.
                     client.plain_login(self.username, self._password)
+                # Servers send their capabilities with the login's answer; imapclient keeps them only
+                # until the first SELECT flushes imaplib's responses. Read them now: no round trip.
+                client.capabilities()
         except BaseException:
             self.drop()
             raise

@@ -32,8 +32,8 @@ class AttachmentPart:
     ref: str  # IMAP body section ("2", "3.2"); Graph attachment id (or "<attachment id>/<mime section>")
     filename: str | None  # decoded from RFC 2231 / encoded words, NFC-normalised
     content_type: str  # lower-case "type/subtype"
-    size: int | None  # size as the server reports it (encoded octets for IMAP)
-    encoding: str | None = None  # Content-Transfer-Encoding, lower-case (IMAP only)
+    size: int | None  # size as the server reports it (encoded octets for IMAP and forwarded MIME)
+    encoding: str | None = None  # Content-Transfer-Encoding, lower-case (IMAP; Graph: forwarded MIME)
     disposition: str | None = None  # "attachment" / "inline" / None
     in_forwarded: bool = False  # inside a message/rfc822 (or a Graph item attachment)
 
@@ -51,6 +51,7 @@ class MessageSummary:
     parts: list[AttachmentPart] = field(default_factory=list)
     has_attachments: bool = False  # any attachment at all, PDF or not
     parse_error: Note | None = None  # set when the structure could not be read
+    sender_ambiguous: bool = False  # From names more than one address: ``sender`` is None then
     # The Authentication-Results field values, top to bottom as they stand in the message; None
     # when they were not read (only messages whose structure is read have them).
     authentication_results: tuple[str, ...] | None = None
@@ -131,6 +132,10 @@ class Mailbox(Protocol):
         """:meth:`fetch_part` for several parts at once, in the same order; a message that went
         missing meanwhile gives its MailboxError (``message_missing``) in place of its parts
         instead of raising. Never marks a message read."""
+        ...
+
+    def forget(self, message: MessageSummary) -> None:
+        """The check has decided ``message``: let go of whatever of it the session still holds."""
         ...
 
     def ensure_folder(self, name: str) -> RemoteFolder:

@@ -1,4 +1,4 @@
-"""What counts as a PDF, and how its file name is read.
+"""What counts as a PDF, and what name it is stored under.
 
 A part is a *candidate* when its headers suggest a PDF; it becomes a document only when its
 decoded bytes say so (``%PDF-`` within the first kilobyte). Headers lie in both directions:
@@ -7,11 +7,9 @@ decoded bytes say so (``%PDF-`` within the first kilobyte). Headers lie in both 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 import unicodedata
 
+from ekpanel.mail.headers import RawValue, parameter_text
 from ekpanel.mail.mailbox import AttachmentPart
 
 PDF_CONTENT_TYPES = frozenset({"application/pdf", "application/x-pdf"})
@@ -21,12 +19,6 @@ MAGIC_WINDOW = 1024
 DEFAULT_MAX_PDF_MB = 50
 MAX_FILENAME_LENGTH = 255
 
-RFC2231Value = tuple[str | None, str | None, str | bytes]
-RawFilename = str | bytes | RFC2231Value | None
-
-# Some mailers leave spaces inside encoded words; a "?" still cannot occur in one.
-_ENCODED_WORD = re.compile(rb"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
-_BETWEEN_ENCODED_WORDS = re.compile(rb"(\?=)[ \t\r\n]+(?==\?)")
 # Bidi overrides can disguise ``fdp.exe`` as ``exe.pdf``; zero-width characters hide differences.
 _INVISIBLE_CATEGORIES = frozenset({"Cf"})
 
@@ -73,86 +65,14 @@ def part_too_large(part: AttachmentPart, limit_bytes: int) -> bool:
     return estimate > limit_bytes
 
 
-def decode_filename(raw: RawFilename) -> str | None:
+def decode_filename(raw: RawValue) -> str | None:
     """A displayable, header-safe file name from what the parser gave, or None.
 
-    Accepts bytes (imapclient), str (possibly with surrogate escapes from ``email``'s compat32
-    parser), or an RFC 2231 ``(charset, language, value)`` tuple. Decodes encoded words and raw
-    8-bit names (UTF-8, else Windows-1250 / ISO-8859-2), NFC-normalises, and removes path
-    components and control characters.
+    Accepts what :func:`ekpanel.mail.headers.parameter_text` reads (bytes, text, an RFC 2231
+    tuple), NFC-normalises, and removes path components and control characters.
     """
-    if raw is None:
-        return None
-    if isinstance(raw, tuple):
-        text = _decode_rfc2231(raw)
-    else:
-        data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
-        text = _decode_encoded_words(data)
-    return _sanitise(text)
-
-
-def decode_bytes(data: bytes, charset: str | None = None) -> str:
-    """Text from bytes in a declared charset, else UTF-8, else the Polish single-byte charsets."""
-    if charset:
-        charset = _CHARSET_ALIASES.get(charset.strip().lower(), charset.strip())
-        try:
-            return data.decode(charset)
-        except (LookupError, UnicodeDecodeError):
-            pass
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    # Windows-1250 uses 0x80-0x9F for letters (ś, ź); ISO-8859-2 has only controls there.
-    if any(0x80 <= byte <= 0x9F for byte in data):
-        return data.decode("cp1250", "replace")
-    return data.decode("iso-8859-2")
-
-
-# Names that mail software writes but Python's codecs do not know.
-_CHARSET_ALIASES = {"ks_c_5601-1987": "cp949", "unknown-8bit": "utf-8", "x-unknown": "utf-8"}
-
-
-def _decode_rfc2231(value: RFC2231Value) -> str:
-    charset, _language, text = value
-    if isinstance(text, str):
-        # email's parser hands the octets over as latin-1 characters (or surrogate escapes).
-        text = text.encode("latin-1", "surrogateescape") if _is_latin1(text) else text.encode()
-    return decode_bytes(text, charset)
-
-
-def _is_latin1(text: str) -> bool:
-    return all(ord(ch) < 256 or 0xDC80 <= ord(ch) <= 0xDCFF for ch in text)
-
-
-def _decode_encoded_words(data: bytes) -> str:
-    if b"=?" not in data:
-        return decode_bytes(data)
-    # RFC 2047: white space between two encoded words is not part of the text.
-    data = _BETWEEN_ENCODED_WORDS.sub(rb"\1", data)
-    pieces: list[str] = []
-    position = 0
-    for match in _ENCODED_WORD.finditer(data):
-        pieces.append(decode_bytes(data[position : match.start()]))
-        charset, encoding, payload = match.groups()
-        decoded = _decode_encoded_payload(encoding, payload)
-        if decoded is None:
-            pieces.append(decode_bytes(match.group(0)))
-        else:
-            # RFC 2231 allows a language suffix: ``utf-8*pl``.
-            pieces.append(decode_bytes(decoded, charset.decode("ascii", "replace").split("*")[0]))
-        position = match.end()
-    pieces.append(decode_bytes(data[position:]))
-    return "".join(pieces)
-
-
-def _decode_encoded_payload(encoding: bytes, payload: bytes) -> bytes | None:
-    try:
-        if encoding in (b"b", b"B"):
-            return base64.b64decode(payload + b"=" * (-len(payload) % 4))
-        return binascii.a2b_qp(payload, header=True)
-    except (binascii.Error, ValueError):
-        return None
+    text = parameter_text(raw)
+    return None if text is None else _sanitise(text)
 
 
 def _sanitise(name: str) -> str | None:

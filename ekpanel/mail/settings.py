@@ -12,9 +12,11 @@ from pathlib import Path
 
 from ekpanel.mail.decide import MAX_PDFS_PER_MESSAGE
 from ekpanel.mail.pdf import DEFAULT_MAX_PDF_MB
+from ekpanel.mail.structure import DEFAULT_MAX_DEPTH, DEFAULT_MAX_PARTS
 
 DEFAULT_IMAP_TIMEOUT = 30.0
 DEFAULT_LOG_DAYS = 90
+DEFAULT_MAX_FORWARDED_MULTIPLE = 4.0
 DEFAULT_IMAP_MAX_LINE_MB = 16
 
 
@@ -30,6 +32,15 @@ class MailSettings:
     log_days: int = DEFAULT_LOG_DAYS
     max_pdfs_per_message: int = MAX_PDFS_PER_MESSAGE
     imap_max_line_bytes: int = DEFAULT_IMAP_MAX_LINE_MB * 1024 * 1024  # longest IMAP response line read
+    max_parts_per_message: int = DEFAULT_MAX_PARTS  # parts of one message's structure examined
+    max_mime_depth: int = DEFAULT_MAX_DEPTH  # multiparts and forwarded messages within each other
+    # A forwarded message (a Graph item attachment) is read whole to find its PDFs; one bigger
+    # than this many times ``max_pdf_bytes`` is not read at all, but recorded as that message's error.
+    max_forwarded_multiple: float = DEFAULT_MAX_FORWARDED_MULTIPLE
+
+    @property
+    def max_forwarded_bytes(self) -> int:
+        return int(self.max_pdf_bytes * self.max_forwarded_multiple)
 
     @classmethod
     def from_config(cls, config: Mapping) -> MailSettings:
@@ -38,6 +49,7 @@ class MailSettings:
         if megabytes <= 0:
             megabytes = DEFAULT_MAX_PDF_MB
         timeout = float(config.get("IMAP_TIMEOUT") or DEFAULT_IMAP_TIMEOUT)
+        forwarded = float(config.get("MAX_FORWARDED_MULTIPLE") or DEFAULT_MAX_FORWARDED_MULTIPLE)
         return cls(
             timezone=config.get("TIMEZONE") or "Europe/Warsaw",
             max_pdf_bytes=int(megabytes * 1024 * 1024),
@@ -50,7 +62,10 @@ class MailSettings:
             ),
             log_days=int(config.get("LOG_DAYS") or DEFAULT_LOG_DAYS),
             max_pdfs_per_message=max(1, int(config.get("MAX_PDFS_PER_MESSAGE") or MAX_PDFS_PER_MESSAGE)),
+            max_parts_per_message=max(1, int(config.get("MAX_PARTS_PER_MESSAGE") or DEFAULT_MAX_PARTS)),
+            max_mime_depth=max(1, int(config.get("MAX_MIME_DEPTH") or DEFAULT_MAX_DEPTH)),
             imap_max_line_bytes=int(
                 max(1.0, float(config.get("IMAP_MAX_LINE_MB") or DEFAULT_IMAP_MAX_LINE_MB)) * 1024 * 1024
             ),
+            max_forwarded_multiple=forwarded if forwarded > 0 else DEFAULT_MAX_FORWARDED_MULTIPLE,
         )

@@ -11,59 +11,96 @@ either can be fetched as ``BODY[section]``:
 
 Only non-text leaves become :class:`AttachmentPart` (text bodies are never documents); the
 ``has_attachments`` flag also counts named or ``attachment`` text parts and forwarded messages.
+
+The walk has two bounds, keyword arguments of every entry point: parts examined (containers
+included) and nesting depth (multiparts and forwarded messages). Beyond one it stops with
+:class:`StructureBoundExceeded`, which names the bound; anything that is not a structure at all
+is a :class:`StructureError`. Nothing else escapes, whatever the input.
 """
 
 from __future__ import annotations
 
-import email
 import re
 from collections.abc import Sequence
+from email.feedparser import BytesFeedParser
 from email.message import Message
-from email.parser import BytesHeaderParser
 from email.policy import compat32
+from enum import StrEnum
 from typing import Any
 
+from ekpanel.mail.headers import ParamValue, header_parameters, header_text, parameters
 from ekpanel.mail.mailbox import AttachmentPart
-from ekpanel.mail.pdf import RawFilename, decode_bytes, decode_filename
+from ekpanel.mail.pdf import decode_filename
 
-# Deeper nesting than this is an attack on the parser, not a forwarded invoice.
-MAX_DEPTH = 32
+# Bounds of the walk over one message. Real mail has a few dozen parts, nested a few levels
+# (a forwarded message adds two or three); far beyond that is an attack on the reader.
+DEFAULT_MAX_PARTS = 500
+DEFAULT_MAX_DEPTH = 32
+# Raw MIME is parsed this many bytes at a time, so parsing can stop soon after the parts bound.
+_FEED_CHUNK = 64 * 1024
 # Signatures of multipart/signed are not attachments a person sent.
 _SIGNATURE_TYPES = frozenset(
     {"application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature"}
 )
 _FORWARDED_TYPES = frozenset({"message/rfc822", "message/global"})
-_CONTENT_TYPE = re.compile(r"\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+)")
-_RFC2231_NAME = re.compile(r"(?P<name>[^*]+)(?:\*(?P<number>\d+))?(?P<extended>\*)?")
+_MEDIA_TYPE = re.compile(r"\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+)")
 
 
 class StructureError(ValueError):
     """The structure could not be read at all; the caller records it as the message's parse error."""
 
 
-def parts_from_bodystructure(bs: Any) -> tuple[list[AttachmentPart], bool]:
-    """The non-text leaves of an IMAP BODYSTRUCTURE, and whether the message has any attachment."""
-    walker = _Walker()
-    try:
-        walker.imap_message(bs, "", False, 0)
-    except (IndexError, TypeError, AttributeError, ValueError, LookupError, RecursionError) as exc:
-        raise StructureError(f"unreadable BODYSTRUCTURE: {exc!r}") from exc
-    return walker.parts, walker.has_attachments
+class WalkBound(StrEnum):
+    """A bound of the walk over one message's structure."""
+
+    PARTS = "parts"  # parts examined, containers included
+    DEPTH = "depth"  # containers (multiparts, forwarded messages) within containers
 
 
-def parts_from_mime(raw: bytes) -> list[AttachmentPart]:
+class StructureBoundExceeded(StructureError):
+    """The structure is bigger than a bound of the walk: ``bound`` says which, ``limit`` is its
+    value, and ``parts`` / ``has_attachments`` are what the walk had found when it stopped
+    (the caller decides by the bound; the parts found are not all the message has)."""
+
+    def __init__(
+        self, bound: WalkBound, limit: int, parts: list[AttachmentPart], has_attachments: bool
+    ) -> None:
+        super().__init__(f"the message's structure is beyond the {bound} bound ({limit})")
+        self.bound = bound
+        self.limit = limit
+        self.parts = parts
+        self.has_attachments = has_attachments
+
+
+def parts_from_bodystructure(
+    bs: Any, *, max_parts: int = DEFAULT_MAX_PARTS, max_depth: int = DEFAULT_MAX_DEPTH
+) -> tuple[list[AttachmentPart], bool]:
+    """The non-text leaves of an IMAP BODYSTRUCTURE, and whether the message has any attachment.
+
+    ``bs`` is what imapclient gives (BodyData) or the raw nested tuples of the response; any
+    value that is not a body structure is a StructureError, a structure with more than
+    ``max_parts`` parts or nested deeper than ``max_depth`` a StructureBoundExceeded.
+    """
+    return _ImapWalk(max_parts, max_depth).run(bs)
+
+
+def parts_from_mime(
+    raw: bytes, *, max_parts: int = DEFAULT_MAX_PARTS, max_depth: int = DEFAULT_MAX_DEPTH
+) -> list[AttachmentPart]:
     """The non-text leaves of a raw MIME message, numbered as IMAP would number them."""
-    return mime_structure(raw)[0]
+    return mime_structure(raw, max_parts=max_parts, max_depth=max_depth)[0]
 
 
-def mime_structure(raw: bytes) -> tuple[list[AttachmentPart], bool]:
+def mime_structure(
+    raw: bytes, *, max_parts: int = DEFAULT_MAX_PARTS, max_depth: int = DEFAULT_MAX_DEPTH
+) -> tuple[list[AttachmentPart], bool]:
     """Like :func:`parts_from_bodystructure`, for raw MIME bytes."""
-    walker = _Walker()
-    try:
-        walker.mime_message(parse_message(raw), "", False, 0)
-    except (IndexError, TypeError, AttributeError, ValueError, LookupError, RecursionError) as exc:
-        raise StructureError(f"unreadable MIME structure: {exc!r}") from exc
-    return walker.parts, walker.has_attachments
+    message, complete = _parse_at_most(raw, max_parts, max_depth)
+    walk = _MimeWalk(max_parts, max_depth)
+    found = walk.run(message)
+    if not complete:  # parsing stopped past the bound, so the walk must have met it too; make sure
+        raise walk.beyond(WalkBound.PARTS, max_parts)
+    return found
 
 
 def mime_part_bytes(raw: bytes, ref: str) -> bytes:
@@ -86,115 +123,80 @@ def parse_message(raw: bytes) -> Message:
     compat32 reads headers lazily and leniently; policy=default has raised on real messages
     (``UnicodeDecodeError`` on a broken header), and names are decoded by our own code anyway.
     """
+    return _parse_at_most(raw, None, DEFAULT_MAX_DEPTH)[0]
+
+
+def _parse_at_most(raw: bytes, max_parts: int | None, max_depth: int) -> tuple[Message, bool]:
+    """The parsed message, and whether all of it was parsed: with ``max_parts``, parsing stops
+    once that many parts and one more exist (the email package parses 10 000 parts in about a
+    second, and a walk that stops at the bound does not need the rest)."""
+    created = 0
+
+    def new_part(policy: Any = compat32) -> Message:
+        nonlocal created
+        created += 1
+        return Message(policy)
+
+    parser = BytesFeedParser(new_part, policy=compat32)
+    created = 0  # the parser made one to learn how to call the factory
+    complete = True
     try:
-        return email.message_from_bytes(raw, policy=compat32)
+        for start in range(0, len(raw), _FEED_CHUNK):
+            if max_parts is not None and created > max_parts:
+                complete = False
+                break
+            parser.feed(raw[start : start + _FEED_CHUNK])
+        return parser.close(), complete
+    except RecursionError as exc:
+        # The parser recurses once per nested multipart: what it cannot nest into is beyond
+        # the depth bound, whichever it is.
+        raise StructureBoundExceeded(WalkBound.DEPTH, max_depth, [], False) from exc
     except Exception as exc:  # the parser's failures are not a closed set
         raise StructureError(f"unparseable message: {exc!r}") from exc
 
 
-def message_header(raw: bytes, name: str) -> str | None:
-    """The first ``name`` header of raw mail (or of just its header block), unfolded, as text."""
-    try:
-        headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
-    except Exception:
-        return None
-    for key, value in headers.raw_items():
-        if key.lower() == name.lower() and isinstance(value, str):
-            text = decode_bytes(value.encode("utf-8", "surrogateescape"))
-            return re.sub(r"\r?\n(?=[ \t])", "", text).strip()
-    return None
+class _Walk:
+    """One walk over a message's structure in document order, within its bounds.
 
+    A loop over pending nodes rather than recursion, so no bound is limited by Python's stack.
+    Subclasses say how their kind of node is read.
+    """
 
-class _Walker:
-    def __init__(self) -> None:
+    def __init__(self, max_parts: int, max_depth: int) -> None:
+        self.max_parts, self.max_depth = max_parts, max_depth
         self.parts: list[AttachmentPart] = []
         self.has_attachments = False
 
-    # IMAP BODYSTRUCTURE ------------------------------------------------------------------
+    def run(self, body: Any) -> tuple[list[AttachmentPart], bool]:
+        # (node, section, inside a forwarded message, depth)
+        pending = [(body, self.body_section(body, ""), False, 0)]
+        examined = 0
+        while pending:
+            node, section, forwarded, depth = pending.pop()
+            self.check(node, section)
+            examined += 1
+            if examined > self.max_parts:
+                raise self.beyond(WalkBound.PARTS, self.max_parts)
+            if depth > self.max_depth:
+                raise self.beyond(WalkBound.DEPTH, self.max_depth)
+            if self.is_multipart(node):
+                children = list(enumerate(self.children(node), start=1))
+                pending += [
+                    (child, _join(section, n), forwarded, depth + 1) for n, child in reversed(children)
+                ]
+                continue
+            part, inner = self.leaf(node, section, forwarded)
+            self.note(part, has_body=inner is not None)
+            if inner is not None:
+                pending.append((inner, self.body_section(inner, section), True, depth + 1))
+        return self.parts, self.has_attachments
 
-    def imap_message(self, body: Any, prefix: str, forwarded: bool, depth: int) -> None:
-        """The body of a message (the top one, or one inside message/rfc822) numbered under ``prefix``."""
-        if _imap_is_multipart(body):
-            self.imap_multipart(body, prefix, forwarded, depth)
-        else:
-            self.imap_part(body, _join(prefix, 1), forwarded, depth)
+    def body_section(self, body: Any, prefix: str) -> str:
+        """Where a message's body is numbered: a multipart's children under the message's own
+        section, a single part as its first (RFC 3501 6.4.5)."""
+        return prefix if self.is_multipart(body) else _join(prefix, 1)
 
-    def imap_multipart(self, body: Any, section: str, forwarded: bool, depth: int) -> None:
-        if depth > MAX_DEPTH:
-            raise RecursionError("MIME nesting too deep")
-        for number, child in enumerate(_imap_children(body), start=1):
-            self.imap_part(child, _join(section, number), forwarded, depth + 1)
-
-    def imap_part(self, node: Any, section: str, forwarded: bool, depth: int) -> None:
-        if _imap_is_multipart(node):
-            self.imap_multipart(node, section, forwarded, depth)
-            return
-        content_type = _content_type(_text(_at(node, 0)), _text(_at(node, 1)))
-        params = _imap_params(_at(node, 2))
-        size = _number(_at(node, 6))
-        inner = None
-        if content_type in _FORWARDED_TYPES and _is_sequence(_at(node, 7)) and _is_sequence(_at(node, 8)):
-            inner = _at(node, 8)
-            disposition_at = 11  # envelope, body, lines, md5 come first
-        elif content_type.startswith("text/"):
-            disposition_at = 9  # lines, md5
-        else:
-            disposition_at = 8  # md5
-        disposition, disposition_params = _imap_disposition(_at(node, disposition_at))
-        raw_name = disposition_params.get("filename") or params.get("name")
-        self.leaf(
-            AttachmentPart(
-                ref=section,
-                filename=decode_filename(raw_name),
-                content_type=content_type,
-                size=size,
-                encoding=(_text(_at(node, 5)) or "").lower() or None,
-                disposition=disposition,
-                in_forwarded=forwarded,
-            ),
-            has_body=inner is not None,
-        )
-        if inner is not None:
-            self.imap_message(inner, section, True, depth + 1)
-
-    # Raw MIME (email package) --------------------------------------------------------------
-
-    def mime_message(self, message: Message, prefix: str, forwarded: bool, depth: int) -> None:
-        if _mime_is_multipart(message):
-            self.mime_multipart(message, prefix, forwarded, depth)
-        else:
-            self.mime_part(message, _join(prefix, 1), forwarded, depth)
-
-    def mime_multipart(self, node: Message, section: str, forwarded: bool, depth: int) -> None:
-        if depth > MAX_DEPTH:
-            raise RecursionError("MIME nesting too deep")
-        for number, child in enumerate(node.get_payload(), start=1):
-            self.mime_part(child, _join(section, number), forwarded, depth + 1)
-
-    def mime_part(self, node: Message, section: str, forwarded: bool, depth: int) -> None:
-        if _mime_is_multipart(node):
-            self.mime_multipart(node, section, forwarded, depth)
-            return
-        content_type = _mime_content_type(node)
-        inner = _mime_inner_message(node)
-        self.leaf(
-            AttachmentPart(
-                ref=section,
-                filename=decode_filename(_mime_filename(node)),
-                content_type=content_type,
-                size=_mime_size(node),
-                encoding=(_header_text(node, "content-transfer-encoding") or "").lower() or None,
-                disposition=_mime_disposition(node),
-                in_forwarded=forwarded,
-            ),
-            has_body=inner is not None,
-        )
-        if inner is not None:
-            self.mime_message(inner, section, True, depth + 1)
-
-    # Both --------------------------------------------------------------------------------
-
-    def leaf(self, part: AttachmentPart, *, has_body: bool) -> None:
+    def note(self, part: AttachmentPart, *, has_body: bool) -> None:
         # A multipart without a usable boundary is read as one body, like text.
         is_text = part.content_type.startswith(("text/", "multipart/"))
         looks_attached = part.disposition == "attachment" or part.filename or not is_text
@@ -204,12 +206,100 @@ class _Walker:
         if not is_text and not has_body:
             self.parts.append(part)
 
+    def beyond(self, bound: WalkBound, limit: int) -> StructureBoundExceeded:
+        return StructureBoundExceeded(bound, limit, list(self.parts), self.has_attachments)
+
+    def check(self, node: Any, section: str) -> None:
+        raise NotImplementedError
+
+    def is_multipart(self, node: Any) -> bool:
+        raise NotImplementedError
+
+    def children(self, node: Any) -> Sequence[Any]:
+        raise NotImplementedError
+
+    def leaf(self, node: Any, section: str, forwarded: bool) -> tuple[AttachmentPart, Any]:
+        """The part a leaf is, and the body of the message inside it when it is a forwarded one."""
+        raise NotImplementedError
+
+
+class _ImapWalk(_Walk):
+    """Over an IMAP BODYSTRUCTURE as imapclient parses it (RFC 3501 7.4.2)."""
+
+    def check(self, node: Any, section: str) -> None:
+        if not _is_sequence(node) or not node:
+            raise StructureError(f"part {section or 1} of the BODYSTRUCTURE is not a list")
+
+    def is_multipart(self, node: Any) -> bool:
+        # imapclient turns the top level into BodyData([children], subtype, ...); nested bodies
+        # (inside an rfc822 envelope) stay raw tuples whose leading items are the children.
+        return _is_sequence(node) and len(node) > 0 and _is_sequence(node[0])
+
+    def children(self, node: Any) -> Sequence[Any]:
+        if isinstance(node[0], list):
+            return node[0]  # BodyData's
+        children = []
+        for item in node:
+            if not _is_sequence(item):
+                break
+            children.append(item)
+        return children
+
+    def leaf(self, node: Any, section: str, forwarded: bool) -> tuple[AttachmentPart, Any]:
+        content_type = _media_type(_nstring(_at(node, 0)), _nstring(_at(node, 1)))
+        params = _imap_params(_at(node, 2))
+        inner = None
+        if content_type in _FORWARDED_TYPES and _is_sequence(_at(node, 7)) and _is_sequence(_at(node, 8)):
+            inner = _at(node, 8)
+            disposition_at = 11  # envelope, body, lines, md5 come first
+        elif content_type.startswith("text/"):
+            disposition_at = 9  # lines, md5
+        else:
+            disposition_at = 8  # md5
+        disposition, disposition_params = _imap_disposition(_at(node, disposition_at))
+        part = AttachmentPart(
+            ref=section,
+            filename=decode_filename(disposition_params.get("filename") or params.get("name")),
+            content_type=content_type,
+            size=_number(_at(node, 6)),
+            encoding=(_nstring(_at(node, 5)) or "").lower() or None,
+            disposition=disposition,
+            in_forwarded=forwarded,
+        )
+        return part, inner
+
+
+class _MimeWalk(_Walk):
+    """Over a message parsed by the email package (compat32)."""
+
+    def check(self, node: Any, section: str) -> None:
+        if not isinstance(node, Message):
+            raise StructureError(f"part {section or 1} is not a MIME part")
+
+    def is_multipart(self, node: Any) -> bool:
+        return _mime_is_multipart(node)
+
+    def children(self, node: Any) -> Sequence[Any]:
+        return node.get_payload()
+
+    def leaf(self, node: Any, section: str, forwarded: bool) -> tuple[AttachmentPart, Any]:
+        part = AttachmentPart(
+            ref=section,
+            filename=decode_filename(_mime_filename(node)),
+            content_type=_mime_content_type(node),
+            size=_mime_size(node),
+            encoding=(header_text(node, "content-transfer-encoding") or "").lower() or None,
+            disposition=_mime_disposition(node),
+            in_forwarded=forwarded,
+        )
+        return part, _mime_inner_message(node)
+
 
 def _join(prefix: str, number: int) -> str:
     return f"{prefix}.{number}" if prefix else str(number)
 
 
-def _content_type(maintype: str | None, subtype: str | None) -> str:
+def _media_type(maintype: str | None, subtype: str | None) -> str:
     """Lower-case ``type/subtype``; junk after it (``application/pdf name=""``) is dropped."""
     if maintype is None:
         return "text/plain"  # RFC 2045's default
@@ -218,7 +308,7 @@ def _content_type(maintype: str | None, subtype: str | None) -> str:
         # unknown, so the file name and the bytes decide.
         return "application/octet-stream"
     text = f"{maintype}/{subtype}" if subtype and "/" not in maintype else maintype
-    match = _CONTENT_TYPE.match(text)
+    match = _MEDIA_TYPE.match(text)
     return match.group(1).lower() if match else "application/octet-stream"
 
 
@@ -233,121 +323,37 @@ def _at(node: Sequence[Any], index: int) -> Any:
     return node[index] if len(node) > index else None
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
+def _nstring(value: Any) -> str | None:
+    """An IMAP string (or number) as text; None for NIL and for what is neither (a list)."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
-    return str(value)
-
-
-def _number(value: Any) -> int | None:
-    if isinstance(value, int):
-        return value
-    try:
-        return int(_text(value) or "")
-    except ValueError:
-        return None
-
-
-def _imap_is_multipart(node: Any) -> bool:
-    # imapclient turns the top level into BodyData([children], subtype, ...); nested bodies
-    # (inside an rfc822 envelope) stay raw tuples whose leading items are the children.
-    return _is_sequence(node) and len(node) > 0 and _is_sequence(node[0])
-
-
-def _imap_children(node: Sequence[Any]) -> list[Any]:
-    if isinstance(node[0], list):
-        return node[0]
-    children = []
-    for item in node:
-        if not _is_sequence(item):
-            break
-        children.append(item)
-    return children
-
-
-def _imap_params(value: Any) -> dict[str, RawFilename]:
-    if not _is_sequence(value):
-        return {}
-    flat = list(value)
-    pairs = [(_text(flat[i]) or "", flat[i + 1]) for i in range(0, len(flat) - 1, 2)]
-    return combine_params(pairs)
-
-
-def _imap_disposition(value: Any) -> tuple[str | None, dict[str, RawFilename]]:
-    if isinstance(value, (bytes, str)):
-        return (_text(value) or "").lower() or None, {}
-    if not _is_sequence(value) or not value:
-        return None, {}
-    kind = (_text(value[0]) or "").lower() or None
-    return kind, _imap_params(_at(value, 1))
-
-
-def combine_params(pairs: Sequence[tuple[str, Any]]) -> dict[str, RawFilename]:
-    """Parameters by lower-case name, RFC 2231 continuations joined.
-
-    An extended value (``filename*=utf-8''...``) becomes a ``(charset, language, bytes)`` tuple
-    for :func:`decode_filename`; it wins over a plain one of the same name, which mailers send
-    as a fallback for old readers. Some servers decode RFC 2231 themselves; then there is
-    nothing to join.
-    """
-    plain: dict[str, RawFilename] = {}
-    extended: dict[str, list[tuple[int, bytes, bool]]] = {}
-    for key, value in pairs:
-        data = value if isinstance(value, bytes) else (_text(value) or "").encode("utf-8", "surrogateescape")
-        match = _RFC2231_NAME.fullmatch(key.strip().lower())
-        if not match:
-            continue
-        name, number, star = match.group("name", "number", "extended")
-        if number is None and star is None:
-            plain.setdefault(name, value if isinstance(value, (bytes, str)) else data)
-        else:
-            extended.setdefault(name, []).append((int(number or 0), data, bool(star)))
-    for name, segments in extended.items():
-        segments.sort(key=lambda segment: segment[0])
-        charset = language = None
-        joined = b""
-        for index, (_, data, encoded) in enumerate(segments):
-            if index == 0 and encoded and data.count(b"'") >= 2:
-                charset_bytes, language_bytes, data = data.split(b"'", 2)
-                charset = charset_bytes.decode("ascii", "replace") or None
-                language = language_bytes.decode("ascii", "replace") or None
-            joined += _percent_decode(data) if encoded else data
-        plain[name] = (charset, language, joined)
-    return plain
-
-
-def _percent_decode(data: bytes) -> bytes:
-    return re.sub(rb"%([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), data)
-
-
-# email-package helpers ---------------------------------------------------------------------
-
-
-def _header_text(node: Message, name: str) -> str | None:
-    """A header of a part as text, unfolded, 8-bit bytes decoded (UTF-8, else Polish charsets).
-
-    Read from ``raw_items`` because compat32 replaces 8-bit bytes with U+FFFD in ``get``.
-    """
-    for key, value in node.raw_items():
-        if key.lower() == name:
-            data = str(value).encode("utf-8", "surrogateescape")
-            return re.sub(r"\r?\n(?=[ \t])", "", decode_bytes(data)).strip()
+    if isinstance(value, (str, int)):
+        return str(value)
     return None
 
 
-def _header_params(node: Message, name: str) -> list[tuple[str, Any]]:
-    """The parameters of a structured header; RFC 2231 values come as (charset, language, text)."""
-    text = _header_text(node, name)
-    if not text:
-        return []
-    scratch = Message()
-    scratch[name] = text
-    try:
-        return list(scratch.get_params(header=name, failobj=[])[1:])
-    except Exception:  # a parameter list the email package cannot split is as good as none
-        return []
+def _number(value: Any) -> int | None:
+    if isinstance(value, bytes) and value.isdigit() and len(value) <= 20:
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _imap_params(value: Any) -> dict[str, ParamValue]:
+    if not _is_sequence(value):
+        return {}
+    return parameters(zip(value[::2], value[1::2], strict=False))
+
+
+def _imap_disposition(value: Any) -> tuple[str | None, dict[str, ParamValue]]:
+    if isinstance(value, (bytes, str)):
+        return (_nstring(value) or "").lower() or None, {}
+    if not _is_sequence(value) or not value:
+        return None, {}
+    kind = (_nstring(value[0]) or "").lower() or None
+    return kind, _imap_params(_at(value, 1))
+
+
+# email-package helpers ---------------------------------------------------------------------
 
 
 def _mime_is_multipart(node: Message) -> bool:
@@ -357,14 +363,14 @@ def _mime_is_multipart(node: Message) -> bool:
 def _mime_content_type(node: Message) -> str:
     # The declared type, also where the email package would fall back to text/plain
     # (``application/pdf name=""`` still declares a PDF).
-    declared = (_header_text(node, "content-type") or "").split(";", 1)[0].strip()
+    declared = (header_text(node, "content-type") or "").split(";", 1)[0].strip()
     if "/" in declared:
-        return _content_type(declared, None)
+        return _media_type(declared, None)
     return node.get_content_type()
 
 
 def _mime_disposition(node: Message) -> str | None:
-    value = (_header_text(node, "content-disposition") or "").split(";", 1)[0].strip().lower()
+    value = (header_text(node, "content-disposition") or "").split(";", 1)[0].strip().lower()
     return value or None
 
 
@@ -377,17 +383,9 @@ def _mime_inner_message(node: Message) -> Message | None:
     return None
 
 
-def _mime_filename(node: Message) -> RawFilename:
+def _mime_filename(node: Message) -> ParamValue | None:
     for header, name in (("content-disposition", "filename"), ("content-type", "name")):
-        found: RawFilename = None
-        for key, value in _header_params(node, header):
-            if key.strip().lower() != name:
-                continue
-            if isinstance(value, tuple):
-                found = value  # RFC 2231, joined by the email package: it wins over a plain fallback
-                break
-            if found is None:
-                found = value
+        found = header_parameters(node, header).get(name)
         if found:
             return found
     return None

@@ -42,6 +42,8 @@ class Text(StrEnum):
     IMAP_FOLDER_UNAVAILABLE = "imap_folder_unavailable"
     IMAP_STRUCTURE_UNREADABLE = "imap_structure_unreadable"
     IMAP_RESPONSE_TOO_LONG = "imap_response_too_long"
+    TOO_MANY_PARTS = "too_many_parts"
+    NESTED_TOO_DEEP = "nested_too_deep"
     IMAP_LOGIN_DISABLED = "imap_login_disabled"
     IMAP_AUTH_FAILED = "imap_auth_failed"
     IMAP_TLS_FAILED = "imap_tls_failed"
@@ -75,6 +77,7 @@ class Text(StrEnum):
     GRAPH_DELTA_BROKEN = "graph_delta_broken"
     GRAPH_FORWARDED_UNREADABLE = "graph_forwarded_unreadable"
     GRAPH_FORWARDED_PART_MISSING = "graph_forwarded_part_missing"
+    GRAPH_FORWARDED_TOO_LARGE = "graph_forwarded_too_large"
     GRAPH_MESSAGE_GONE_DURING_CHECK = "graph_message_gone_during_check"
     GRAPH_MESSAGE_GONE_BEFORE_MOVE = "graph_message_gone_before_move"
     GRAPH_FOREIGN_LINK = "graph_foreign_link"
@@ -129,6 +132,13 @@ MSGIDS: Mapping[Text, str] = {
     ),
     Text.IMAP_FOLDER_UNAVAILABLE: N_("Nie można otworzyć folderu %(folder)s: %(reason)s"),
     Text.IMAP_STRUCTURE_UNREADABLE: N_("Serwer zwrócił strukturę wiadomości, której nie da się odczytać."),
+    Text.TOO_MANY_PARTS: N_(
+        "Wiadomość ma więcej niż %(limit)s części (EKPANEL_MAX_PARTS_PER_MESSAGE); nie sprawdzono jej dalej."
+    ),
+    Text.NESTED_TOO_DEEP: N_(
+        "Części wiadomości są zagnieżdżone głębiej niż %(limit)s poziomów (EKPANEL_MAX_MIME_DEPTH); "
+        "nie sprawdzono jej dalej."
+    ),
     Text.IMAP_RESPONSE_TOO_LONG: N_(
         "Opis tej wiadomości od serwera jest dłuższy niż %(limit)s (EKPANEL_IMAP_MAX_LINE_MB); "
         "wiadomości nie odczytano."
@@ -191,6 +201,10 @@ MSGIDS: Mapping[Text, str] = {
     Text.GRAPH_DELTA_BROKEN: N_("Microsoft Graph przerwał listę zmian folderu %(folder)s."),
     Text.GRAPH_FORWARDED_UNREADABLE: N_("Przekazanej wiadomości „%(name)s” nie da się odczytać."),
     Text.GRAPH_FORWARDED_PART_MISSING: N_("Nie ma takiej części w przekazanej wiadomości."),
+    Text.GRAPH_FORWARDED_TOO_LARGE: N_(
+        "Przekazana wiadomość „%(name)s” ma ponad %(limit)s, więc nie została odczytana; "
+        "wiadomość została w folderze."
+    ),
     Text.GRAPH_MESSAGE_GONE_DURING_CHECK: N_("Wiadomość zniknęła ze skrzynki w trakcie sprawdzania."),
     Text.GRAPH_MESSAGE_GONE_BEFORE_MOVE: N_(
         "Wiadomość zniknęła ze skrzynki przed przeniesieniem (usunięta lub przeniesiona)."

@@ -6,6 +6,8 @@ certificate from its own CA adds that CA with ``EKPANEL_CA_BUNDLE``.
 
 from __future__ import annotations
 
+import functools
+import os
 import socket
 import ssl
 
@@ -14,7 +16,24 @@ from cryptography.x509.oid import NameOID
 
 
 def client_context(ca_bundle: str | None = None) -> ssl.SSLContext:
-    """A client context that checks the chain and the host name (TLS 1.2 or newer)."""
+    """A client context that checks the chain and the host name (TLS 1.2 or newer).
+
+    One per bundle (and its version on disk) per process: loading the system store costs about
+    20 ms, a good part of a whole check of a quiet mailbox. A context is safe to share between
+    connections and threads once it is set up.
+    """
+    stamp = None
+    if ca_bundle:
+        try:
+            stat = os.stat(ca_bundle)
+            stamp = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            stamp = None  # load_verify_locations says what is wrong with it
+    return _client_context(ca_bundle or None, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _client_context(ca_bundle: str | None, _stamp: tuple[int, int] | None) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     if ca_bundle:
         context.load_verify_locations(cafile=ca_bundle)

@@ -21,6 +21,7 @@ class Reason(StrEnum):
     """Why a message was skipped."""
 
     SENDER = "sender not on the list"
+    SENDER_AMBIGUOUS = "ambiguous sender"  # a From with more than one address: never admitted
     NO_ATTACHMENT = "no attachment"
     NO_PDF = "no PDF"
     TOO_LARGE = "PDF too large"

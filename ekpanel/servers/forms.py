@@ -23,7 +23,6 @@ from wtforms import (
     ValidationError,
 )
 from wtforms.validators import Length, NumberRange, Optional, StopValidation
-from wtforms.widgets import PasswordInput
 
 from ekpanel.mail.connect import DEFAULT_PORTS
 from ekpanel.mail.vocabulary import SenderPolicy
@@ -39,17 +38,13 @@ from ekpanel.servers.models import (
 DEFAULT_FOLDERS = "INBOX\nspam"
 
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
-_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.IGNORECASE)
+_TENANT_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.IGNORECASE)
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+")
 _HOST = re.compile(r"[a-z0-9.:\[\]-]+", re.IGNORECASE)
 # An authserv-id as servers write it: a host name, or any one word without separators.
 _AUTHSERV_ID = re.compile(r'[^\s;()"\\=]+')
 
 REQUIRED = _l("To pole jest wymagane.")
-
-# A form sent back with errors keeps the secret as typed, or the next "Zapisz" would fail on it unseen.
-# Safe: a secret field is only ever filled from the submitted form, never from the stored server.
-SECRET_AS_TYPED = PasswordInput(hide_value=False)
 
 
 class PortField(IntegerField):
@@ -88,7 +83,7 @@ def is_guid(value: str) -> bool:
 def is_tenant(value: str) -> bool:
     """A directory id (GUID) or one of its domains (``contoso.onmicrosoft.com``)."""
     value = value.strip()
-    return is_guid(value) or bool(_DOMAIN.fullmatch(value))
+    return is_guid(value) or bool(_TENANT_DOMAIN.fullmatch(value))
 
 
 def parse_folders(text: str | None) -> list[str]:
@@ -156,7 +151,7 @@ class ServerForm(FlaskForm):
     username = StringField(
         _l("Nazwa użytkownika"), validators=[_required_for(PROTOCOL_IMAP), Length(max=255)]
     )
-    password = PasswordField(_l("Hasło"), validators=[_only_for(PROTOCOL_IMAP)], widget=SECRET_AS_TYPED)
+    password = PasswordField(_l("Hasło"), validators=[_only_for(PROTOCOL_IMAP)])
     authserv_id = StringField(
         _l("Identyfikator serwera uwierzytelniającego (authserv-id)"),
         validators=[_only_for(PROTOCOL_IMAP), Optional(), Length(max=255)],
@@ -165,9 +160,7 @@ class ServerForm(FlaskForm):
     # Outlook 365
     name = StringField(_l("Nazwa serwera"), validators=[_required_for(PROTOCOL_GRAPH), Length(max=200)])
     client_id = StringField(_l("ID aplikacji"), validators=[_required_for(PROTOCOL_GRAPH)])
-    client_secret = PasswordField(
-        _l("Klucz sekretny aplikacji"), validators=[_only_for(PROTOCOL_GRAPH)], widget=SECRET_AS_TYPED
-    )
+    client_secret = PasswordField(_l("Klucz sekretny aplikacji"), validators=[_only_for(PROTOCOL_GRAPH)])
     tenant = StringField(_l("Tenant ID"), validators=[_required_for(PROTOCOL_GRAPH), Length(max=255)])
     mailbox_address = StringField(
         _l("Adres skrzynki"), validators=[_required_for(PROTOCOL_GRAPH), Length(max=320)]
@@ -204,6 +197,12 @@ class ServerForm(FlaskForm):
     def secret(self) -> str:
         field = self.password if self.protocol.data == PROTOCOL_IMAP else self.client_secret
         return field.data or ""
+
+    @property
+    def secret_to_retype(self) -> bool:
+        """A secret was typed, but the form comes back with errors: a secret never goes back to the
+        browser, so its field comes back empty and must be typed again."""
+        return bool(self.secret) and bool(self.errors)
 
     @property
     def port_is_custom(self) -> bool:

@@ -8,6 +8,8 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from ekpanel import audit
+from ekpanel.audit import Action
 from ekpanel.checks.models import Check, Decision, SenderException
 from ekpanel.checks.queries import failing_server_ids
 from ekpanel.companies.models import Company
@@ -18,7 +20,7 @@ from ekpanel.mail.folders import SPAM_KEYWORDS
 from ekpanel.mail.vocabulary import SenderPolicy
 from ekpanel.mail.whitelist import entries_overlap
 from ekpanel.servers.models import PROTOCOL_GRAPH, PROTOCOL_IMAP, MailServer
-from ekpanel.servers.secrets import encrypt_secret
+from ekpanel.servers.secrets import SecretUnreadable, encrypt_secret, rotate_secret
 from ekpanel.timeutil import utcnow
 
 SECRET_WARNING_DAYS = 30
@@ -31,6 +33,23 @@ WARNING_CHECKS_FAILING = "checks_failing"
 # Sender verification, on the server's row only (the company list keeps to what stops intake):
 WARNING_NO_AUTHSERV_ID = "no_authserv_id"  # an IMAP server verifying senders without an authserv-id
 WARNING_NO_AUTHRES = "no_authres"  # its messages carry no Authentication-Results at all
+
+# The settings the audit log compares (a new one, such as a sender-verification policy, is one more name).
+AUDITED_FIELDS = (
+    "protocol",
+    "active",
+    "host",
+    "port",
+    "encryption",
+    "username",
+    "name",
+    "client_id",
+    "tenant",
+    "mailbox_address",
+    "secret_expires_on",
+    "sender_policy",
+    "authserv_id",
+)
 
 
 @dataclass
@@ -59,8 +78,10 @@ def save_server(server: MailServer | None, company: Company, values: ServerValue
     """Create (``server`` None) or update a server of ``company``.
 
     The other protocol's fields are cleared, so a server never carries stale credentials. A new
-    application or tenant needs the administrator's consent again.
+    application or tenant needs the administrator's consent again. The audit log gets what changed,
+    the whitelist and folders as entries added and removed, and of the secret only that it changed.
     """
+    before = _server_snapshot(server) if server is not None else None
     if server is None:
         server = MailServer(company=company)
         db.session.add(server)
@@ -98,7 +119,29 @@ def save_server(server: MailServer | None, company: Company, values: ServerValue
     if values.secret:
         server.secret_encrypted = encrypt_secret(values.secret)
     db.session.flush()
+    after = _server_snapshot(server)
+    if before is None:
+        audit.record(Action.SERVER_CREATED, target=server, details=_without_blanks(after))
+    else:
+        diff = audit.changes(before, after)
+        if values.secret:
+            diff["secret"] = "changed"
+        if diff:
+            audit.record(Action.SERVER_CHANGED, target=server, details=diff)
     return server
+
+
+def _server_snapshot(server: MailServer) -> dict:
+    snapshot = {name: getattr(server, name) for name in AUDITED_FIELDS}
+    if server.is_graph:  # a new application or tenant drops the consent: the log says so
+        snapshot["consent"] = server.consent_granted_at is not None
+    snapshot["whitelist"] = server.whitelist_entries
+    snapshot["folders"] = server.folder_names
+    return snapshot
+
+
+def _without_blanks(snapshot: dict) -> dict:
+    return {key: value for key, value in snapshot.items() if value not in (None, "", [])}
 
 
 def _clear_consent(server: MailServer) -> None:
@@ -107,6 +150,8 @@ def _clear_consent(server: MailServer) -> None:
 
 
 def set_server_active(server: MailServer, active: bool) -> None:
+    if server.active != active:
+        audit.record(Action.SERVER_ENABLED if active else Action.SERVER_DISABLED, target=server)
     server.active = active
     db.session.flush()
 
@@ -116,6 +161,7 @@ def delete_server(server: MailServer) -> None:
 
     Done explicitly rather than left to ``ON DELETE``: SQLite enforces foreign keys only when asked.
     """
+    audit.record(Action.SERVER_DELETED, target=server, details=_without_blanks(_server_snapshot(server)))
     db.session.execute(
         update(Document)
         .where(Document.server_id == server.id, Document.server_label == "")
@@ -135,6 +181,7 @@ def record_consent(server: MailServer, user_id: int, when: datetime | None = Non
     server.consent_granted_at = when or utcnow()
     server.consent_granted_by_id = user_id
     db.session.flush()
+    audit.record(Action.CONSENT_GRANTED, target=server)
 
 
 def folders_with(text: str | None, name: str) -> str:
@@ -144,6 +191,46 @@ def folders_with(text: str | None, name: str) -> str:
     if wanted and wanted not in (unicodedata.normalize("NFC", line.strip()) for line in lines):
         lines.append(wanted)
     return "\n".join(lines)
+
+
+# --- key rotation ---------------------------------------------------------------------------
+
+
+@dataclass
+class SecretRotation:
+    """What re-encrypting the stored secrets under the newest key did."""
+
+    reencrypted: int = 0
+    already_current: int = 0
+    unreadable: list[MailServer] = field(default_factory=list)  # left as they are
+
+
+def reencrypt_secrets() -> SecretRotation:
+    """Re-encrypt every stored password and client secret under the newest key; the caller commits.
+
+    A secret that no configured key opens stays as it is, so nothing is lost if a key went missing
+    by mistake: put the key back and run again, or enter the password in the server's dialog.
+    """
+    rotation = SecretRotation()
+    stored = (
+        select(MailServer)
+        .where(MailServer.secret_encrypted.is_not(None), MailServer.secret_encrypted != "")
+        .order_by(MailServer.id)
+        .with_for_update()  # a password saved in the panel meanwhile is not overwritten with the old one
+    )
+    for server in db.session.scalars(stored):
+        try:
+            token = rotate_secret(server.secret_encrypted or "")
+        except SecretUnreadable:
+            rotation.unreadable.append(server)
+            continue
+        if token is None:
+            rotation.already_current += 1
+        else:
+            server.secret_encrypted = token
+            rotation.reencrypted += 1
+    db.session.flush()
+    return rotation
 
 
 # --- warnings -------------------------------------------------------------------------------

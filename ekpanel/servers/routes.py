@@ -6,34 +6,16 @@ page with the dialog open, so a reload lands where the administrator was.
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass, replace
-from datetime import date, datetime
-from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
+from dataclasses import replace
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
-from ekpanel.access import admin_required, company_or_404, visible_companies
+from ekpanel.access import admin_required, company_or_404, server_or_404
 from ekpanel.checks.mailboxes import mailbox_access
-from ekpanel.checks.queries import last_check_summary
-from ekpanel.clock import next_check_time
 from ekpanel.companies.models import Company
 from ekpanel.extensions import db
-from ekpanel.htmx import is_htmx, render_page_or_fragment
+from ekpanel.htmx import htmx_response, is_htmx, render_page_or_fragment
 from ekpanel.mail.authres import propose_authserv_id as proposed_authserv_id
 from ekpanel.mail.connect import list_folders, recent_authentication_results
 from ekpanel.mail.mailbox import MailboxError
@@ -43,23 +25,19 @@ from ekpanel.servers.forms import ServerForm
 from ekpanel.servers.models import PROTOCOL_GRAPH, PROTOCOL_IMAP, MailServer
 from ekpanel.servers.operations import (
     ServerValues,
-    companies_with_warnings,
     delete_server,
     find_collisions,
     folders_with,
-    record_consent,
     save_server,
-    server_row_warnings,
     set_server_active,
 )
+from ekpanel.servers.rows import office_today, server_rows, settings_page_context
 from ekpanel.templating import render_note
 
 bp = Blueprint("servers", __name__, url_prefix="/settings/email")
 
 # The folder list is the administrator's credentials test: it must answer while they wait.
 FOLDER_LIST_TIMEOUT = 15.0
-CONSENT_STATES = "server_consent_states"  # session key: state → server id, each used once
-MAX_PENDING_CONSENTS = 5
 
 
 @bp.before_request
@@ -68,53 +46,7 @@ def guard():
     """Only administrators configure servers."""
 
 
-# --- what the company panel shows -----------------------------------------------------------
-
-
-@dataclass
-class ServerRow:
-    server: MailServer
-    checks: dict  # ekpanel.checks.queries.last_check_summary
-    warnings: list[str]
-
-
-def _today():
-    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
-
-
-def _row(server: MailServer, today: date) -> ServerRow:
-    checks = last_check_summary(server.id)
-    return ServerRow(server, checks, server_row_warnings(server, checks, today))
-
-
-@bp.app_template_global()
-def server_rows(company: Company) -> list[ServerRow]:
-    today = _today()
-    return [_row(server, today) for server in company.servers]
-
-
-@bp.app_template_global()
-def company_server_warnings(company_id: int) -> list[str]:
-    """The warning codes of a company's servers, computed once per request for the whole list."""
-    if "company_server_warnings" not in g:
-        g.company_server_warnings = companies_with_warnings(_today())
-    return g.company_server_warnings.get(company_id, [])
-
-
-@bp.app_template_global()
-def next_scheduled_check() -> datetime:
-    return next_check_time(current_app.config["CHECK_TIMES"], current_app.config["TIMEZONE"])
-
-
 # --- helpers --------------------------------------------------------------------------------
-
-
-def _server_or_404(server_id: int) -> MailServer:
-    server = db.session.get(MailServer, server_id)
-    if server is None:
-        abort(404)
-    company_or_404(server.company_id, include_inactive=True)
-    return server
 
 
 def _form_action(company: Company, server: MailServer | None) -> str:
@@ -123,32 +55,34 @@ def _form_action(company: Company, server: MailServer | None) -> str:
     return url_for("servers.edit", server_id=server.id)
 
 
-def _render_dialog(company: Company, server: MailServer | None, form: ServerForm, **extra):
-    """The dialog for htmx; the settings page with the dialog open otherwise."""
-    return render_page_or_fragment(
-        "companies/settings.html",
-        "servers/_dialog.html",
-        companies=visible_companies(current_user, include_inactive=True),
-        company=company,
-        server=server,
-        server_form=form,
-        form_action=_form_action(company, server),
-        **extra,
-    )
+def _dialog_context(company: Company, server: MailServer | None, form: ServerForm) -> dict:
+    granted_by = server.consent_granted_by if server is not None else None
+    return {
+        "company": company,
+        "server": server,
+        "server_form": form,
+        "form_action": _form_action(company, server),
+        "consent_granted_by": granted_by.login if granted_by is not None else None,
+    }
 
 
-def _render_panel(company: Company, push_url: str, **extra):
+def _settings_page_or(fragment: str, **context):
+    """``fragment`` for htmx; otherwise the settings page with the company's panel, showing it."""
+    if not is_htmx():
+        context = settings_page_context(context["company"]) | context
+    return render_page_or_fragment("companies/settings.html", fragment, **context)
+
+
+def _render_dialog(company: Company, server: MailServer | None, form: ServerForm):
+    return _settings_page_or("servers/_dialog.html", **_dialog_context(company, server, form))
+
+
+def _render_panel(company: Company, push_url: str, dialog: dict | None = None):
     """The whole company panel (rows and, when given, a dialog) replacing the one on the page, and the
     company list out of band, since its warnings may have changed."""
-    companies = visible_companies(current_user, include_inactive=True)
-    response = current_app.make_response(
-        render_template("servers/_panel_update.html", company=company, companies=companies, **extra)
-    )
-    response.headers["HX-Retarget"] = "#company-panel"
-    response.headers["HX-Reswap"] = "outerHTML"
-    response.headers["HX-Push-Url"] = push_url
-    response.vary.add("HX-Request")
-    return response
+    context = settings_page_context(company) | (dialog or {})
+    body = render_template("servers/_panel_update.html", **context)
+    return htmx_response(body, retarget="#company-panel", reswap="outerHTML", push_url=push_url)
 
 
 def _values(form: ServerForm) -> ServerValues:
@@ -206,7 +140,7 @@ def new(company_id: int):
 
 @bp.route("/servers/<int:server_id>/edit", methods=["GET", "POST"])
 def edit(server_id: int):
-    server = _server_or_404(server_id)
+    server = server_or_404(server_id)
     form = ServerForm(obj=server, stored_protocol=server.protocol)
     if form.validate_on_submit():
         return _saved(server.company, save_server(server, server.company, _values(form)), created=False)
@@ -225,9 +159,7 @@ def _saved(company: Company, server: MailServer, *, created: bool):
         return redirect(edit_url)
     # What was saved, not the request's form: that would send the typed secret back.
     form = ServerForm(formdata=None, obj=server, stored_protocol=server.protocol)
-    return _render_panel(
-        company, edit_url, server=server, server_form=form, form_action=_form_action(company, server)
-    )
+    return _render_panel(company, edit_url, _dialog_context(company, server, form))
 
 
 @bp.get("/companies/<int:company_id>/servers/fields")
@@ -240,7 +172,7 @@ def protocol_fields(company_id: int):
     server = None
     server_id = request.args.get("server", type=int)
     if server_id:
-        server = _server_or_404(server_id)
+        server = server_or_404(server_id)
         if server.company_id != company.id:
             abort(404)
     same = server is not None and server.protocol == protocol
@@ -255,7 +187,7 @@ def protocol_fields(company_id: int):
 
 @bp.post("/servers/<int:server_id>/active")
 def toggle_active(server_id: int):
-    server = _server_or_404(server_id)
+    server = server_or_404(server_id)
     set_server_active(server, not server.active)
     # Enabling can bring back a collision that was harmless while this server was off.
     warned = server.active and _flash_collisions(server)
@@ -265,12 +197,13 @@ def toggle_active(server_id: int):
         return redirect(panel_url)
     if warned:  # the warning is shown above the rows: the whole panel, not just this row
         return _render_panel(server.company, panel_url)
-    return render_template("servers/_server_row.html", row=_row(server, _today()), company=server.company)
+    (row,) = server_rows([server], server.company, office_today())
+    return render_template("servers/_server_row.html", row=row, company=server.company)
 
 
 @bp.route("/servers/<int:server_id>/delete", methods=["GET", "POST"])
 def delete(server_id: int):
-    server = _server_or_404(server_id)
+    server = server_or_404(server_id)
     company = server.company
     if request.method == "POST":
         label = server.label
@@ -281,13 +214,8 @@ def delete(server_id: int):
         if not is_htmx():
             return redirect(panel_url)
         return _render_panel(company, panel_url)
-    return render_page_or_fragment(
-        "companies/settings.html",
-        "servers/_confirm_delete.html",
-        companies=visible_companies(current_user, include_inactive=True),
-        company=company,
-        server=server,
-        confirm_delete=True,
+    return _settings_page_or(
+        "servers/_confirm_delete.html", company=company, server=server, confirm_delete=True
     )
 
 
@@ -302,7 +230,7 @@ def _folder_list_settings() -> MailSettings:
 
 @bp.get("/servers/<int:server_id>/remote-folders")
 def remote_folders(server_id: int):
-    server = _server_or_404(server_id)
+    server = server_or_404(server_id)
     folders, error = [], None
     try:
         folders = list_folders(mailbox_access(server), _folder_list_settings())
@@ -315,14 +243,10 @@ def remote_folders(server_id: int):
             "Nie udało się pobrać listy folderów z powodu nieoczekiwanego błędu. "
             "Szczegóły zapisano w dzienniku."
         )
-    return render_page_or_fragment(
-        "companies/settings.html",
+    form = ServerForm(obj=server, stored_protocol=server.protocol)
+    return _settings_page_or(
         "servers/_remote_folders.html",
-        companies=visible_companies(current_user, include_inactive=True),
-        company=server.company,
-        server=server,
-        server_form=ServerForm(obj=server, stored_protocol=server.protocol),
-        form_action=_form_action(server.company, server),
+        **_dialog_context(server.company, server, form),
         remote_folders=folders,
         remote_error=error,
         remote_loaded=True,
@@ -333,7 +257,7 @@ def remote_folders(server_id: int):
 def propose_authserv_id(server_id: int):
     """The authserv-id field filled in with the one on top of most of the inbox's newest messages,
     with what was seen; nothing is saved: the administrator confirms it with Zapisz."""
-    server = _server_or_404(server_id)
+    server = server_or_404(server_id)
     if server.is_graph:
         abort(404)  # Exchange Online's field has no authserv-id to configure
     form = ServerForm(obj=server, stored_protocol=server.protocol)
@@ -355,14 +279,9 @@ def propose_authserv_id(server_id: int):
         )
         if proposed:
             form.authserv_id.data = proposed
-    return render_page_or_fragment(
-        "companies/settings.html",
+    return _settings_page_or(
         "servers/_authserv_field.html",
-        companies=visible_companies(current_user, include_inactive=True),
-        company=server.company,
-        server=server,
-        server_form=form,
-        form_action=_form_action(server.company, server),
+        **_dialog_context(server.company, server, form),
         authserv_proposal=proposal,
     )
 
@@ -370,66 +289,7 @@ def propose_authserv_id(server_id: int):
 @bp.post("/servers/<int:server_id>/folders-field")
 def add_folder(server_id: int):
     """The Foldery IMAP field as typed, with one more folder; nothing is saved yet."""
-    server = _server_or_404(server_id)
+    server = server_or_404(server_id)
     form = ServerForm(stored_protocol=server.protocol)
     form.folders.data = folders_with(request.form.get("folders"), request.form.get("add", ""))
     return render_template("servers/_folders_field.html", server_form=form)
-
-
-# --- admin consent (Outlook 365) ----------------------------------------------------------------
-
-
-@bp.post("/servers/<int:server_id>/consent")
-def request_consent(server_id: int):
-    """Send the browser to Microsoft's admin-consent page for this server's app and tenant."""
-    server = _server_or_404(server_id)
-    if not server.is_graph or not server.client_id or not server.tenant:
-        abort(404)
-    state = secrets.token_urlsafe(32)
-    pending = dict(session.get(CONSENT_STATES, {}))
-    pending[state] = server.id
-    # Only the latest few stay valid, so the session cookie does not grow without end.
-    session[CONSENT_STATES] = dict(list(pending.items())[-MAX_PENDING_CONSENTS:])
-    query = urlencode(
-        {
-            "client_id": server.client_id,
-            "redirect_uri": url_for("servers.consent_callback", _external=True),
-            "state": state,
-        }
-    )
-    login_url = current_app.config["MS_LOGIN_URL"]
-    return redirect(f"{login_url}/{quote(server.tenant, safe='')}/adminconsent?{query}")
-
-
-@bp.get("/consent/callback")
-def consent_callback():
-    """Where Microsoft sends the administrator back: record the consent, or say why there is none."""
-    state = request.args.get("state", "")
-    pending = dict(session.get(CONSENT_STATES, {}))
-    server_id = pending.pop(state, None) if state else None
-    session[CONSENT_STATES] = pending
-    server = db.session.get(MailServer, server_id) if server_id is not None else None
-    error = request.args.get("error")
-
-    if server is None:
-        # Microsoft's failure redirect may come without a state; its message is still worth showing.
-        message = (
-            _("Microsoft odmówił zgody: %(error)s", error=_microsoft_error())
-            if error
-            else _("Nieprawidłowy lub już wykorzystany parametr state. Zgody nie zapisano; spróbuj ponownie.")
-        )
-        return render_template("servers/consent_result.html", message=message), 400
-
-    if error or request.args.get("admin_consent", "").lower() != "true":
-        flash(_("Microsoft nie udzielił zgody: %(error)s", error=_microsoft_error()), "error")
-    else:
-        record_consent(server, current_user.id)
-        db.session.commit()
-        flash(_("Zapisano zgodę administratora dla serwera %(name)s.", name=server.label), "success")
-    return redirect(url_for("servers.edit", server_id=server.id))
-
-
-def _microsoft_error() -> str:
-    error = request.args.get("error") or _("brak odpowiedzi")
-    description = request.args.get("error_description")
-    return f"{error}: {description}" if description else error

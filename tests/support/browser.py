@@ -68,13 +68,48 @@ def browser():
         chromium.close()
 
 
+# Chromium reports a Content-Security-Policy violation in its console only sometimes (not for every
+# directive, not in every frame); the event is always fired, and this turns it into a console error.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline code"}`
+    + ` in ${event.sourceFile || document.URL}:${event.lineNumber}`);
+});
+"""
+
+# An HTTP error status is logged as a console error too; the tests that cause one check the status.
+HTTP_STATUS_MESSAGE = "Failed to load resource: the server responded with a status of"
+
+
+def watch_for_problems(context) -> list[str]:
+    """Every CSP violation, console error and uncaught exception in ``context``'s pages, as they come."""
+    problems: list[str] = []
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+
+    def console(message) -> None:
+        if message.type == "error" and not message.text.startswith(HTTP_STATUS_MESSAGE):
+            problems.append(f"console error on {message.page.url if message.page else '?'}: {message.text}")
+
+    context.on("console", console)
+    context.on("weberror", lambda error: problems.append(f"uncaught: {error.error}"))
+    return problems
+
+
+def assert_no_problems(problems: list[str]) -> None:
+    if problems:
+        pytest.fail("the browser reported problems:\n" + "\n".join(problems), pytrace=False)
+
+
 @pytest.fixture
 def page(browser, live_server):
+    """A page of the panel; the test fails on any CSP violation or console error it met."""
     context = browser.new_context(base_url=live_server.url, locale="pl-PL", timezone_id="Europe/Warsaw")
     context.set_default_timeout(20_000)  # generous: CI has two cores for everything
+    problems = watch_for_problems(context)
     page = context.new_page()
     yield page
     context.close()
+    assert_no_problems(problems)
 
 
 def log_in(page, login: str, password: str = PASSWORD) -> None:

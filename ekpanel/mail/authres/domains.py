@@ -18,7 +18,7 @@ import re
 
 from publicsuffixlist import PublicSuffixList
 
-_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
+_DNS_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
 
 
 def normalise_domain(text: str) -> str | None:
@@ -34,7 +34,7 @@ def normalise_domain(text: str) -> str | None:
     labels = domain.split(".")
     if len(labels) < 2 or labels[-1].isdigit():  # "localhost", an IP address
         return None
-    if not all(len(label) <= 63 and _LABEL.fullmatch(label) for label in labels):
+    if not all(len(label) <= 63 and _DNS_LABEL.fullmatch(label) for label in labels):
         return None
     return domain
 

@@ -53,7 +53,7 @@ MAX_COMMENT_DEPTH = 8
 
 # Runs the scanner takes in one step (none of them can backtrack):
 _BLANKS = re.compile(r"[ \t\r\n]*")
-_SEPARATORS = re.compile(r"[ \t\r\n;]*")  # ";" with empty items between
+_RESULT_SEPARATORS = re.compile(r"[ \t\r\n;]*")  # ";" with empty items between
 _WORD = re.compile(r'[^ \t\r\n()";=\\]*')  # a method, result, key or authserv-id
 _VALUE = re.compile(r'[^ \t\r\n();"\\]*')  # an unquoted value: may hold "=", "/" and "@"
 _COMMENT_TEXT = re.compile(r"(?:[^()\\]|\\.)*", re.DOTALL)
@@ -156,7 +156,7 @@ def _results(scanner: _Scanner) -> tuple[MethodResult, ...]:
         if scanner.at_end():
             return tuple(results)
         if scanner.peek() == ";":
-            scanner.run(_SEPARATORS)
+            scanner.run(_RESULT_SEPARATORS)
         elif not first:
             raise AuthResError("expected ';' between results")
         first = False
@@ -164,12 +164,12 @@ def _results(scanner: _Scanner) -> tuple[MethodResult, ...]:
         scanner.skip_blanks()
         if scanner.at_end() or scanner.peek() == ";":
             continue  # an empty item, e.g. after a trailing ";"
-        result = _result(scanner)
+        result = _method_result(scanner)
         if result is not None:
             results.append(result)
 
 
-def _result(scanner: _Scanner) -> MethodResult | None:
+def _method_result(scanner: _Scanner) -> MethodResult | None:
     """One ``method=result key=value ...`` up to the next ``;``; None for ``none``."""
     method = scanner.run(_WORD).lower()
     scanner.skip_blanks()
