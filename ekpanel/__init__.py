@@ -59,13 +59,23 @@ def select_locale() -> str:
 def register_blueprints(app: Flask) -> None:
     from ekpanel.accounts.routes import bp as accounts_bp
     from ekpanel.admin.routes import bp as admin_bp
+    from ekpanel.alerts.routes import bp as alerts_bp
     from ekpanel.checks.routes import bp as checks_bp
     from ekpanel.companies.routes import bp as companies_bp
     from ekpanel.documents.routes import bp as documents_bp
     from ekpanel.servers.consent import bp as consent_bp
     from ekpanel.servers.routes import bp as servers_bp
 
-    for bp in (accounts_bp, admin_bp, companies_bp, documents_bp, servers_bp, consent_bp, checks_bp):
+    for bp in (
+        accounts_bp,
+        admin_bp,
+        companies_bp,
+        documents_bp,
+        servers_bp,
+        consent_bp,
+        checks_bp,
+        alerts_bp,
+    ):
         app.register_blueprint(bp)
 
     # Every page needs a login, except the login page itself and static files.

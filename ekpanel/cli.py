@@ -67,7 +67,9 @@ def rotate_secrets_command() -> None:
 
 def register(app: Flask) -> None:
     from ekpanel.checks.cli import fetch_command
+    from ekpanel.documents.cli import documents_group
 
     app.cli.add_command(create_user_command)
     app.cli.add_command(fetch_command)
     app.cli.add_command(rotate_secrets_command)
+    app.cli.add_command(documents_group)

@@ -63,6 +63,8 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         "IMAP_MAX_LINE_MB": float(get("IMAP_MAX_LINE_MB", "16")),
         "MAX_PARTS_PER_MESSAGE": int(get("MAX_PARTS_PER_MESSAGE", "500")),
         "MAX_MIME_DEPTH": int(get("MAX_MIME_DEPTH", "32")),
+        # Seconds reading one PDF's text after intake may take (ekpanel.documents.extraction).
+        "EXTRACT_SECONDS": float(get("EXTRACT_SECONDS", "30")),
         "MS_LOGIN_URL": get("MS_LOGIN_URL", "https://login.microsoftonline.com").rstrip("/"),
         "GRAPH_URL": get("GRAPH_URL", "https://graph.microsoft.com/v1.0").rstrip("/"),
         "CA_BUNDLE": env.get("EKPANEL_CA_BUNDLE", ""),
@@ -85,4 +87,9 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         "PROXY_HOPS": int(get("PROXY_HOPS", "0")),
         "AUDIT_DAYS": int(get("AUDIT_DAYS", "730")),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        # Alerts by e-mail (ekpanel.alerts): off until all three of the first are set.
+        "SMTP_URL": env.get("EKPANEL_SMTP_URL", ""),
+        "MAIL_FROM": env.get("EKPANEL_MAIL_FROM", ""),
+        "BASE_URL": env.get("EKPANEL_BASE_URL", ""),
+        "DIGEST_TIME": get("DIGEST_TIME", "07:00"),
     }

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from flask_babel import format_decimal, gettext
+from markupsafe import Markup, escape
 
 from ekpanel.mail.texts import MSGIDS, Note
 
 ONE_DECIMAL = "#,##0.0"
+TWO_DECIMALS = "#,##0.00"
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -34,6 +37,16 @@ def file_size(size: int | None) -> str:
     return f"{format_decimal(size / (1024 * 1024), format=ONE_DECIMAL)} MB"
 
 
+def amount(value: Decimal | None) -> str:
+    """Money with two decimals in the user's language: "1 230,00" in Polish, "1,230.00" in English."""
+    return "" if value is None else format_decimal(value, format=TWO_DECIMALS)
+
+
+def breakable(value: str | None) -> Markup:
+    """Text that may break after each slash and nowhere else (an invoice number in a narrow column)."""
+    return escape(value or "").replace("/", Markup("/<wbr>"))
+
+
 def render_note(value: Note | Mapping | None) -> str:
     """A stored message in the reader's language: its code's msgid through gettext, with its parameters.
 
@@ -53,4 +66,6 @@ def render_note(value: Note | Mapping | None) -> str:
 def register(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(file_size, "file_size")
+    app.add_template_filter(amount, "amount")
+    app.add_template_filter(breakable, "breakable")
     app.add_template_filter(render_note, "note")

@@ -1,23 +1,33 @@
-"""Fixtures: the app on SQLite and PostgreSQL, a logged-in client, and the real services."""
+"""Fixtures: the app on SQLite and PostgreSQL, the clients (logged in or not), and the real services.
+
+Nothing imports this module: what tests share is a fixture here, a factory in tests/factories.py,
+or a helper in tests/support/.
+"""
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import pytest
-from flask import g
 from hypothesis import settings
 from sqlalchemy import text
 
 from ekpanel import create_app
 from ekpanel.extensions import db
+from ekpanel.mail import connect
 from tests import hypothesis_settings  # noqa: F401  (loads the Hypothesis profile)
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_company, make_user
 from tests.support import postgres
+from tests.support.app_config import app_config, fresh_g_per_request
+from tests.support.move_hook import calling_before_move
 
-pytest_plugins = ["tests.support.service_fixtures", "tests.support.browser", "tests.support.ms_fixtures"]
+pytest_plugins = [
+    "tests.support.service_fixtures",
+    "tests.support.browser",
+    "tests.support.ms_fixtures",
+    "tests.support.alerts",
+]
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
 
@@ -26,41 +36,6 @@ SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
 settings.register_profile("dev", database=None, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
-
-
-def _fresh_g_per_request(app) -> None:
-    """Clear ``g`` as each request starts.
-
-    The fixtures hold one app context open for the whole test so the test body can use the
-    database, and Flask then reuses it, with its ``g``, for every request of the test client. In
-    production each request has its own: the logged-in user, the language and per-request caches
-    must not leak from one request into the next here either.
-    """
-
-    def clear_g():
-        for name in list(vars(g)):
-            delattr(g, name)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, clear_g)
-
-
-def _test_config(tmp_path: Path, database_url: str, **extra) -> dict:
-    instance = tmp_path / "instance"
-    instance.mkdir(exist_ok=True)
-    config = {
-        "TESTING": True,
-        "INSTANCE_DIR": str(instance),
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "SECRET_KEY": "test-secret-key",
-        "STORAGE_DIR": str(instance / "documents"),
-        "WTF_CSRF_ENABLED": False,
-        "RATELIMIT_ENABLED": False,
-        "RATELIMIT_STORAGE_URI": "memory://",
-        # Never the machine's own Redis: tests that need one take the `redis_url` fixture.
-        "REDIS_URL": "redis://127.0.0.1:9/0",
-    }
-    config.update(extra)
-    return config
 
 
 @pytest.fixture(scope="session")
@@ -95,8 +70,8 @@ def database_url(request, tmp_path):
 
 @pytest.fixture
 def app(database_url, tmp_path):
-    app = create_app(_test_config(tmp_path, database_url))
-    _fresh_g_per_request(app)
+    app = create_app(app_config(tmp_path, database_url))
+    fresh_g_per_request(app)
     with app.app_context():
         db.create_all()
         _empty_tables()
@@ -109,8 +84,8 @@ def app(database_url, tmp_path):
 @pytest.fixture
 def sqlite_app(tmp_path):
     """For tests whose subject is not the database (pages in the browser, the mail protocol)."""
-    app = create_app(_test_config(tmp_path, f"sqlite:///{tmp_path / 'ekpanel.sqlite3'}"))
-    _fresh_g_per_request(app)
+    app = create_app(app_config(tmp_path, f"sqlite:///{tmp_path / 'ekpanel.sqlite3'}"))
+    fresh_g_per_request(app)
     with app.app_context():
         db.create_all()
         yield app
@@ -131,6 +106,7 @@ def _empty_tables() -> None:
 
 @pytest.fixture
 def client(app):
+    """A client of ``app``; a module whose tests need another app overrides this fixture."""
     return app.test_client()
 
 
@@ -147,7 +123,50 @@ class AuthActions:
 
 @pytest.fixture
 def auth(client):
+    """Log ``client`` in and out."""
     return AuthActions(client)
+
+
+@pytest.fixture
+def admin_client(client, auth):
+    """``client``, logged in as an administrator, ``szef``."""
+    make_user("szef", admin=True)
+    auth.login("szef")
+    return client
+
+
+@pytest.fixture
+def company(client):
+    """A client company, Alfa sp. z o.o., in the database of ``client``'s app."""
+    return make_company("Alfa sp. z o.o.")
+
+
+@pytest.fixture
+def operator(client, auth, company):
+    """An operator, ``anna``, of ``company`` (without the refresh right), logged in on ``client``."""
+    user = make_user("anna", companies=[company])
+    auth.login("anna")
+    return user
+
+
+@pytest.fixture
+def htmx() -> dict[str, str]:
+    """The headers htmx sends with its requests."""
+    return {"HX-Request": "true"}
+
+
+@pytest.fixture
+def before_move(monkeypatch):
+    """``before_move(hook)``: from then on, every check of the test calls ``hook(folder, messages)``
+    once a batch's documents are committed and before its messages are moved (raise there to
+    simulate a crash); ``before_move(None)`` takes the hook away again."""
+    open_mailbox = connect.open_mailbox
+
+    def install(hook) -> None:
+        opening = open_mailbox if hook is None else calling_before_move(open_mailbox, hook)
+        monkeypatch.setattr(connect, "open_mailbox", opening)
+
+    return install
 
 
 @pytest.fixture
@@ -156,11 +175,3 @@ def corpus_dir() -> Path:
     if not path.is_dir():
         pytest.skip("the shared corpus is not beside this checkout")
     return path
-
-
-def csrf_token_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'"X-CSRFToken": "([^"]+)"', html
-    )
-    assert match, "no CSRF token on the page"
-    return match.group(1)

@@ -17,8 +17,8 @@ from ekpanel.extensions import db
 from ekpanel.servers.models import MailServer
 from ekpanel.timeutil import utcnow
 from tests.factories import PASSWORD, make_company, make_user
-from tests.test_servers import CLIENT_SECRET, GRAPH_FORM, IMAP_FORM
-from tests.test_servers import PASSWORD as MAIL_PASSWORD
+from tests.support.server_forms import CLIENT_SECRET, GRAPH_FORM, IMAP_FORM
+from tests.support.server_forms import PASSWORD as MAIL_PASSWORD
 
 ADMIN_ADDRESS = "203.0.113.5"
 

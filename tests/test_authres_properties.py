@@ -19,7 +19,7 @@ from ekpanel.mail.authres import (
 )
 from ekpanel.mail.authres.domains import aligned, normalise_domain, organisational_domain
 from ekpanel.mail.authres.header import MAX_FIELD_CHARS
-from tests.test_authres import (
+from tests.support.authres_samples import (
     EXCHANGE_BESTGUESS,
     EXCHANGE_FAIL,
     EXCHANGE_PASS,

@@ -10,8 +10,8 @@ from playwright.sync_api import expect
 
 from ekpanel import create_app
 from ekpanel.extensions import db
-from tests.conftest import _test_config
 from tests.factories import PASSWORD, make_company, make_user
+from tests.support.app_config import app_config
 from tests.support.browser import LiveServer, log_in
 
 pytestmark = pytest.mark.browser
@@ -34,7 +34,7 @@ def is_on_login_page(page) -> bool:
 def throttled_server(tmp_path, redis_url, redis_conn):
     """The panel with Flask-Limiter on, counting in the test's Redis, in its own live server."""
     app = create_app(
-        _test_config(
+        app_config(
             tmp_path,
             f"sqlite:///{tmp_path / 'throttled.sqlite3'}",
             RATELIMIT_ENABLED=True,

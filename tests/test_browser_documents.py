@@ -11,11 +11,18 @@ from playwright.sync_api import expect
 from ekpanel import create_app
 from ekpanel.checks.workers import make_worker
 from ekpanel.extensions import db
-from tests.conftest import _test_config
-from tests.factories import make_company, make_user
+from tests.factories import (
+    make_check,
+    make_company,
+    make_document,
+    make_dovecot_server,
+    make_imap_server,
+    make_user,
+    pdf_bytes,
+)
+from tests.support.app_config import app_config
 from tests.support.browser import LiveServer, assert_no_problems, log_in, watch_for_problems
-from tests.support.check_jobs import invoice_message, make_server
-from tests.support.documents import make_check, make_document, pdf_bytes
+from tests.support.messages import invoice_message
 
 pytestmark = pytest.mark.browser
 
@@ -38,9 +45,7 @@ def test_operator_refreshes_sees_progress_and_the_new_documents_without_reload(
     mail_user.append("INBOX", invoice_message(mail_user.login, 1))
     mail_user.append("INBOX", invoice_message(mail_user.login, 2))
     mail_user.append("INBOX", invoice_message(mail_user.login, 3, sender="ktos@obcy.example"))
-    server = make_server(mail_user)
-    server.whitelist = "*@dostawca.example"
-    db.session.commit()
+    server = make_dovecot_server(mail_user)
     old = make_document(server.company, subject="Stara faktura", filename="stara.pdf")
     make_user("ewa", companies=[server.company], can_refresh=True)
 
@@ -61,7 +66,7 @@ def test_operator_refreshes_sees_progress_and_the_new_documents_without_reload(
     rows = page.locator("#documents tbody tr")
     expect(rows).to_have_count(3)
     expect(page.locator("#documents tbody tr.highlight")).to_have_count(2)
-    expect(page.locator("#documents tbody tr.highlight").first).to_contain_text("faktury@dostawca.example")
+    expect(page.locator("#documents tbody tr.highlight").first).to_contain_text("faktury@dostawca.pl")
     expect(page.locator(f'tr[data-document-id="{old.id}"]')).not_to_have_class(re.compile("highlight"))
     assert page.evaluate("window.notReloaded") is True
     expect(page.locator("#refresh-progress[hx-trigger]")).to_have_count(0)  # the polling stopped
@@ -168,7 +173,7 @@ def test_operator_without_the_right_has_no_button_and_the_post_is_refused(page, 
 def test_operator_of_another_company_gets_404_for_list_pdf_and_history(page, live_server):
     company = make_company("Alfa sp. z o.o.")
     document = make_document(company)
-    server = make_server()
+    server = make_imap_server()
     check = make_check(server)
     make_user("obcy", companies=[make_company("Gamma")], can_refresh=True)
     log_in(page, "obcy")
@@ -188,7 +193,7 @@ def test_operator_of_another_company_gets_404_for_list_pdf_and_history(page, liv
 def limited_server(tmp_path, redis_url, redis_conn):
     """The panel with Flask-Limiter on (the test config turns it off), in its own live server."""
     app = create_app(
-        _test_config(
+        app_config(
             tmp_path,
             f"sqlite:///{tmp_path / 'limited.sqlite3'}",
             RATELIMIT_ENABLED=True,
@@ -210,7 +215,7 @@ def limited_server(tmp_path, redis_url, redis_conn):
 def test_second_refresh_within_a_minute_explains_itself_and_keeps_the_progress(
     browser, limited_server, mail_user
 ):
-    server = make_server(mail_user)
+    server = make_dovecot_server(mail_user)
     make_user("ewa", companies=[server.company], can_refresh=True)
     context = browser.new_context(base_url=limited_server.url, locale="pl-PL", timezone_id="Europe/Warsaw")
     context.set_default_timeout(10_000)

@@ -12,9 +12,8 @@ from playwright.sync_api import expect
 from ekpanel.mail.texts import Text, note
 from ekpanel.mail.vocabulary import Decision, Outcome, Reason
 from ekpanel.servers.operations import ServerValues, save_server
-from tests.factories import make_company, make_user
+from tests.factories import make_check, make_company, make_decision, make_document, make_user, pdf_bytes
 from tests.support.browser import assert_no_problems, htmx_settled, log_in, watch_for_problems
-from tests.support.documents import make_check, make_decision, make_document, pdf_bytes
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.browser

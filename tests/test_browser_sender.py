@@ -11,20 +11,24 @@ from playwright.sync_api import expect
 from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
-from tests.factories import make_user
+from tests.factories import make_dovecot_server, make_user
 from tests.support.browser import htmx_settled, log_in
-from tests.support.check_jobs import invoice_message, make_server
+from tests.support.messages import invoice_message
 
 pytestmark = pytest.mark.browser
 
 OURS = "mx.biuro.test"
 FIELDS = {
-    "confirmed": f"{OURS}; dkim=pass header.d=dostawca.example; dmarc=pass header.from=dostawca.example",
-    "unconfirmed": f"{OURS}; dkim=none; spf=pass smtp.mailfrom=dostawca.example; dmarc=none",
-    "failed": f"{OURS}; dkim=none; spf=fail smtp.mailfrom=obcy.example;"
-    " dmarc=fail header.from=dostawca.example",
+    "confirmed": f"{OURS}; dkim=pass header.d=dostawca.pl; dmarc=pass header.from=dostawca.pl",
+    "unconfirmed": f"{OURS}; dkim=none; spf=pass smtp.mailfrom=dostawca.pl; dmarc=none",
+    "failed": f"{OURS}; dkim=none; spf=fail smtp.mailfrom=obcy.example; dmarc=fail header.from=dostawca.pl",
 }
 LABELS = {"confirmed": "potwierdzony", "unconfirmed": "niepotwierdzony", "failed": "⚠ niezgodny"}
+
+
+def make_server(mail_user, **fields):
+    """A server on the test Dovecot user's INBOX that admits any sender."""
+    return make_dovecot_server(mail_user, whitelist=["*@*"], folders=["INBOX"], **fields)
 
 
 def deliver(mail_user, n: int, verdict: str) -> None:
@@ -70,7 +74,7 @@ def test_under_mark_every_document_shows_its_verdict_and_a_failed_sender_stands_
     expect(page).to_have_url(re.compile(r"verdict=failed"))
 
     page.locator("tr.sender-failed a.filename").click()
-    expect(page.locator(".sender-failed-banner[role=alert]")).to_contain_text("domeny dostawca.example")
+    expect(page.locator(".sender-failed-banner[role=alert]")).to_contain_text("domeny dostawca.pl")
     expect(page.locator("#sender-authserv")).to_have_text(OURS)
     expect(page.locator("#sender-dmarc")).to_contain_text("fail")
 

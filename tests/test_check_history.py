@@ -9,23 +9,14 @@ import pytest
 
 from ekpanel.checks.models import TRIGGER_REFRESH
 from ekpanel.checks.queries import last_check_summary
-from ekpanel.extensions import db
 from ekpanel.mail.texts import Text, note
 from ekpanel.mail.vocabulary import Decision, Outcome, Reason
-from ekpanel.servers.models import MailServer
-from tests.factories import make_company, make_user
-from tests.support.documents import make_check, make_decision
+from tests.factories import make_check, make_company, make_decision, make_imap_server, make_user
 
 
 @pytest.fixture
-def server(app):
-    company = make_company("Alfa sp. z o.o.")
-    server = MailServer(
-        company=company, host="imap.alfa.example", username="faktury", port=993, encryption="ssl"
-    )
-    db.session.add(server)
-    db.session.commit()
-    return server
+def server(company):
+    return make_imap_server(company, host="imap.alfa.example", username="faktury")
 
 
 def test_server_history_lists_checks_with_trigger_who_outcome_and_counts(client, auth, server):
@@ -109,7 +100,7 @@ def test_a_stored_failure_reads_in_english_for_an_english_user(client, auth, ser
 @pytest.mark.parametrize(
     ("query", "expected"), [("OBCY.example", ["spam@obcy.example"]), ("w treści", [None])]
 )
-def test_a_check_decisions_are_searched_by_sender_or_subject(client, auth, server, query, expected):
+def test_a_check_decisions_are_searched_by_sender_or_subject(client, auth, server, query, expected, htmx):
     make_user("szef", admin=True)
     check = make_check(server)
     make_decision(check, decision=Decision.TAKEN, sender="faktury@dostawca.pl", subject="FV 1/11")
@@ -118,7 +109,7 @@ def test_a_check_decisions_are_searched_by_sender_or_subject(client, auth, serve
         check, decision=Decision.SKIPPED, reason=Reason.NO_PDF, sender=None, subject="Faktura w treści"
     )
     auth.login("szef")
-    response = client.get(f"/checks/{check.id}", query_string={"q": query}, headers={"HX-Request": "true"})
+    response = client.get(f"/checks/{check.id}", query_string={"q": query}, headers=htmx)
     html = response.get_data(as_text=True)
     assert "<html" not in html and 'id="check-decisions"' in html
     senders = [s or None for s in re.findall(r'<td class="nowrap">[^<]*</td><td>([^<]*)</td>', html)]

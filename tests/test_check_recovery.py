@@ -20,16 +20,15 @@ from ekpanel.documents.models import Document
 from ekpanel.documents.storage import pdf_path, store_pdf, sweep_temporary_files
 from ekpanel.extensions import db
 from ekpanel.mail.texts import Text, note
-from tests.factories import make_user
+from tests.factories import make_check, make_dovecot_server, make_user
 from tests.support import messages as m
-from tests.support.documents import make_check
-from tests.support.mail_servers import new_box, server_for, year_folder
+from tests.support.mail_users import new_box
 
 
 def test_the_next_check_of_a_server_closes_its_dead_predecessor_as_interrupted(sqlite_app, dovecot):
-    server = server_for(sqlite_app, new_box(dovecot))
+    server = make_dovecot_server(new_box(dovecot))
     dead = make_check(server, outcome="running", finished_at=None)
-    other_server = server_for(sqlite_app, new_box(dovecot))
+    other_server = make_dovecot_server(new_box(dovecot))
     elsewhere = make_check(other_server, outcome="running", finished_at=None)
 
     assert close_server_checks_left_running(server.id) == 1
@@ -40,7 +39,7 @@ def test_the_next_check_of_a_server_closes_its_dead_predecessor_as_interrupted(s
 
 
 def test_a_starting_worker_closes_checks_whose_jobs_are_gone(sqlite_app, redis_conn, dovecot):
-    server = server_for(sqlite_app, new_box(dovecot))
+    server = make_dovecot_server(new_box(dovecot))
     gone = make_check(server, outcome="running", finished_at=None, job_id="check-1-nieistniejacy")
     by_hand = make_check(server, outcome="running", finished_at=None, job_id=None)  # `flask fetch`
 
@@ -51,7 +50,7 @@ def test_a_starting_worker_closes_checks_whose_jobs_are_gone(sqlite_app, redis_c
 
 
 def test_the_history_says_a_check_was_interrupted(client, auth, app, dovecot):
-    server = server_for(app, new_box(dovecot))
+    server = make_dovecot_server(new_box(dovecot))
     check = make_check(server, outcome="interrupted")
     make_user("szef", admin=True)
     auth.login("szef")
@@ -93,7 +92,7 @@ def test_a_lost_lock_is_taken_back_and_one_taken_by_another_job_is_not(redis_con
 
 def test_a_check_that_lost_its_server_stops_at_the_batch_boundary_keeping_its_work(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf())
 
     result = run_check(server.id, trigger="cli", keep_going=lambda: False)
@@ -105,7 +104,7 @@ def test_a_check_that_lost_its_server_stops_at_the_batch_boundary_keeping_its_wo
 
 def test_two_checks_of_one_server_at_once_never_take_a_message_twice(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     messages = 12
     for n in range(messages):
         box.user.append("INBOX", m.with_pdf(m.pdf_bytes(), subject=f"Faktura {n}"))
@@ -126,5 +125,5 @@ def test_two_checks_of_one_server_at_once_never_take_a_message_twice(sqlite_app,
 
     assert failures == []
     assert db.session.scalar(select(func.count()).select_from(Document)) == messages
-    assert box.user.list("INBOX") == [] and len(box.user.list(year_folder(box))) == messages
+    assert box.user.list("INBOX") == [] and len(box.user.list(box.year_folder())) == messages
     assert {check.outcome for check in db.session.scalars(select(Check))} <= {"ok", "partial"}

@@ -21,13 +21,6 @@ def test_nip_is_validated_by_its_check_digit(nip, valid):
     assert is_valid_nip(nip) is valid
 
 
-@pytest.fixture
-def admin_client(client, auth):
-    make_user("szef", admin=True)
-    auth.login("szef")
-    return client
-
-
 def test_company_forms_render(admin_client):
     company = make_company("Alfa")
     assert "Nazwa firmy" in admin_client.get("/settings/email/companies/new").get_data(as_text=True)
@@ -74,10 +67,10 @@ def test_deactivated_company_disappears_for_operators(client, auth):
     assert client.get(f"/companies/{company.id}/documents").status_code == 404
 
 
-def test_company_panel_is_a_fragment_for_htmx(admin_client):
+def test_company_panel_is_a_fragment_for_htmx(admin_client, htmx):
     company = make_company("Alfa")
     page = admin_client.get(f"/settings/email/companies/{company.id}")
-    fragment = admin_client.get(f"/settings/email/companies/{company.id}", headers={"HX-Request": "true"})
+    fragment = admin_client.get(f"/settings/email/companies/{company.id}", headers=htmx)
     assert "<html" in page.get_data(as_text=True)
     assert "<html" not in fragment.get_data(as_text=True)
     assert 'id="company-panel"' in fragment.get_data(as_text=True)

@@ -16,7 +16,8 @@ from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
 from ekpanel.mail.headers import header_fields
-from tests.support.mail_servers import new_box, server_for
+from tests.factories import make_dovecot_server
+from tests.support.mail_users import new_box
 
 
 def corpus_messages(corpus_dir):
@@ -39,7 +40,7 @@ def test_every_corpus_message_yields_exactly_its_pdf_documents(sqlite_app, dovec
         # A mailbox and company of its own: some corpus files are copies of others (same
         # Message-ID, same PDF), which within one company are rightly one document.
         box = new_box(dovecot)
-        server = server_for(sqlite_app, box, whitelist="*@*", folders="INBOX")
+        server = make_dovecot_server(box, whitelist=["*@*"], folders=["INBOX"])
         before = db.session.scalar(select(func.count()).select_from(Document))
         uid = box.user.append("INBOX", with_sender(raw))
         result = run_check(server.id, trigger="cli")

@@ -6,27 +6,13 @@ and a PDF by their bytes (what the intake turns into documents), and the *From* 
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import pytest
 
 from ekpanel.mail.headers import header_fields
 from ekpanel.mail.pdf import is_pdf_candidate, looks_like_pdf
 from ekpanel.mail.structure import mime_part_bytes, parts_from_mime
 from ekpanel.mail.whitelist import sender_address
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-
-
-def corpus_rows() -> list:
-    index = CORPUS / "INDEX.tsv"
-    if not index.is_file():
-        return [
-            pytest.param(None, id="corpus-missing", marks=pytest.mark.skip(reason=f"no corpus at {CORPUS}"))
-        ]
-    with index.open(newline="", encoding="utf-8") as handle:
-        return [pytest.param(row, id=row["file"]) for row in csv.DictReader(handle, delimiter="\t")]
+from tests.support.corpus import CORPUS, corpus_rows
 
 
 @pytest.mark.parametrize("row", corpus_rows())

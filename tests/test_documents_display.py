@@ -5,24 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-import pytest
-
 from ekpanel.extensions import db
-from tests.factories import make_company, make_user
-from tests.support.documents import make_check, make_document
-from tests.test_servers_operations import imap_server
-
-
-@pytest.fixture
-def company():
-    return make_company("Alfa sp. z o.o.")
-
-
-@pytest.fixture
-def operator(client, auth, company):
-    user = make_user("anna", companies=[company])  # no refresh right: the warning is for everyone
-    auth.login("anna")
-    return user
+from tests.factories import make_check, make_company, make_document, make_imap_server, make_user
 
 
 def list_html(client, company, **headers) -> str:
@@ -32,8 +16,8 @@ def list_html(client, company, **headers) -> str:
 # --- a server that stopped working -------------------------------------------------------------
 
 
-def test_failing_server_is_announced_above_the_list_since_its_first_failure(client, operator, company):
-    server = imap_server(company, host="imap.dostawca.pl", user="faktury@alfa.pl")
+def test_failing_server_is_announced_above_the_list_since_its_first_failure(client, operator, company, htmx):
+    server = make_imap_server(company, host="imap.dostawca.pl", username="faktury@alfa.pl")
     make_check(server, started_at=datetime(2026, 11, 20, 4, 0))
     make_check(
         server, started_at=datetime(2026, 11, 21, 4, 0), outcome="failed", error_note={"text": "Stare hasło."}
@@ -58,11 +42,11 @@ def test_failing_server_is_announced_above_the_list_since_its_first_failure(clie
     assert "Nowe dokumenty z tej skrzynki nie są pobierane — powiadom administratora." in text
     assert html.index("data-failing-server") < html.index('id="documents"')
     # The list reloads itself after Odśwież: the warning is in that fragment too, so it goes when fixed.
-    assert f'data-failing-server="{server.id}"' in list_html(client, company, **{"HX-Request": "true"})
+    assert f'data-failing-server="{server.id}"' in list_html(client, company, **htmx)
 
 
 def test_no_warning_once_the_last_check_succeeded(client, operator, company):
-    server = imap_server(company)
+    server = make_imap_server(company)
     make_check(
         server,
         started_at=datetime(2026, 11, 21, 4, 0),
@@ -77,14 +61,14 @@ def test_companies_on_the_left_say_which_mailbox_is_down(client, auth):
     alfa, beta, gamma = make_company("Alfa"), make_company("Beta"), make_company("Gamma")
     make_user("anna", companies=[alfa, beta, gamma])
     auth.login("anna")
-    down = imap_server(alfa, user="a@alfa.pl")
+    down = make_imap_server(alfa, username="a@alfa.pl")
     make_check(down, started_at=datetime(2026, 11, 21, 4, 0))
     make_check(down, started_at=datetime(2026, 11, 22, 4, 0), outcome="failed")
     make_check(down, started_at=datetime(2026, 11, 22, 11, 0), outcome="running")  # under way: not an answer
-    recovered = imap_server(beta, user="b@beta.pl")
+    recovered = make_imap_server(beta, username="b@beta.pl")
     make_check(recovered, started_at=datetime(2026, 11, 21, 4, 0), outcome="failed")
     make_check(recovered, started_at=datetime(2026, 11, 22, 4, 0))
-    switched_off = imap_server(gamma, user="c@gamma.pl")
+    switched_off = make_imap_server(gamma, username="c@gamma.pl")
     make_check(switched_off, outcome="failed")
     switched_off.active = False
     db.session.commit()
@@ -94,7 +78,7 @@ def test_companies_on_the_left_say_which_mailbox_is_down(client, auth):
 
 
 def test_no_warning_for_a_disabled_server(client, operator, company):
-    server = imap_server(company)
+    server = make_imap_server(company)
     make_check(server, outcome="failed", error_note={"text": "Błędne hasło."})
     server.active = False
     db.session.commit()
@@ -102,7 +86,7 @@ def test_no_warning_for_a_disabled_server(client, operator, company):
 
 
 def test_warning_without_a_message_still_reads(client, operator, company):
-    server = imap_server(company)
+    server = make_imap_server(company)
     make_check(server, outcome="failed")
     html = list_html(client, company)
     assert f'data-failing-server="{server.id}"' in html
@@ -134,7 +118,7 @@ def test_sizes_have_a_decimal_comma_in_polish_and_a_point_in_english(client, ope
 # --- long values stay on one line --------------------------------------------------------------
 
 
-def test_long_sender_file_and_server_are_cut_with_the_whole_value_in_the_title(client, operator, company):
+def test_long_sender_file_and_source_are_cut_with_the_whole_value_in_the_title(client, operator, company):
     make_document(
         company,
         sender="faktury@bardzo-dlugi-dostawca.example",
@@ -145,10 +129,12 @@ def test_long_sender_file_and_server_are_cut_with_the_whole_value_in_the_title(c
     html = list_html(client, company)
     assert '<span class="cut sender" title="faktury@bardzo-dlugi-dostawca.example">' in html
     assert re.search(r'<a class="cut filename" title="faktura_bardzo_dluga_nazwa_pliku_2025_12.pdf"', html)
-    source = re.search(r'<td class="cut-cell source">(.*?)</td>', html, re.S).group(1)
-    assert 'title="biuro@ksiegowa.example@127.0.0.1"' in source
-    assert '<small class="cut muted" title="INBOX/Faktury">INBOX/Faktury</small>' in source
-    assert " / " not in source  # the folder is on its own small line, not after a slash
+    # The mailbox and its folder: one small line under the date received.
+    received = re.search(r'<td class="received">(.*?)</td>', html, re.S).group(1)
+    assert (
+        '<small class="cut muted source" title="biuro@ksiegowa.example@127.0.0.1 / INBOX/Faktury">'
+        "biuro@ksiegowa.example@127.0.0.1 · INBOX/Faktury</small>"
+    ) in received
 
 
 # --- the filter form, the document page, the progress panel, the icon -------------------------

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from ekpanel.checks.models import Check
 from ekpanel.extensions import db
+from tests.factories import make_dovecot_server
 from tests.support import messages as m
-from tests.support.mail_servers import make_server, new_box, server_for
+from tests.support.mail_users import new_box
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +23,7 @@ def fetch(app, *args: str):
 
 def test_fetch_server_takes_its_documents_and_says_so(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf())
     box.user.append("INBOX", m.with_pdf(sender=m.STRANGER))
 
@@ -37,8 +38,8 @@ def test_fetch_server_takes_its_documents_and_says_so(sqlite_app, dovecot):
 
 def test_fetch_all_exits_non_zero_when_a_server_failed_and_still_checks_the_others(sqlite_app, dovecot):
     good_box, bad_box = new_box(dovecot), new_box(dovecot)
-    good = server_for(sqlite_app, good_box)
-    bad = make_server(good.company, bad_box, password="zle-haslo")
+    good = make_dovecot_server(good_box)
+    bad = make_dovecot_server(bad_box, good.company, password="zle-haslo")
     good_box.user.append("INBOX", m.with_pdf())
 
     result = fetch(sqlite_app, "--all")
@@ -52,11 +53,9 @@ def test_fetch_all_exits_non_zero_when_a_server_failed_and_still_checks_the_othe
 
 def test_fetch_company_checks_only_that_companys_active_servers(sqlite_app, dovecot):
     mine, other, inactive = new_box(dovecot), new_box(dovecot), new_box(dovecot)
-    server = server_for(sqlite_app, mine)
-    server_for(sqlite_app, other)
-    switched_off = make_server(server.company, inactive)
-    switched_off.active = False
-    db.session.commit()
+    server = make_dovecot_server(mine)
+    make_dovecot_server(other)
+    make_dovecot_server(inactive, server.company, active=False)
 
     result = fetch(sqlite_app, "--company", str(server.company_id))
 
@@ -73,7 +72,7 @@ def test_fetch_skips_a_server_a_worker_is_checking_now(sqlite_app, dovecot, redi
     from ekpanel.checks.lock import CLI_HOLDER_PREFIX, ServerLock
 
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf())
     other = ServerLock(redis_conn, server.id, f"{CLI_HOLDER_PREFIX}another-terminal", 60)
     assert other.acquire() is None
@@ -90,7 +89,7 @@ def test_fetch_skips_a_server_a_worker_is_checking_now(sqlite_app, dovecot, redi
 def test_fetch_releases_the_lock_for_the_next_check(sqlite_app, dovecot, redis_conn):
     from ekpanel.checks.keys import server_lock_key
 
-    server = server_for(sqlite_app, new_box(dovecot))
+    server = make_dovecot_server(new_box(dovecot))
 
     assert fetch(sqlite_app, "--server", str(server.id)).exit_code == 0
     assert redis_conn.get(server_lock_key(server.id)) is None
@@ -99,7 +98,7 @@ def test_fetch_releases_the_lock_for_the_next_check(sqlite_app, dovecot, redis_c
 def test_fetch_without_redis_still_checks_and_says_it_had_no_lock(sqlite_app, dovecot):
     sqlite_app.config["REDIS_URL"] = "redis://127.0.0.1:9/0"
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf())
 
     result = fetch(sqlite_app, "--server", str(server.id))

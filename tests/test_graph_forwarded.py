@@ -18,7 +18,7 @@ from ekpanel.mail.structure import StructureError, mime_part_bytes, parts_from_m
 from ekpanel.mail.texts import Text
 from ekpanel.mail.vocabulary import ErrorCode
 from tests.support import messages as m
-from tests.test_corpus_mime import CORPUS, corpus_rows
+from tests.support.corpus import CORPUS, corpus_rows
 
 MB = 1024 * 1024
 

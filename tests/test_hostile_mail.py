@@ -11,9 +11,9 @@ from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
 from ekpanel.mail.texts import Text, note
-from tests.factories import make_user
+from tests.factories import make_dovecot_server, make_held_message, make_user
 from tests.support import messages as m
-from tests.support.mail_servers import new_box, server_for, year_folder
+from tests.support.mail_users import new_box
 
 
 def document_count() -> int:
@@ -23,7 +23,7 @@ def document_count() -> int:
 def test_a_message_with_more_pdfs_than_allowed_gives_the_first_ones_and_moves(sqlite_app, dovecot):
     sqlite_app.config["MAX_PDFS_PER_MESSAGE"] = 3
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     msg = m.message()
     for n in range(8):
         m.add_pdf(msg, m.pdf_bytes(), filename=f"faktura-{n}.pdf")
@@ -40,7 +40,7 @@ def test_a_message_with_more_pdfs_than_allowed_gives_the_first_ones_and_moves(sq
     [decision] = db.session.scalars(select(Decision)).all()
     assert decision.decision == "taken"
     assert (decision.detail.code, decision.detail.params["count"]) == (Text.PDFS_OVER_LIMIT, 5)
-    assert box.user.list("INBOX") == [] and len(box.user.list(year_folder(box))) == 1
+    assert box.user.list("INBOX") == [] and len(box.user.list(box.year_folder())) == 1
 
 
 def many_parts(count: int, name_length: int) -> bytes:
@@ -71,7 +71,7 @@ def test_a_message_too_big_to_describe_is_held_back_and_the_invoice_after_it_is_
 ):
     sqlite_app.config["IMAP_MAX_LINE_MB"] = 1  # imaplib's own limit: the message's answer exceeds it
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     culprit = box.user.append("INBOX", many_parts(parts, name_length))
     box.user.append("INBOX", m.with_pdf(subject="Faktura po ataku"))
 
@@ -95,29 +95,11 @@ def test_a_message_too_big_to_describe_is_held_back_and_the_invoice_after_it_is_
     assert document_count() == 1 and [m_["uid"] for m_ in box.user.list("INBOX")] == [culprit]
 
 
-def needs_person(server, **fields) -> HeldMessage:
-    row = HeldMessage(
-        server_id=server.id,
-        folder="INBOX",
-        folder_display="INBOX",
-        message_ref="77",
-        sender="faktury@dostawca.pl",
-        subject="Faktura z 10 000 części",
-        attempts=3,
-        state="needs_person",
-        error_note=note(Text.IMAP_RESPONSE_TOO_LONG, limit="16 MB").to_json(),
-        **fields,
-    )
-    db.session.add(row)
-    db.session.commit()
-    return row
-
-
 def test_messages_needing_a_person_are_listed_and_an_administrator_sends_one_for_another_try(
     client, auth, app, dovecot
 ):
-    server = server_for(app, new_box(dovecot))
-    held = needs_person(server)
+    server = make_dovecot_server(new_box(dovecot))
+    held = make_held_message(server)
     make_user("szef", admin=True)
     auth.login("szef")
 
@@ -139,8 +121,8 @@ def test_messages_needing_a_person_are_listed_and_an_administrator_sends_one_for
 
 
 def test_an_operator_sees_messages_needing_a_person_but_cannot_send_them_again(client, auth, app, dovecot):
-    server = server_for(app, new_box(dovecot))
-    held = needs_person(server)
+    server = make_dovecot_server(new_box(dovecot))
+    held = make_held_message(server)
     make_user("ewa", companies=[server.company], can_refresh=True)
     auth.login("ewa")
 
@@ -153,7 +135,7 @@ def test_an_operator_sees_messages_needing_a_person_but_cannot_send_them_again(c
 def test_a_message_sent_for_another_try_that_fails_again_waits_for_a_person_again(sqlite_app, dovecot):
     sqlite_app.config["IMAP_MAX_LINE_MB"] = 1
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", many_parts(1800, 240))
     for _ in range(3):
         run_check(server.id, trigger="schedule")
@@ -171,7 +153,7 @@ def test_a_message_beyond_the_parts_bound_is_an_error_that_names_it_and_the_invo
     sqlite_app, dovecot
 ):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     culprit = box.user.append("INBOX", many_parts(10_000, 40))  # readable within 16 MB, beyond 500 parts
     box.user.append("INBOX", m.with_pdf(subject="Faktura po ataku"))
 
@@ -193,7 +175,7 @@ def test_a_message_beyond_the_parts_bound_is_an_error_that_names_it_and_the_invo
 )
 def test_a_from_with_two_addresses_is_not_admitted_and_says_why(sqlite_app, dovecot, sender):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf(sender=sender))
 
     result = run_check(server.id, trigger="schedule")

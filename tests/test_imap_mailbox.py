@@ -23,8 +23,9 @@ from ekpanel.mail.settings import MailSettings
 from ekpanel.mail.texts import Text, note
 from ekpanel.mail.vocabulary import ErrorCode
 from ekpanel.servers.models import ENCRYPTION_NONE, ENCRYPTION_SSL, ENCRYPTION_STARTTLS
+from tests.factories import make_dovecot_server
 from tests.support import messages as m
-from tests.support.mail_servers import Box, new_box, server_for
+from tests.support.mail_users import Box, new_box
 from tests.support.ports import free_port
 
 
@@ -481,7 +482,7 @@ def test_plain_connection_works_when_chosen(dovecot):
 
 def test_servers_page_lists_folders_or_raises_only_mailbox_error(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     settings = settings_for(box)
 
     folders = list_folders(mailbox_access(server), settings)

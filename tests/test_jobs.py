@@ -20,9 +20,8 @@ from ekpanel.checks.queue import enqueue_check, server_job
 from ekpanel.checks.workers import make_worker
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
-from ekpanel.servers.secrets import encrypt_secret
-from tests.factories import make_user
-from tests.support.check_jobs import invoice_message, make_server
+from tests.factories import make_dovecot_server, make_imap_server, make_user
+from tests.support.messages import invoice_message
 from tests.support.ports import free_port
 
 WORKER_NAME = "worker-on-another-machine"
@@ -51,7 +50,7 @@ def documents_of(server) -> int:
 def test_job_runs_the_check_and_records_trigger_and_user(jobs_app, redis_conn, mail_user):
     for n in range(2):
         mail_user.append("INBOX", invoice_message(mail_user.login, n))
-    server = make_server(mail_user)
+    server = make_dovecot_server(mail_user)
     user = make_user()
 
     job = enqueue_check(server.id, TRIGGER_REFRESH, user.id, connection=redis_conn)
@@ -84,7 +83,7 @@ def test_progress_appears_in_job_meta_during_the_check(
     messages = 25
     for n in range(messages):
         mail_user.append("INBOX", invoice_message(mail_user.login, n))
-    server = make_server(mail_user)
+    server = make_dovecot_server(mail_user)
     job = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
     # What a polling page sees, read over its own connection each time the check reports progress.
     page = redis.Redis.from_url(redis_url)
@@ -114,7 +113,7 @@ def test_progress_appears_in_job_meta_during_the_check(
 
 
 def test_two_enqueue_requests_for_one_server_give_one_job(jobs_app, redis_conn):
-    server = make_server()
+    server = make_imap_server()
     first = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
     second = enqueue_check(server.id, TRIGGER_SCHEDULE, connection=redis_conn)
 
@@ -124,7 +123,7 @@ def test_two_enqueue_requests_for_one_server_give_one_job(jobs_app, redis_conn):
 
 
 def test_concurrent_enqueue_requests_give_one_job(jobs_app, redis_conn, redis_url):
-    server_id = make_server().id
+    server_id = make_imap_server().id
     barrier = threading.Barrier(4)
     ids: list[str] = []
 
@@ -145,7 +144,7 @@ def test_concurrent_enqueue_requests_give_one_job(jobs_app, redis_conn, redis_ur
 
 
 def test_a_server_whose_check_ended_gets_a_new_job(jobs_app, redis_conn, mail_user):
-    server = make_server(mail_user)
+    server = make_dovecot_server(mail_user)
     first = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
     work(jobs_app, redis_conn)
 
@@ -156,7 +155,7 @@ def test_a_server_whose_check_ended_gets_a_new_job(jobs_app, redis_conn, mail_us
 
 
 def test_a_job_whose_worker_is_gone_no_longer_holds_the_server(jobs_app, redis_conn):
-    server = make_server()
+    server = make_imap_server()
     job = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
     worker_key = f"rq:worker:{WORKER_NAME}"
     redis_conn.hset(worker_key, "birth", "2026-11-24T00:00:00Z")
@@ -173,7 +172,7 @@ def test_a_job_whose_worker_is_gone_no_longer_holds_the_server(jobs_app, redis_c
 
 
 def test_a_job_whose_worker_stopped_no_longer_holds_the_server(jobs_app, redis_conn):
-    server = make_server()
+    server = make_imap_server()
     job = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
     with redis_conn.pipeline() as pipe:
         job.prepare_for_execution(WORKER_NAME, pipe)
@@ -183,7 +182,7 @@ def test_a_job_whose_worker_stopped_no_longer_holds_the_server(jobs_app, redis_c
 
 
 def test_transient_failure_is_retried_with_growing_intervals(jobs_app, redis_conn):
-    server = make_server(host="127.0.0.1", port=free_port(), encryption="none", username="x")  # refused
+    server = make_imap_server(host="127.0.0.1", port=free_port(), encryption="none", username="x")  # refused
     job = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
     work(jobs_app, redis_conn)
 
@@ -198,7 +197,7 @@ def test_transient_failure_is_retried_with_growing_intervals(jobs_app, redis_con
 
 
 def test_refresh_brings_a_waiting_retry_forward_and_the_clock_does_not(jobs_app, redis_conn):
-    server = make_server(host="127.0.0.1", port=free_port(), encryption="none", username="x")  # refused
+    server = make_imap_server(host="127.0.0.1", port=free_port(), encryption="none", username="x")  # refused
     job = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
     work(jobs_app, redis_conn)
     assert job.get_status(refresh=True) == JobStatus.SCHEDULED  # the retry waits a minute
@@ -217,7 +216,7 @@ def test_refresh_brings_a_waiting_retry_forward_and_the_clock_does_not(jobs_app,
 
 def test_transient_failure_gives_up_after_three_retries(jobs_app, redis_conn):
     jobs_app.config["CHECK_RETRY_INTERVALS"] = [0]  # retried at once, so one burst runs every attempt
-    server = make_server(host="127.0.0.1", port=free_port(), encryption="none", username="x")
+    server = make_imap_server(host="127.0.0.1", port=free_port(), encryption="none", username="x")
     job = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
     work(jobs_app, redis_conn)
 
@@ -232,9 +231,7 @@ def test_transient_failure_gives_up_after_three_retries(jobs_app, redis_conn):
 
 
 def test_permanent_failure_is_not_retried(jobs_app, redis_conn, mail_user):
-    server = make_server(mail_user)
-    server.secret_encrypted = encrypt_secret("not-the-password")
-    db.session.commit()
+    server = make_dovecot_server(mail_user, password="not-the-password")
     job = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
     work(jobs_app, redis_conn)
 

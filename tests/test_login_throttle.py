@@ -13,8 +13,8 @@ from sqlalchemy import select
 from ekpanel import create_app
 from ekpanel.audit import AuditEntry
 from ekpanel.extensions import db
-from tests.conftest import _fresh_g_per_request, _test_config
 from tests.factories import PASSWORD, make_user
+from tests.support.app_config import app_config, fresh_g_per_request
 
 WRONG = "to-nie-jest-haslo"
 
@@ -23,7 +23,7 @@ WRONG = "to-nie-jest-haslo"
 def throttled_app(tmp_path, redis_url, redis_conn):
     """The panel with Flask-Limiter on (the test config turns it off), counting in the test's Redis."""
     app = create_app(
-        _test_config(
+        app_config(
             tmp_path,
             f"sqlite:///{tmp_path / 'throttle.sqlite3'}",
             RATELIMIT_ENABLED=True,
@@ -31,7 +31,7 @@ def throttled_app(tmp_path, redis_url, redis_conn):
             REDIS_URL=redis_url,
         )
     )
-    _fresh_g_per_request(app)
+    fresh_g_per_request(app)
     with app.app_context():
         db.create_all()
         yield app

@@ -9,12 +9,9 @@ from pathlib import Path
 import pytest
 from flask_babel import force_locale
 
-from ekpanel.extensions import db
 from ekpanel.mail.texts import MSGIDS, Note, Text, note
-from ekpanel.servers.models import MailServer
 from ekpanel.templating import render_note
-from tests.factories import make_company, make_user
-from tests.support.documents import make_check, make_decision
+from tests.factories import make_check, make_decision, make_imap_server, make_user
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 MIGRATION = Path(__file__).resolve().parents[1] / "migrations/versions/7d1e5a0c9b42_messages_as_notes.py"
@@ -22,10 +19,7 @@ MIGRATION = Path(__file__).resolve().parents[1] / "migrations/versions/7d1e5a0c9
 
 @pytest.fixture
 def server(app):
-    server = MailServer(company=make_company(), host="imap.firma.pl", username="faktury", port=993)
-    db.session.add(server)
-    db.session.commit()
-    return server
+    return make_imap_server(host="imap.firma.pl", username="faktury")
 
 
 def sample(code: Text) -> Note:

@@ -17,13 +17,19 @@ from flask import url_for
 from ekpanel import create_app
 from ekpanel.accounts.models import User
 from ekpanel.accounts.sessions import SESSION_ID
+from ekpanel.alerts.models import AlertDelivery, AlertEvent
 from ekpanel.checks.models import HeldMessage
 from ekpanel.extensions import db
 from ekpanel.servers.models import MailServer
-from tests.conftest import _fresh_g_per_request, _test_config
-from tests.factories import make_company
-from tests.support.documents import make_check, make_decision, make_document
-from tests.test_servers_operations import graph_server, imap_server
+from tests.factories import (
+    make_check,
+    make_company,
+    make_decision,
+    make_document,
+    make_graph_server,
+    make_imap_server,
+)
+from tests.support.app_config import app_config, fresh_g_per_request
 
 OK = "reached"  # any answer but a refusal: a page, a redirect inside the panel, a form's 400
 LOGIN = "login"  # sent to the login page
@@ -73,6 +79,7 @@ ROUTES = {
     "documents.change_status": COMPANY_DOCUMENTS,
     "documents.show": COMPANY_DOCUMENTS,
     "documents.pdf": COMPANY_DOCUMENTS,
+    "documents.export_list": COMPANY_DOCUMENTS,
     "documents.refresh": REFRESH,
     "documents.refresh_progress": REFRESH,
     "checks.company_history": CHECK_HISTORY,
@@ -96,6 +103,10 @@ ROUTES = {
     "servers.add_folder": ADMIN_ONLY,
     "consent.start": ADMIN_ONLY,
     "consent.callback": ADMIN_ONLY,
+    "alerts.preferences": EVERY_USER,
+    "alerts.sent": ADMIN_ONLY,
+    "alerts.send_test": ADMIN_ONLY,
+    "alerts.test_result": ADMIN_ONLY,
 }
 
 # URL variables that name another company's object when a test asks for a foreign one.
@@ -112,8 +123,8 @@ def _routes(app) -> list[tuple[str, str, set[str]]]:
 
 def _bare_app(tmp_path, **config):
     # In memory: hundreds of cases, each with a fresh database, and the rules are not the database's.
-    app = create_app(_test_config(tmp_path, "sqlite://", **config))
-    _fresh_g_per_request(app)
+    app = create_app(app_config(tmp_path, "sqlite://", **config))
+    fresh_g_per_request(app)
     return app
 
 
@@ -140,10 +151,10 @@ def _build_world() -> World:
     companies = make_company("Własna"), make_company("Obca")
     servers, outlook, checks, documents, held, kept_out = [], [], [], [], [], []
     for company in companies:
-        server = imap_server(company, host="127.0.0.1", user=f"faktury{company.id}@biuro.pl")
+        server = make_imap_server(company, host="127.0.0.1", username=f"faktury{company.id}@biuro.pl")
         server.port = 1  # a folder list must fail fast, on this machine: nothing listens there
         servers.append(server)
-        outlook.append(graph_server(company, mailbox=f"faktury{company.id}@contoso.com"))
+        outlook.append(make_graph_server(company, mailbox=f"faktury{company.id}@contoso.com"))
         checks.append(make_check(server))
         kept_out.append(make_decision(checks[-1], decision="skipped", reason="sender failed"))
         documents.append(make_document(company, server=server))
@@ -163,6 +174,11 @@ def _build_world() -> World:
         "admin": User(login="admin", password_hash="!", is_admin=True),
     }
     db.session.add_all(users.values())
+    test_message = AlertEvent(kind="test", topic="test", params={})
+    delivery = AlertDelivery(
+        event=test_message, address="admin@biuro.pl", subject="", body_text="", body_html="", message_id="<1>"
+    )
+    db.session.add(delivery)
     db.session.commit()
 
     def pair(objects):
@@ -175,8 +191,10 @@ def _build_world() -> World:
         "document_id": pair(documents),
         "held_id": pair(held),
         "decision_id": pair(kept_out),
+        "delivery_id": (delivery.id, delivery.id),
         "user_id": (users["operator"].id, users["operator"].id),
         "filename": ("style.css", "style.css"),
+        "kind": ("csv", "xlsx"),  # the export's format
     }
     return World(values=values, users=users, outlook_servers=pair(outlook))
 

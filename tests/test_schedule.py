@@ -16,14 +16,8 @@ from rq import Queue
 from ekpanel.checks.keys import CHECK_QUEUE, slot_job_id
 from ekpanel.checks.queue import enqueue_slot_checks
 from ekpanel.clock import current_slot, next_check_time
-from tests.support.check_jobs import (
-    PROJECT_DIR,
-    make_server,
-    process_env,
-    start_process,
-    stop_process,
-    wait_for,
-)
+from tests.factories import make_company, make_imap_server
+from tests.support.check_jobs import PROJECT_DIR, process_env, start_process, stop_process, wait_for
 
 WAW = ZoneInfo("Europe/Warsaw")
 TIMES = "05:00,12:00,14:00"
@@ -121,9 +115,9 @@ def queued_ids(conn) -> list[str]:
 def test_slot_enqueues_enabled_servers_of_active_companies_only(app, redis_url, redis_conn):
     # `app`: the server query runs on SQLite and PostgreSQL.
     app.config.update(REDIS_URL=redis_url, CHECK_TIMES=TIMES, TIMEZONE="Europe/Warsaw")
-    checked = make_server()
-    disabled = make_server(active=False)
-    of_inactive_company = make_server(company_active=False)
+    checked = make_imap_server()
+    disabled = make_imap_server(active=False)
+    of_inactive_company = make_imap_server(make_company(active=False))
     at_five = datetime(2026, 3, 29, 5, 0, 3, tzinfo=WAW)
 
     enqueued = enqueue_slot_checks(at_five, redis_conn)
@@ -137,7 +131,7 @@ def test_slot_enqueues_enabled_servers_of_active_companies_only(app, redis_url, 
 
 
 def test_two_clocks_firing_the_same_slot_enqueue_it_once(clock_app, redis_conn):
-    servers = [make_server() for _ in range(3)]
+    servers = [make_imap_server() for _ in range(3)]
     at_five = datetime(2026, 3, 29, 5, 0, 1, tzinfo=WAW)
     barrier = threading.Barrier(2)
     results: list[list] = []
@@ -161,7 +155,7 @@ def test_two_clocks_firing_the_same_slot_enqueue_it_once(clock_app, redis_conn):
 
 
 def test_catch_up_after_the_slot_ran_adds_nothing(clock_app, redis_conn):
-    server = make_server()
+    server = make_imap_server()
     enqueue_slot_checks(datetime(2026, 3, 29, 5, 0, 1, tzinfo=WAW), redis_conn)
     Queue(CHECK_QUEUE, connection=redis_conn).empty()  # as if a worker had taken and finished it
 
@@ -172,13 +166,13 @@ def test_catch_up_after_the_slot_ran_adds_nothing(clock_app, redis_conn):
 
 
 def test_no_slot_outside_the_misfire_window(clock_app, redis_conn):
-    make_server()
+    make_imap_server()
     assert enqueue_slot_checks(datetime(2026, 3, 29, 9, 0, tzinfo=WAW), redis_conn) == []
     assert queued_ids(redis_conn) == []
 
 
 def test_the_next_slot_is_enqueued_again(clock_app, redis_conn):
-    server = make_server()
+    server = make_imap_server()
     enqueue_slot_checks(datetime(2026, 3, 29, 5, 0, 1, tzinfo=WAW), redis_conn)
     Queue(CHECK_QUEUE, connection=redis_conn).empty()
     redis_conn.delete(f"ekpanel:check:server:{server.id}:job")  # its job ended and expired
@@ -191,7 +185,7 @@ def test_the_next_slot_is_enqueued_again(clock_app, redis_conn):
 
 def test_two_clock_processes_started_after_a_missed_slot_enqueue_it_once(sqlite_app, redis_url, redis_conn):
     """Real schedule.py processes: both catch up the slot at start, one job per server results."""
-    servers = [make_server() for _ in range(2)]
+    servers = [make_imap_server() for _ in range(2)]
     # A slot 5 minutes ago, in the office's zone: within the misfire window.
     slot = datetime.now(WAW).replace(second=0, microsecond=0) - timedelta(minutes=5)
     env = process_env(sqlite_app, redis_url, EKPANEL_CHECK_TIMES=f"{slot:%H:%M}")

@@ -8,7 +8,7 @@ from cryptography.fernet import Fernet
 from ekpanel.extensions import db
 from ekpanel.servers.models import MailServer
 from ekpanel.servers.secrets import decrypt_secret, encrypt_secret
-from tests.factories import make_imap_server
+from tests.factories import make_graph_server, make_imap_server
 
 OLD_KEY = Fernet.generate_key().decode()
 NEW_KEY = Fernet.generate_key().decode()
@@ -30,14 +30,7 @@ def servers_under_old_key(app):
     """An IMAP password and an Outlook client secret written under OLD_KEY; NEW_KEY then added in front."""
     app.config["SECRETS_KEY"] = OLD_KEY
     imap = make_imap_server(secret="haslo-imap")
-    graph = make_imap_server(
-        protocol="graph",
-        name="Outlook biura",
-        client_id="aaaaaaaa-0000-0000-0000-000000000001",
-        tenant="contoso.onmicrosoft.com",
-        mailbox_address="faktury@contoso.com",
-        secret="sekret-klienta",
-    )
+    graph = make_graph_server(secret="sekret-klienta")
     app.config["SECRETS_KEY"] = f"{NEW_KEY},{OLD_KEY}"
     return {imap.id: "haslo-imap", graph.id: "sekret-klienta"}
 

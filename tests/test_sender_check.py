@@ -15,9 +15,9 @@ from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
 from ekpanel.mail.authres import SenderCheck
-from tests.factories import make_user
+from tests.factories import make_dovecot_server, make_user
 from tests.support import messages as m
-from tests.support.mail_servers import new_box, server_for, year_folder
+from tests.support.mail_users import new_box
 
 OURS = "mx.biuro.test"
 GENUINE = (
@@ -66,7 +66,7 @@ def verdicts() -> dict[str, str | None]:
 
 def test_require_takes_only_the_confirmed_sender_and_leaves_the_rest_untouched(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     server.sender_policy, server.authserv_id = "require", OURS
     db.session.commit()
     uids = fill(box)
@@ -80,7 +80,7 @@ def test_require_takes_only_the_confirmed_sender_and_leaves_the_rest_untouched(s
         uid for subject, uid in uids.items() if subject != "potwierdzony"
     )
     assert all("\\Seen" not in message["flags"] for message in left)
-    assert len(box.user.list(year_folder(box))) == 1
+    assert len(box.user.list(box.year_folder())) == 1
     skipped = {d.subject: (d.reason, d.detail.polish()) for d in decisions(decision="skipped")}
     assert skipped == {
         "niepotwierdzony": (
@@ -94,7 +94,7 @@ def test_require_takes_only_the_confirmed_sender_and_leaves_the_rest_untouched(s
 
 def test_require_never_takes_the_forged_message_in_later_checks(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     server.sender_policy, server.authserv_id = "require", OURS
     db.session.commit()
     box.user.append("INBOX", stamped(SPOOFED, FORGED, subject="podrobiony"))
@@ -109,7 +109,7 @@ def test_require_never_takes_the_forged_message_in_later_checks(sqlite_app, dove
 
 def test_mark_takes_everything_the_whitelist_admits_each_document_with_its_verdict(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     server.authserv_id = OURS  # the policy is "mark" by default
     db.session.commit()
     fill(box)
@@ -142,7 +142,7 @@ def test_mark_takes_everything_the_whitelist_admits_each_document_with_its_verdi
 
 def test_off_takes_as_before_and_reads_no_verdict(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     server.sender_policy = "off"
     db.session.commit()
     fill(box)
@@ -156,7 +156,7 @@ def test_off_takes_as_before_and_reads_no_verdict(sqlite_app, dovecot):
 
 def test_a_server_that_adds_no_authentication_results_is_counted_so(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     box.user.append("INBOX", m.with_pdf())
     box.user.append("INBOX", m.with_pdf())
 
@@ -174,7 +174,7 @@ def test_the_header_is_fetched_only_with_the_structure_of_whitelisted_senders(
     from ekpanel.mail import imap_listing
 
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     server.authserv_id = OURS
     db.session.commit()
     box.user.append("INBOX", stamped(GENUINE, subject="od dostawcy"))
@@ -182,9 +182,9 @@ def test_the_header_is_fetched_only_with_the_structure_of_whitelisted_senders(
     fetched: list[tuple[list[int], list[str]]] = []
     original = imap_listing._fetch_items
 
-    def spy(session, uids, items):
+    def spy(session, uids, items, **options):
         fetched.append((list(uids), list(items)))
-        return original(session, uids, items)
+        return original(session, uids, items, **options)
 
     monkeypatch.setattr(imap_listing, "_fetch_items", spy)
 
@@ -198,7 +198,7 @@ def test_the_header_is_fetched_only_with_the_structure_of_whitelisted_senders(
 @pytest.mark.parametrize("subject", ["niepotwierdzony", "podrobiony"])
 def test_a_message_allowed_anyway_is_taken_by_the_next_check_once(sqlite_app, dovecot, subject):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     server.sender_policy, server.authserv_id = "require", OURS
     db.session.commit()
     fill(box)
@@ -219,7 +219,7 @@ def test_a_message_allowed_anyway_is_taken_by_the_next_check_once(sqlite_app, do
     ]
     db.session.refresh(exception)
     assert exception.used_at is not None and not exception.gone
-    assert len(box.user.list("INBOX")) == 2 and len(box.user.list(year_folder(box))) == 2
+    assert len(box.user.list("INBOX")) == 2 and len(box.user.list(box.year_folder())) == 2
     assert [d.decision for d in decisions(subject=subject)] == ["skipped", "taken"]
 
     third = run_check(server.id, trigger="cli")
@@ -229,7 +229,7 @@ def test_a_message_allowed_anyway_is_taken_by_the_next_check_once(sqlite_app, do
 
 def test_an_allowed_message_gone_from_its_folder_is_noted_and_nothing_breaks(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     server.sender_policy, server.authserv_id = "require", OURS
     db.session.commit()
     uid = box.user.append("INBOX", stamped(UNSIGNED, subject="usunięta"))
@@ -252,7 +252,7 @@ def test_an_allowed_message_gone_from_its_folder_is_noted_and_nothing_breaks(sql
 
 def test_leaving_require_meets_the_messages_it_kept_out_again(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     server.sender_policy, server.authserv_id = "require", OURS
     db.session.commit()
     fill(box)
@@ -270,7 +270,7 @@ def test_leaving_require_meets_the_messages_it_kept_out_again(sqlite_app, doveco
 
 def test_an_allowed_message_skipped_for_another_reason_spends_its_allowance(sqlite_app, dovecot):
     box = new_box(dovecot)
-    server = server_for(sqlite_app, box)
+    server = make_dovecot_server(box)
     server.sender_policy, server.authserv_id = "require", OURS
     db.session.commit()
     box.user.append("INBOX", stamped(SPOOFED, subject="niezgodny"))

@@ -15,9 +15,9 @@ from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
 from ekpanel.mail.authres import SenderCheck
-from tests.factories import make_user
+from tests.factories import make_graph_server, make_user
 from tests.support import messages as m
-from tests.support.ms_fixtures import MAILBOX, make_graph_server
+from tests.support.ms_fixtures import MAILBOX
 
 EXCHANGE_PASS = (
     "spf=pass (sender IP is 192.0.2.10) smtp.mailfrom=dostawca.pl; dkim=pass (signature was verified)"

@@ -13,15 +13,43 @@ from ekpanel.checks.models import SenderException
 from ekpanel.extensions import db
 from ekpanel.mail.authres import sender_verdict
 from ekpanel.servers.models import MailServer
-from tests.factories import PASSWORD, make_company, make_user
+from tests.factories import (
+    PASSWORD,
+    make_check,
+    make_company,
+    make_decision,
+    make_document,
+    make_imap_server,
+    make_user,
+)
 from tests.support import messages as m
-from tests.support.documents import make_check, make_decision, make_document
-from tests.test_servers import GRAPH_FORM, IMAP_FORM, new_url, only_server
-from tests.test_servers_folders import imap_server_at
+from tests.support.server_forms import GRAPH_FORM, IMAP_FORM
 
 OURS = "mx.biuro.test"
 PASS = f"{OURS}; dkim=pass header.d=dostawca.pl; dmarc=pass header.from=dostawca.pl"
 FAIL = f"{OURS}; dkim=none; spf=fail smtp.mailfrom=obcy.example; dmarc=fail header.from=dostawca.pl"
+
+
+def new_url(company):
+    return f"/settings/email/companies/{company.id}/servers/new"
+
+
+def only_server() -> MailServer:
+    return db.session.scalars(db.select(MailServer)).one()
+
+
+def imap_server_at(port: int, *, encryption="ssl", username="u@example.test", password="x") -> int:
+    server = make_imap_server(
+        None,
+        host="127.0.0.1",
+        port=port,
+        encryption=encryption,
+        username=username,
+        secret=password,
+        whitelist=["*@dostawca.pl"],
+        folders=["INBOX"],
+    )
+    return server.id
 
 
 @pytest.fixture
@@ -152,7 +180,7 @@ def test_the_dialog_proposes_the_authserv_id_on_top_of_most_new_messages(dovecot
 
 
 def test_the_dialog_says_when_the_server_adds_no_authentication_results(dovecot_admin, dovecot):
-    from tests.support.mail_servers import new_box
+    from tests.support.mail_users import new_box
 
     box = new_box(dovecot)
     box.user.append("INBOX", m.with_pdf())

@@ -15,48 +15,9 @@ from ekpanel.mail.vocabulary import ErrorCode
 from ekpanel.servers import routes
 from ekpanel.servers.models import MailServer
 from ekpanel.servers.secrets import decrypt_secret
-from tests.factories import make_company, make_user
-from tests.support.documents import make_check
-from tests.test_servers_operations import CLIENT, TENANT, graph_server, imap_server
-
-PASSWORD = "Zupe!nie-Tajne-Haslo-42"
-CLIENT_SECRET = "Qx8~abcdEFGHijklMNOPqrstUVWXyz0123456789"
-
-IMAP_FORM = {
-    "protocol": "imap",
-    "host": "imap.biuro.pl",
-    "port": "",
-    "encryption": "ssl",
-    "username": "faktury@biuro.pl",
-    "password": PASSWORD,
-    "whitelist": "Faktury@Dostawca.pl, *@helpoffice.pl; faktury@dostawca.pl",
-    "folders": "INBOX\nspam",
-    "active": "y",
-}
-GRAPH_FORM = {
-    "protocol": "graph",
-    "name": "Outlook biura",
-    "client_id": CLIENT,
-    "client_secret": CLIENT_SECRET,
-    "tenant": TENANT,
-    "mailbox_address": "faktury@contoso.com",
-    "secret_expires_on": "2028-11-24",
-    "whitelist": "*@dostawca.pl",
-    "folders": "INBOX",
-    "active": "y",
-}
-
-
-@pytest.fixture
-def admin_client(client, auth):
-    make_user("szef", admin=True)
-    auth.login("szef")
-    return client
-
-
-@pytest.fixture
-def company(app):
-    return make_company("Alfa")
+from tests.factories import make_check, make_company, make_graph_server, make_imap_server, make_user
+from tests.support.ms_account import CLIENT_ID, TENANT_ID
+from tests.support.server_forms import CLIENT_SECRET, GRAPH_FORM, IMAP_FORM, PASSWORD
 
 
 def new_url(company):
@@ -106,8 +67,8 @@ def test_admin_adds_an_outlook_server(admin_client, company):
     assert (server.protocol, server.name, server.client_id, server.tenant) == (
         "graph",
         "Outlook biura",
-        CLIENT,
-        TENANT,
+        CLIENT_ID,
+        TENANT_ID,
     )
     assert server.mailbox_address == "faktury@contoso.com"
     assert server.secret_expires_on == date(2028, 11, 24)
@@ -138,10 +99,10 @@ def test_new_server_dialog_has_the_labels_and_default_folders(admin_client, comp
         assert f">{option}</option>" in html
 
 
-def test_switching_protocol_swaps_in_the_outlook_fields(admin_client, company):
+def test_switching_protocol_swaps_in_the_outlook_fields(admin_client, company, htmx):
     response = admin_client.get(
         f"/settings/email/companies/{company.id}/servers/fields?protocol=graph",
-        headers={"HX-Request": "true"},
+        headers=htmx,
     )
     html = response.get_data(as_text=True)
     assert html.lstrip().startswith('<div id="protocol-fields"')
@@ -196,8 +157,8 @@ def test_switching_protocol_swaps_in_the_outlook_fields(admin_client, company):
         (GRAPH_FORM, {"secret_expires_on": "24.11.2028"}, "Podaj datę w postaci RRRR-MM-DD."),
     ],
 )
-def test_server_form_explains_what_is_wrong(admin_client, company, base, changes, message):
-    response = admin_client.post(new_url(company), data=base | changes, headers={"HX-Request": "true"})
+def test_server_form_explains_what_is_wrong(admin_client, company, base, changes, message, htmx):
+    response = admin_client.post(new_url(company), data=base | changes, headers=htmx)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert 'role="alert"' in html
@@ -218,10 +179,8 @@ def test_empty_whitelist_is_allowed_with_a_warning(admin_client, company):
     assert "Pusta biała lista: nic nie zostanie pobrane" in html  # on the server's row
 
 
-def test_invalid_form_keeps_what_was_typed_but_the_password(admin_client, company):
-    response = admin_client.post(
-        new_url(company), data=IMAP_FORM | {"host": ""}, headers={"HX-Request": "true"}
-    )
+def test_invalid_form_keeps_what_was_typed_but_the_password(admin_client, company, htmx):
+    response = admin_client.post(new_url(company), data=IMAP_FORM | {"host": ""}, headers=htmx)
     html = response.get_data(as_text=True)
     assert "faktury@biuro.pl" in html and "*@helpoffice.pl" in html
     # A secret never goes back to the browser: the field is empty, and says why.
@@ -230,22 +189,20 @@ def test_invalid_form_keeps_what_was_typed_but_the_password(admin_client, compan
     assert "Wpisane hasło nie zostało zapisane" in html
 
 
-def test_invalid_outlook_form_asks_for_the_client_secret_again(admin_client, company):
-    response = admin_client.post(
-        new_url(company), data=GRAPH_FORM | {"tenant": "contoso"}, headers={"HX-Request": "true"}
-    )
+def test_invalid_outlook_form_asks_for_the_client_secret_again(admin_client, company, htmx):
+    response = admin_client.post(new_url(company), data=GRAPH_FORM | {"tenant": "contoso"}, headers=htmx)
     html = response.get_data(as_text=True)
     assert CLIENT_SECRET not in html
     assert 'id="client_secret" name="client_secret" type="password" value=""' in html
     assert "Wpisany klucz nie został zapisany" in html
 
 
-def test_no_note_about_the_secret_when_none_was_typed(admin_client, company):
-    server = imap_server(company)
+def test_no_note_about_the_secret_when_none_was_typed(admin_client, company, htmx):
+    server = make_imap_server(company)
     response = admin_client.post(
         f"/settings/email/servers/{server.id}/edit",
         data=IMAP_FORM | {"password": "", "host": ""},
-        headers={"HX-Request": "true"},
+        headers=htmx,
     )
     html = response.get_data(as_text=True)
     assert "To pole jest wymagane." in html  # the host
@@ -261,21 +218,17 @@ def test_whitelist_accepts_recipients_pasted_from_a_mail_client(admin_client, co
 # --- secrets ----------------------------------------------------------------------------------
 
 
-def test_secret_is_never_rendered_back(admin_client, company):
+def test_secret_is_never_rendered_back(admin_client, company, htmx):
     responses = [admin_client.post(new_url(company), data=IMAP_FORM, follow_redirects=True)]
     server = only_server()
     responses.append(admin_client.get(f"/settings/email/servers/{server.id}/edit"))
-    responses.append(
-        admin_client.get(f"/settings/email/servers/{server.id}/edit", headers={"HX-Request": "true"})
-    )
+    responses.append(admin_client.get(f"/settings/email/servers/{server.id}/edit", headers=htmx))
     responses.append(admin_client.get(f"/settings/email/companies/{company.id}"))
     # Saving in the dialog leaves it open for editing: with what was saved, not the typed secret.
     responses.append(
-        admin_client.post(
-            f"/settings/email/servers/{server.id}/edit", data=IMAP_FORM, headers={"HX-Request": "true"}
-        )
+        admin_client.post(f"/settings/email/servers/{server.id}/edit", data=IMAP_FORM, headers=htmx)
     )
-    responses.append(admin_client.post(new_url(company), data=IMAP_FORM, headers={"HX-Request": "true"}))
+    responses.append(admin_client.post(new_url(company), data=IMAP_FORM, headers=htmx))
     for response in responses:
         html = response.get_data(as_text=True)
         assert PASSWORD not in html
@@ -285,14 +238,14 @@ def test_secret_is_never_rendered_back(admin_client, company):
 
 
 def test_outlook_edit_page_does_not_show_the_stored_client_secret(admin_client, company):
-    server = graph_server(company)
+    server = make_graph_server(company)
     html = admin_client.get(f"/settings/email/servers/{server.id}/edit").get_data(as_text=True)
     assert 'name="client_secret"' in html
     assert 'id="client_secret" name="client_secret" type="password" value=""' in html
     assert decrypt_secret(server.secret_encrypted) not in html
 
 
-@pytest.mark.parametrize("make_server", [imap_server, graph_server])
+@pytest.mark.parametrize("make_server", [make_imap_server, make_graph_server])
 def test_server_folder_list_section_has_the_name_of_the_help_page(admin_client, company, make_server):
     server = make_server(company)
     html = admin_client.get(f"/settings/email/servers/{server.id}/edit").get_data(as_text=True)
@@ -322,13 +275,13 @@ def test_typed_secret_on_edit_replaces_the_stored_one(admin_client, company):
     assert decrypt_secret(server.secret_encrypted) == "nowe-haslo"
 
 
-def test_changing_protocol_asks_for_the_new_secret(admin_client, company):
+def test_changing_protocol_asks_for_the_new_secret(admin_client, company, htmx):
     admin_client.post(new_url(company), data=IMAP_FORM)
     server = only_server()
     response = admin_client.post(
         f"/settings/email/servers/{server.id}/edit",
         data=GRAPH_FORM | {"client_secret": ""},
-        headers={"HX-Request": "true"},
+        headers=htmx,
     )
     assert "To pole jest wymagane." in response.get_data(as_text=True)
     db.session.refresh(server)
@@ -363,7 +316,7 @@ def test_database_file_holds_no_secret_in_plain_text(sqlite_app):
 
 
 def test_saving_warns_about_another_company_on_the_same_mailbox(admin_client, company):
-    imap_server(make_company("Beta sp. z o.o."), whitelist=["*@dostawca.pl"], folders=["INBOX"])
+    make_imap_server(make_company("Beta sp. z o.o."), whitelist=["*@dostawca.pl"], folders=["INBOX"])
     response = admin_client.post(new_url(company), data=IMAP_FORM, follow_redirects=True)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -372,12 +325,12 @@ def test_saving_warns_about_another_company_on_the_same_mailbox(admin_client, co
     assert db.session.scalar(db.select(db.func.count(MailServer.id))) == 2  # saved anyway
 
 
-def test_enabling_a_server_warns_about_a_collision_that_arose_while_it_was_off(admin_client, company):
-    mine = imap_server(company, whitelist=["faktury@dostawca.pl"], folders=["INBOX"], active=False)
-    imap_server(make_company("Beta sp. z o.o."), whitelist=["*@dostawca.pl"], folders=["INBOX"])
+def test_enabling_a_server_warns_about_a_collision_that_arose_while_it_was_off(admin_client, company, htmx):
+    mine = make_imap_server(company, whitelist=["faktury@dostawca.pl"], folders=["INBOX"], active=False)
+    make_imap_server(make_company("Beta sp. z o.o."), whitelist=["*@dostawca.pl"], folders=["INBOX"])
     url = f"/settings/email/servers/{mine.id}/active"
 
-    response = admin_client.post(url, headers={"HX-Request": "true"})
+    response = admin_client.post(url, headers=htmx)
     html = response.get_data(as_text=True)
     assert response.headers["HX-Retarget"] == "#company-panel"  # the panel, where messages show
     assert "Uwaga: firma Beta sp. z o.o. ma serwer" in html
@@ -385,13 +338,13 @@ def test_enabling_a_server_warns_about_a_collision_that_arose_while_it_was_off(a
     db.session.refresh(mine)
     assert mine.active is True  # enabled anyway
 
-    response = admin_client.post(url, headers={"HX-Request": "true"})  # disabling warns of nothing
+    response = admin_client.post(url, headers=htmx)  # disabling warns of nothing
     assert "HX-Retarget" not in response.headers
     assert "Uwaga: firma" not in response.get_data(as_text=True)
 
 
 def test_no_collision_warning_for_a_different_mailbox(admin_client, company):
-    imap_server(make_company("Beta"), user="kadry@biuro.pl", whitelist=["*@dostawca.pl"])
+    make_imap_server(make_company("Beta"), username="kadry@biuro.pl", whitelist=["*@dostawca.pl"])
     html = admin_client.post(new_url(company), data=IMAP_FORM, follow_redirects=True).get_data(as_text=True)
     assert "Uwaga: firma" not in html
 
@@ -400,8 +353,8 @@ def test_no_collision_warning_for_a_different_mailbox(admin_client, company):
 
 
 def test_rows_show_protocol_state_next_check_and_warnings(admin_client, company, app):
-    imap_server(company, whitelist=["*@x.pl"])
-    graph_server(company, whitelist=["*@x.pl"], secret_expires_on=date.today() + timedelta(days=10))
+    make_imap_server(company, whitelist=["*@x.pl"])
+    make_graph_server(company, whitelist=["*@x.pl"], secret_expires_on=date.today() + timedelta(days=10))
     html = admin_client.get(f"/settings/email/companies/{company.id}").get_data(as_text=True)
     assert ">IMAP</td>" in html and ">API Outlook 365</td>" in html
     assert "jeszcze nie sprawdzano" in html
@@ -415,7 +368,7 @@ def test_rows_show_protocol_state_next_check_and_warnings(admin_client, company,
 
 def test_company_list_warns_about_an_expiring_secret(admin_client, company):
     other = make_company("Beta")
-    graph_server(company, whitelist=["*@x.pl"], secret_expires_on=date.today() - timedelta(days=1))
+    make_graph_server(company, whitelist=["*@x.pl"], secret_expires_on=date.today() - timedelta(days=1))
     html = admin_client.get(f"/settings/email/companies/{other.id}").get_data(as_text=True)
     assert f'data-company-warnings="{company.id}"' in html
     assert "klucz wygasł" in html
@@ -424,10 +377,10 @@ def test_company_list_warns_about_an_expiring_secret(admin_client, company):
 
 def test_company_list_says_which_company_has_a_mailbox_that_stopped_working(admin_client, company):
     other = make_company("Beta")
-    down = imap_server(company, whitelist=["*@x.pl"])
+    down = make_imap_server(company, whitelist=["*@x.pl"])
     make_check(down, started_at=datetime(2026, 11, 21, 4, 0))
     make_check(down, started_at=datetime(2026, 11, 22, 4, 0), outcome="failed")
-    fine = imap_server(other, whitelist=["*@x.pl"], user="kadry@biuro.pl")
+    fine = make_imap_server(other, whitelist=["*@x.pl"], username="kadry@biuro.pl")
     make_check(fine, started_at=datetime(2026, 11, 22, 4, 0))
 
     html = admin_client.get(f"/settings/email/companies/{other.id}").get_data(as_text=True)
@@ -436,10 +389,8 @@ def test_company_list_says_which_company_has_a_mailbox_that_stopped_working(admi
     assert f'data-company-warnings="{other.id}"' not in html
 
 
-def test_saving_in_the_dialog_refreshes_the_company_list_too(admin_client, company):
-    response = admin_client.post(
-        new_url(company), data=IMAP_FORM | {"whitelist": ""}, headers={"HX-Request": "true"}
-    )
+def test_saving_in_the_dialog_refreshes_the_company_list_too(admin_client, company, htmx):
+    response = admin_client.post(new_url(company), data=IMAP_FORM | {"whitelist": ""}, headers=htmx)
     html = response.get_data(as_text=True)
     assert response.headers["HX-Retarget"] == "#company-panel"
     assert response.headers["HX-Push-Url"] == f"/settings/email/servers/{only_server().id}/edit"
@@ -447,20 +398,18 @@ def test_saving_in_the_dialog_refreshes_the_company_list_too(admin_client, compa
     assert f'data-company-warnings="{company.id}"' in html
 
 
-def test_message_after_saving_in_the_dialog_is_shown_in_the_dialog(admin_client, company):
+def test_message_after_saving_in_the_dialog_is_shown_in_the_dialog(admin_client, company, htmx):
     """The dialog stays open for editing and is modal: a message behind it would go unseen."""
-    response = admin_client.post(new_url(company), data=IMAP_FORM, headers={"HX-Request": "true"})
+    response = admin_client.post(new_url(company), data=IMAP_FORM, headers=htmx)
     html = response.get_data(as_text=True)
     assert html.count("Dodano serwer faktury@biuro.pl (imap.biuro.pl).") == 1
     dialog = html[html.index('id="server-dialog"') : html.index("</dialog>")]
     assert "Dodano serwer faktury@biuro.pl (imap.biuro.pl)." in dialog
 
 
-def test_message_after_deleting_is_shown_above_the_rows(admin_client, company):
-    server = imap_server(company)
-    response = admin_client.post(
-        f"/settings/email/servers/{server.id}/delete", headers={"HX-Request": "true"}
-    )
+def test_message_after_deleting_is_shown_above_the_rows(admin_client, company, htmx):
+    server = make_imap_server(company)
+    response = admin_client.post(f"/settings/email/servers/{server.id}/delete", headers=htmx)
     html = response.get_data(as_text=True)
     assert html.index("Usunięto serwer faktury@biuro.pl (imap.biuro.pl).") < html.index('id="server-rows"')
 
@@ -468,7 +417,7 @@ def test_message_after_deleting_is_shown_above_the_rows(admin_client, company):
 def test_row_shows_the_last_check_and_its_outcome(admin_client, company):
     from ekpanel.checks.models import Check
 
-    server = imap_server(company, whitelist=["*@x.pl"])
+    server = make_imap_server(company, whitelist=["*@x.pl"])
     db.session.add(
         Check(server_id=server.id, trigger="schedule", outcome="failed", error_note={"text": "Błędne hasło."})
     )
@@ -486,7 +435,7 @@ def server_row(html: str, server) -> str:
 def test_failed_check_shows_its_reason_instead_of_zero_counts(admin_client, company):
     from ekpanel.checks.models import Check
 
-    server = imap_server(company, whitelist=["*@x.pl"])
+    server = make_imap_server(company, whitelist=["*@x.pl"])
     reason = "Nie udało się połączyć z serwerem imap.biuro.pl: " + "przekroczono czas oczekiwania " * 8
     db.session.add(
         Check(server_id=server.id, trigger="schedule", outcome="failed", error_note={"text": reason})
@@ -512,7 +461,7 @@ def test_failed_check_shows_its_reason_instead_of_zero_counts(admin_client, comp
 def test_row_of_a_server_that_works_has_counts_and_no_failing_warning(admin_client, company):
     from ekpanel.checks.models import Check
 
-    server = imap_server(company, whitelist=["*@x.pl"])
+    server = make_imap_server(company, whitelist=["*@x.pl"])
     db.session.add(Check(server_id=server.id, trigger="schedule", outcome="ok", taken=2, skipped_sender=3))
     db.session.commit()
     row = server_row(
@@ -525,7 +474,7 @@ def test_row_of_a_server_that_works_has_counts_and_no_failing_warning(admin_clie
 def test_row_says_since_when_a_server_keeps_failing(admin_client, company):
     from ekpanel.checks.models import Check
 
-    server = imap_server(company, whitelist=["*@x.pl"])
+    server = make_imap_server(company, whitelist=["*@x.pl"])
     starts = [datetime(2026, 11, 20, 4, 0), datetime(2026, 11, 21, 4, 0), datetime(2026, 11, 22, 4, 0)]
     for started, outcome in zip(starts, ["ok", "failed", "failed"], strict=True):
         db.session.add(Check(server_id=server.id, trigger="schedule", outcome=outcome, started_at=started))
@@ -537,11 +486,9 @@ def test_row_says_since_when_a_server_keeps_failing(admin_client, company):
 # --- enable, disable, delete ------------------------------------------------------------------
 
 
-def test_disable_and_enable_a_server(admin_client, company):
-    server = imap_server(company)
-    response = admin_client.post(
-        f"/settings/email/servers/{server.id}/active", headers={"HX-Request": "true"}
-    )
+def test_disable_and_enable_a_server(admin_client, company, htmx):
+    server = make_imap_server(company)
+    response = admin_client.post(f"/settings/email/servers/{server.id}/active", headers=htmx)
     assert response.get_data(as_text=True).lstrip().startswith(f'<tr id="server-{server.id}"')
     db.session.refresh(server)
     assert server.active is False
@@ -550,15 +497,13 @@ def test_disable_and_enable_a_server(admin_client, company):
     assert server.active is True
 
 
-def test_delete_asks_first_then_deletes(admin_client, company):
-    server = imap_server(company)
+def test_delete_asks_first_then_deletes(admin_client, company, htmx):
+    server = make_imap_server(company)
     confirm = admin_client.get(f"/settings/email/servers/{server.id}/delete").get_data(as_text=True)
     assert "Dokumenty już z niego pobrane pozostaną" in confirm
     assert db.session.get(MailServer, server.id) is not None
 
-    response = admin_client.post(
-        f"/settings/email/servers/{server.id}/delete", headers={"HX-Request": "true"}
-    )
+    response = admin_client.post(f"/settings/email/servers/{server.id}/delete", headers=htmx)
     assert response.headers["HX-Retarget"] == "#company-panel"
     assert db.session.scalars(db.select(MailServer)).all() == []
 
@@ -566,8 +511,8 @@ def test_delete_asks_first_then_deletes(admin_client, company):
 # --- the folders on the server ----------------------------------------------------------------
 
 
-def test_folder_list_shows_folders_with_polish_names(admin_client, company, monkeypatch):
-    server = imap_server(company)
+def test_folder_list_shows_folders_with_polish_names(admin_client, company, monkeypatch, htmx):
+    server = make_imap_server(company)
     folders = [
         RemoteFolder("INBOX", "INBOX", "/"),
         RemoteFolder(
@@ -575,9 +520,7 @@ def test_folder_list_shows_folders_with_polish_names(admin_client, company, monk
         ),
     ]
     monkeypatch.setattr(routes, "list_folders", lambda s, settings: folders)
-    response = admin_client.get(
-        f"/settings/email/servers/{server.id}/remote-folders", headers={"HX-Request": "true"}
-    )
+    response = admin_client.get(f"/settings/email/servers/{server.id}/remote-folders", headers=htmx)
     html = response.get_data(as_text=True)
     assert "INBOX.Wiadomości-śmieci" in html
     assert 'value="INBOX.Wiadomości-śmieci"' in html
@@ -585,7 +528,7 @@ def test_folder_list_shows_folders_with_polish_names(admin_client, company, monk
 
 
 def test_folder_list_is_asked_for_with_a_fifteen_second_limit(admin_client, company, monkeypatch):
-    server = imap_server(company)
+    server = make_imap_server(company)
     seen = {}
     monkeypatch.setattr(
         routes, "list_folders", lambda s, settings: seen.setdefault("settings", settings) and []
@@ -594,29 +537,27 @@ def test_folder_list_is_asked_for_with_a_fifteen_second_limit(admin_client, comp
     assert seen["settings"].imap_timeout == 15
 
 
-def test_folder_list_failure_shows_the_classified_message(admin_client, company, monkeypatch):
-    server = imap_server(company)
+def test_folder_list_failure_shows_the_classified_message(admin_client, company, monkeypatch, htmx):
+    server = make_imap_server(company)
 
     def refuse(server, settings):
         raise MailboxError(ErrorCode.AUTH_FAILED, note(Text.IMAP_AUTH_FAILED), detail="NO [AUTH]")
 
     monkeypatch.setattr(routes, "list_folders", refuse)
-    html = admin_client.get(
-        f"/settings/email/servers/{server.id}/remote-folders", headers={"HX-Request": "true"}
-    ).get_data(as_text=True)
+    html = admin_client.get(f"/settings/email/servers/{server.id}/remote-folders", headers=htmx).get_data(
+        as_text=True
+    )
     assert 'role="alert">Serwer odrzucił nazwę użytkownika lub hasło.</div>' in html
 
 
-def test_unexpected_folder_list_failure_is_logged_not_shown(admin_client, company, monkeypatch, caplog):
-    server = imap_server(company)
+def test_unexpected_folder_list_failure_is_logged_not_shown(admin_client, company, monkeypatch, caplog, htmx):
+    server = make_imap_server(company)
 
     def explode(server, settings):
         raise RuntimeError("internal detail /srv/secret/path")
 
     monkeypatch.setattr(routes, "list_folders", explode)
-    response = admin_client.get(
-        f"/settings/email/servers/{server.id}/remote-folders", headers={"HX-Request": "true"}
-    )
+    response = admin_client.get(f"/settings/email/servers/{server.id}/remote-folders", headers=htmx)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Nie udało się pobrać listy folderów z powodu nieoczekiwanego błędu." in html
@@ -624,12 +565,12 @@ def test_unexpected_folder_list_failure_is_logged_not_shown(admin_client, compan
     assert "internal detail" in caplog.text
 
 
-def test_adding_a_folder_from_the_list_updates_the_field_as_typed(admin_client, company):
-    server = imap_server(company)
+def test_adding_a_folder_from_the_list_updates_the_field_as_typed(admin_client, company, htmx):
+    server = make_imap_server(company)
     response = admin_client.post(
         f"/settings/email/servers/{server.id}/folders-field",
         data={"folders": "INBOX\nspam\nRęcznie", "add": "INBOX.Wiadomości-śmieci"},
-        headers={"HX-Request": "true"},
+        headers=htmx,
     )
     html = response.get_data(as_text=True)
     assert 'id="field-folders"' in html
@@ -647,23 +588,23 @@ def start_consent(client, server):
 
 def test_consent_sends_the_browser_to_microsoft(admin_client, company, app):
     app.config["MS_LOGIN_URL"] = "https://login.example.test"
-    server = graph_server(company)
+    server = make_graph_server(company)
     target, query = start_consent(admin_client, server)
     assert (
         f"{target.scheme}://{target.netloc}{target.path}"
-        == f"https://login.example.test/{TENANT}/adminconsent"
+        == f"https://login.example.test/{TENANT_ID}/adminconsent"
     )
-    assert query["client_id"] == [CLIENT]
+    assert query["client_id"] == [CLIENT_ID]
     assert query["redirect_uri"] == ["http://localhost/settings/email/consent/callback"]
     assert len(query["state"][0]) >= 32
 
 
 def test_consent_callback_records_when_and_by_whom(admin_client, company):
-    server = graph_server(company)
+    server = make_graph_server(company)
     _, query = start_consent(admin_client, server)
     response = admin_client.get(
         "/settings/email/consent/callback",
-        query_string={"admin_consent": "True", "tenant": TENANT, "state": query["state"][0]},
+        query_string={"admin_consent": "True", "tenant": TENANT_ID, "state": query["state"][0]},
         follow_redirects=True,
     )
     db.session.refresh(server)
@@ -674,11 +615,11 @@ def test_consent_callback_records_when_and_by_whom(admin_client, company):
 
 @pytest.mark.parametrize("state", ["", "forged-state-value"])
 def test_consent_callback_refuses_a_forged_state(admin_client, company, state):
-    server = graph_server(company)
+    server = make_graph_server(company)
     start_consent(admin_client, server)
     response = admin_client.get(
         "/settings/email/consent/callback",
-        query_string={"admin_consent": "True", "tenant": TENANT, "state": state},
+        query_string={"admin_consent": "True", "tenant": TENANT_ID, "state": state},
     )
     assert response.status_code == 400
     assert "Nieprawidłowy lub już wykorzystany parametr state" in response.get_data(as_text=True)
@@ -687,9 +628,9 @@ def test_consent_callback_refuses_a_forged_state(admin_client, company, state):
 
 
 def test_consent_state_cannot_be_replayed(admin_client, company):
-    server = graph_server(company)
+    server = make_graph_server(company)
     _, query = start_consent(admin_client, server)
-    args = {"admin_consent": "True", "tenant": TENANT, "state": query["state"][0]}
+    args = {"admin_consent": "True", "tenant": TENANT_ID, "state": query["state"][0]}
     assert admin_client.get("/settings/email/consent/callback", query_string=args).status_code == 302
     server.consent_granted_at = None
     db.session.commit()
@@ -701,20 +642,20 @@ def test_consent_state_cannot_be_replayed(admin_client, company):
 
 
 def test_consent_state_of_another_session_is_refused(app, admin_client, company):
-    server = graph_server(company)
+    server = make_graph_server(company)
     _, query = start_consent(admin_client, server)
     other = app.test_client()
     make_user("drugi", admin=True)
     other.post("/login", data={"login": "drugi", "password": "haslo-testowe-1"})
     response = other.get(
         "/settings/email/consent/callback",
-        query_string={"admin_consent": "True", "tenant": TENANT, "state": query["state"][0]},
+        query_string={"admin_consent": "True", "tenant": TENANT_ID, "state": query["state"][0]},
     )
     assert response.status_code == 400
 
 
 def test_consent_refusal_shows_microsofts_error(admin_client, company):
-    server = graph_server(company)
+    server = make_graph_server(company)
     _, query = start_consent(admin_client, server)
     response = admin_client.get(
         "/settings/email/consent/callback",
@@ -732,7 +673,7 @@ def test_consent_refusal_shows_microsofts_error(admin_client, company):
 
 
 def test_consent_is_only_for_outlook_servers(admin_client, company):
-    server = imap_server(company)
+    server = make_imap_server(company)
     assert admin_client.post(f"/settings/email/servers/{server.id}/consent").status_code == 404
 
 
@@ -756,7 +697,7 @@ OPERATOR_URLS = [
 
 @pytest.mark.parametrize(("method", "url"), OPERATOR_URLS)
 def test_operators_may_not_configure_servers(client, auth, company, method, url):
-    server = graph_server(company)
+    server = make_graph_server(company)
     make_user("anna", companies=[company], can_refresh=True)
     auth.login("anna")
     response = getattr(client, method)(url.format(company=company.id, server=server.id), data=GRAPH_FORM)
@@ -767,7 +708,7 @@ def test_operators_may_not_configure_servers(client, auth, company, method, url)
 
 @pytest.mark.parametrize(("method", "url"), OPERATOR_URLS)
 def test_anonymous_visitors_are_sent_to_log_in(client, company, method, url):
-    server = graph_server(company)
+    server = make_graph_server(company)
     response = getattr(client, method)(url.format(company=company.id, server=server.id))
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]

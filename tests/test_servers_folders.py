@@ -5,36 +5,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from ekpanel.extensions import db
 from ekpanel.servers import routes
-from ekpanel.servers.operations import ServerValues, save_server
-from tests.factories import PASSWORD, make_company, make_user
+from tests.factories import make_graph_server, make_imap_server
+from tests.support.ms_account import CLIENT_ID, CLIENT_SECRET, MAILBOX, TENANT_ID
 from tests.support.ms_emulator import MsEmulator
 from tests.support.ports import free_port
 
 
 @pytest.fixture
-def admin(sqlite_app):
-    client = sqlite_app.test_client()
-    make_user("szef", admin=True)
-    client.post("/login", data={"login": "szef", "password": PASSWORD})
-    return client
-
-
-def imap_server_at(port: int, *, encryption="ssl", username="u@example.test", password="x") -> int:
-    values = ServerValues(
-        protocol="imap",
-        host="127.0.0.1",
-        port=port,
-        encryption=encryption,
-        username=username,
-        secret=password,
-        whitelist=["*@dostawca.pl"],
-        folders=["INBOX"],
-    )
-    server = save_server(None, make_company(), values)
-    db.session.commit()
-    return server.id
+def client(sqlite_app):
+    """The subject here is the mail protocol, not the database: SQLite only."""
+    return sqlite_app.test_client()
 
 
 def folder_list(client, server_id: int) -> str:
@@ -54,12 +35,14 @@ def silent_server() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
-def test_real_server_lists_its_folders_with_polish_names(admin, sqlite_app, dovecot, mail_user):
+def test_real_server_lists_its_folders_with_polish_names(admin_client, sqlite_app, dovecot, mail_user):
     sqlite_app.config["CA_BUNDLE"] = str(dovecot.ca_path)
     dovecot.create_folder(mail_user.login, mail_user.password, "Faktury/Wiadomości-śmieci")
-    server_id = imap_server_at(dovecot.imaps_port, username=mail_user.login, password=mail_user.password)
+    server_id = make_imap_server(
+        host="127.0.0.1", port=dovecot.imaps_port, username=mail_user.login, secret=mail_user.password
+    ).id
 
-    html = folder_list(admin, server_id)
+    html = folder_list(admin_client, server_id)
 
     assert 'role="alert"' not in html
     for name in ("INBOX", "Junk", "Faktury/Wiadomości-śmieci"):
@@ -67,37 +50,34 @@ def test_real_server_lists_its_folders_with_polish_names(admin, sqlite_app, dove
     assert "\\Junk" in html  # the SPECIAL-USE flag is shown
 
 
-def test_untrusted_certificate_is_explained(admin, dovecot, mail_user):
-    server_id = imap_server_at(dovecot.imaps_port, username=mail_user.login, password=mail_user.password)
-    html = folder_list(admin, server_id)
+def test_untrusted_certificate_is_explained(admin_client, dovecot, mail_user):
+    server_id = make_imap_server(
+        host="127.0.0.1", port=dovecot.imaps_port, username=mail_user.login, secret=mail_user.password
+    ).id
+    html = folder_list(admin_client, server_id)
     assert 'role="alert">Certyfikat' in html
 
 
-def test_refused_connection_is_explained(admin):
-    server_id = imap_server_at(free_port("127.0.0.1"))
-    html = folder_list(admin, server_id)
+def test_refused_connection_is_explained(admin_client):
+    server_id = make_imap_server(host="127.0.0.1", port=free_port("127.0.0.1")).id
+    html = folder_list(admin_client, server_id)
     assert "nie przyjmuje połączeń na porcie" in html
 
 
-def test_silent_server_hits_the_folder_list_time_limit(admin, silent_server, monkeypatch):
+def test_silent_server_hits_the_folder_list_time_limit(admin_client, silent_server, monkeypatch):
     monkeypatch.setattr(routes, "FOLDER_LIST_TIMEOUT", 0.5)
-    server_id = imap_server_at(silent_server)
-    html = folder_list(admin, server_id)
+    server_id = make_imap_server(host="127.0.0.1", port=silent_server).id
+    html = folder_list(admin_client, server_id)
     assert "nie odpowiedział w ciągu 0.5 s" in html
 
 
 # --- Outlook 365, against the emulator -----------------------------------------------------------
 
-TENANT = "11111111-2222-3333-4444-555555555555"
-CLIENT = "aaaaaaaa-0000-0000-0000-000000000001"
-SECRET = "Qx8~emulator-secret-value"
-MAILBOX = "faktury@contoso.com"
-
 
 @pytest.fixture
 def ms_emulator(sqlite_app) -> Iterator[MsEmulator]:
     with MsEmulator() as emulator:
-        emulator.add_tenant(TENANT, domain="contoso.onmicrosoft.com")
+        emulator.add_tenant(TENANT_ID, domain="contoso.onmicrosoft.com")
         emulator.add_mailbox(MAILBOX)
         emulator.add_folder(MAILBOX, "Faktury zakupowe", parent="inbox")
         sqlite_app.config.update(
@@ -107,25 +87,9 @@ def ms_emulator(sqlite_app) -> Iterator[MsEmulator]:
         assert emulator.errors == []
 
 
-def outlook_server(*, tenant=TENANT, client_id=CLIENT, secret=SECRET) -> int:
-    values = ServerValues(
-        protocol="graph",
-        name="Outlook",
-        client_id=client_id,
-        tenant=tenant,
-        mailbox_address=MAILBOX,
-        secret=secret,
-        whitelist=["*@dostawca.pl"],
-        folders=["INBOX"],
-    )
-    server = save_server(None, make_company(), values)
-    db.session.commit()
-    return server.id
-
-
-def test_outlook_server_lists_folders_with_their_children(admin, ms_emulator):
-    ms_emulator.add_app(CLIENT, SECRET, TENANT)
-    html = folder_list(admin, outlook_server())
+def test_outlook_server_lists_folders_with_their_children(admin_client, ms_emulator):
+    ms_emulator.add_app(CLIENT_ID, CLIENT_SECRET, TENANT_ID)
+    html = folder_list(admin_client, make_graph_server().id)
     assert 'role="alert"' not in html
     assert "Junk Email" in html
     assert "Faktury zakupowe" in html  # a child of Inbox
@@ -141,8 +105,8 @@ def test_outlook_server_lists_folders_with_their_children(admin, ms_emulator):
         ({"consented": False}, {}, "nie udzielił zgody"),
     ],
 )
-def test_outlook_failures_are_classified(admin, ms_emulator, arrange, server, message):
-    ms_emulator.add_app(CLIENT, SECRET, TENANT, **arrange)
-    html = folder_list(admin, outlook_server(**server))
+def test_outlook_failures_are_classified(admin_client, ms_emulator, arrange, server, message):
+    ms_emulator.add_app(CLIENT_ID, CLIENT_SECRET, TENANT_ID, **arrange)
+    html = folder_list(admin_client, make_graph_server(**server).id)
     assert 'role="alert"' in html
     assert message in html

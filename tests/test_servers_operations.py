@@ -17,47 +17,7 @@ from ekpanel.servers.operations import (
     save_server,
     server_warnings,
 )
-from tests.factories import make_company
-
-TENANT = "11111111-2222-3333-4444-555555555555"
-CLIENT = "aaaaaaaa-0000-0000-0000-000000000001"
-
-
-def imap_server(
-    company, *, host="imap.biuro.pl", user="faktury@biuro.pl", whitelist=(), folders=("INBOX",), **kw
-):
-    values = ServerValues(
-        protocol="imap",
-        host=host,
-        port=993,
-        encryption="ssl",
-        username=user,
-        secret="tajne-haslo",
-        whitelist=list(whitelist),
-        folders=list(folders),
-        **kw,
-    )
-    server = save_server(None, company, values)
-    db.session.commit()
-    return server
-
-
-def graph_server(company, *, mailbox="faktury@contoso.com", whitelist=(), folders=("INBOX",), **kw):
-    values = ServerValues(
-        protocol="graph",
-        name="Outlook biura",
-        client_id=CLIENT,
-        tenant=TENANT,
-        mailbox_address=mailbox,
-        secret="klucz-sekretny",
-        whitelist=list(whitelist),
-        folders=list(folders),
-        **kw,
-    )
-    server = save_server(None, company, values)
-    db.session.commit()
-    return server
-
+from tests.factories import make_company, make_graph_server, make_imap_server
 
 # --- field parsing ----------------------------------------------------------------------------
 
@@ -80,7 +40,7 @@ def test_application_id_must_be_a_guid(value, valid):
 @pytest.mark.parametrize(
     ("value", "valid"),
     [
-        (TENANT, True),
+        ("11111111-2222-3333-4444-555555555555", True),
         ("contoso.onmicrosoft.com", True),
         ("biuro-rachunkowe.pl", True),
         ("contoso", False),
@@ -112,8 +72,8 @@ def test_adding_a_folder_appends_it_once():
 
 def test_collision_names_the_other_company_and_the_overlapping_entries(app):
     ours, theirs = make_company("Alfa"), make_company("Beta")
-    other = imap_server(theirs, whitelist=["*@dostawca.pl"], folders=["INBOX", "spam"])
-    mine = imap_server(ours, whitelist=["faktury@dostawca.pl", "jan@inny.pl"], folders=["inbox"])
+    other = make_imap_server(theirs, whitelist=["*@dostawca.pl"], folders=["INBOX", "spam"])
+    mine = make_imap_server(ours, whitelist=["faktury@dostawca.pl", "jan@inny.pl"], folders=["inbox"])
 
     [collision] = find_collisions(mine)
 
@@ -124,14 +84,16 @@ def test_collision_names_the_other_company_and_the_overlapping_entries(app):
 
 
 def test_same_host_and_user_match_whatever_their_case(app):
-    imap_server(make_company("Beta"), host="IMAP.biuro.pl", user="Faktury@Biuro.pl", whitelist=["*@x.pl"])
-    mine = imap_server(make_company("Alfa"), whitelist=["a@x.pl"])
+    make_imap_server(
+        make_company("Beta"), host="IMAP.biuro.pl", username="Faktury@Biuro.pl", whitelist=["*@x.pl"]
+    )
+    mine = make_imap_server(make_company("Alfa"), whitelist=["a@x.pl"])
     assert len(find_collisions(mine)) == 1
 
 
 def test_spam_and_junk_count_as_the_same_folder(app):
-    imap_server(make_company("Beta"), whitelist=["*@x.pl"], folders=["Junk"])
-    mine = imap_server(make_company("Alfa"), whitelist=["a@x.pl"], folders=["spam"])
+    make_imap_server(make_company("Beta"), whitelist=["*@x.pl"], folders=["Junk"])
+    mine = make_imap_server(make_company("Alfa"), whitelist=["a@x.pl"], folders=["spam"])
     assert len(find_collisions(mine)) == 1
 
 
@@ -139,7 +101,7 @@ def test_spam_and_junk_count_as_the_same_folder(app):
     ("their_server", "their_whitelist", "their_folders"),
     [
         ({"host": "imap.inny.pl"}, ["*@x.pl"], ["INBOX"]),  # another mailbox
-        ({"user": "kadry@biuro.pl"}, ["*@x.pl"], ["INBOX"]),  # another user on the same host
+        ({"username": "kadry@biuro.pl"}, ["*@x.pl"], ["INBOX"]),  # another user on the same host
         ({}, ["*@y.pl"], ["INBOX"]),  # no common sender
         ({}, ["*@x.pl"], ["Faktury"]),  # no common folder
         ({}, [], ["INBOX"]),  # they take nothing
@@ -148,28 +110,32 @@ def test_spam_and_junk_count_as_the_same_folder(app):
 def test_no_collision_without_same_mailbox_folder_and_sender(
     app, their_server, their_whitelist, their_folders
 ):
-    imap_server(make_company("Beta"), whitelist=their_whitelist, folders=their_folders, **their_server)
-    mine = imap_server(make_company("Alfa"), whitelist=["*@x.pl"], folders=["INBOX"])
+    make_imap_server(make_company("Beta"), whitelist=their_whitelist, folders=their_folders, **their_server)
+    mine = make_imap_server(make_company("Alfa"), whitelist=["*@x.pl"], folders=["INBOX"])
     assert find_collisions(mine) == []
 
 
 def test_servers_of_the_same_company_do_not_collide(app):
     company = make_company("Alfa")
-    imap_server(company, whitelist=["*@x.pl"])
-    mine = imap_server(company, whitelist=["*@x.pl"])
+    make_imap_server(company, whitelist=["*@x.pl"])
+    mine = make_imap_server(company, whitelist=["*@x.pl"])
     assert find_collisions(mine) == []
 
 
 def test_disabled_server_of_another_company_does_not_collide(app):
-    imap_server(make_company("Beta"), whitelist=["*@x.pl"], active=False)
-    mine = imap_server(make_company("Alfa"), whitelist=["*@x.pl"])
+    make_imap_server(make_company("Beta"), whitelist=["*@x.pl"], active=False)
+    mine = make_imap_server(make_company("Alfa"), whitelist=["*@x.pl"])
     assert find_collisions(mine) == []
 
 
 def test_outlook_servers_collide_on_tenant_and_mailbox(app):
-    graph_server(make_company("Beta"), mailbox="Faktury@Contoso.com", whitelist=["*@*.pl"])
-    mine = graph_server(make_company("Alfa"), whitelist=["faktury@dostawca.pl"])
-    imap_twin = imap_server(make_company("Gamma"), host="outlook.office365.com", user="faktury@contoso.com")
+    make_graph_server(make_company("Beta"), mailbox="Faktury@Contoso.com", whitelist=["*@*.pl"])
+    mine = make_graph_server(
+        make_company("Alfa"), mailbox="faktury@contoso.com", whitelist=["faktury@dostawca.pl"]
+    )
+    imap_twin = make_imap_server(
+        make_company("Gamma"), host="outlook.office365.com", username="faktury@contoso.com"
+    )
     [collision] = find_collisions(mine)
     assert collision.company.name == "Beta"
     assert collision.entries == [("faktury@dostawca.pl", "*@*.pl")]
@@ -181,7 +147,9 @@ def test_outlook_servers_collide_on_tenant_and_mailbox(app):
 
 def test_warnings_for_empty_whitelist_missing_consent_and_expiring_secret(app):
     today = date(2026, 11, 24)
-    server = graph_server(make_company("Alfa"), secret_expires_on=today + timedelta(days=30))
+    server = make_graph_server(
+        make_company("Alfa"), whitelist=(), secret_expires_on=today + timedelta(days=30)
+    )
     assert server_warnings(server, today) == ["secret_expiring", "consent_missing", "whitelist_empty"]
 
 
@@ -191,7 +159,7 @@ def test_warnings_for_empty_whitelist_missing_consent_and_expiring_secret(app):
 )
 def test_secret_warning_starts_thirty_days_ahead(app, days_left, warning):
     today = date(2026, 11, 24)
-    server = graph_server(
+    server = make_graph_server(
         make_company("Alfa"), whitelist=["*@x.pl"], secret_expires_on=today + timedelta(days=days_left)
     )
     server.consent_granted_at = server.created_at
@@ -199,7 +167,7 @@ def test_secret_warning_starts_thirty_days_ahead(app, days_left, warning):
 
 
 def test_imap_server_with_whitelist_needs_nothing(app):
-    server = imap_server(make_company("Alfa"), whitelist=["*@x.pl"])
+    server = make_imap_server(make_company("Alfa"), whitelist=["*@x.pl"])
     assert server_warnings(server, date(2026, 11, 24)) == []
 
 
@@ -207,14 +175,14 @@ def test_imap_server_with_whitelist_needs_nothing(app):
 
 
 def test_new_application_or_tenant_needs_consent_again(app):
-    server = graph_server(make_company("Alfa"))
+    server = make_graph_server(make_company("Alfa"))
     server.consent_granted_at = server.created_at
     values = ServerValues(
         protocol="graph",
         name="Outlook biura",
         client_id="bbbbbbbb-0000-0000-0000-000000000002",
-        tenant=TENANT,
-        mailbox_address="faktury@contoso.com",
+        tenant=server.tenant,
+        mailbox_address=server.mailbox_address,
         whitelist=[],
         folders=["INBOX"],
     )
@@ -224,7 +192,7 @@ def test_new_application_or_tenant_needs_consent_again(app):
 
 
 def test_switching_protocol_drops_the_other_protocols_fields_and_secret(app):
-    server = graph_server(make_company("Alfa"))
+    server = make_graph_server(make_company("Alfa"))
     values = ServerValues(
         protocol="imap",
         host="imap.biuro.pl",
@@ -241,7 +209,7 @@ def test_switching_protocol_drops_the_other_protocols_fields_and_secret(app):
 
 def test_deleting_a_server_keeps_its_documents_and_their_server_name(app):
     company = make_company("Alfa")
-    server = imap_server(company)
+    server = make_imap_server(company)
     check = Check(server_id=server.id, trigger="cli")
     db.session.add(check)
     db.session.flush()

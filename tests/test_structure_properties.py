@@ -25,7 +25,8 @@ from ekpanel.mail.structure import (
     mime_structure,
     parts_from_bodystructure,
 )
-from tests.support.mail_servers import new_box
+from ekpanel.mail.texts import Note
+from tests.support.mail_users import new_box
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 FETCH = "(UID BODYSTRUCTURE INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE MESSAGE-ID)])"
@@ -150,7 +151,7 @@ def summarise(data: list) -> None:
         return
     for uid, fields in response.items():
         summary = summary_from_fetch(uid, fields)
-        assert summary.parse_error is None or isinstance(summary.parse_error, str)
+        assert summary.parse_error is None or isinstance(summary.parse_error, Note)
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])

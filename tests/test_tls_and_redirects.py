@@ -12,9 +12,8 @@ from ekpanel.audit import Action, AuditEntry
 from ekpanel.config import load_config
 from ekpanel.extensions import db
 from ekpanel.redirects import local_path
-from tests.conftest import _fresh_g_per_request, _test_config
-from tests.factories import PASSWORD, make_company, make_user
-from tests.test_servers_operations import graph_server
+from tests.factories import PASSWORD, make_company, make_graph_server, make_user
+from tests.support.app_config import app_config, fresh_g_per_request
 
 FOREIGN_TARGETS = [
     "/\t/evil.example",  # a browser drops the tab: //evil.example
@@ -89,11 +88,11 @@ def test_settings_for_tls_come_from_the_environment(tmp_path):
 def proxied_app(tmp_path):
     """The panel as deployed behind one TLS-terminating reverse proxy."""
     app = create_app(
-        _test_config(
+        app_config(
             tmp_path, f"sqlite:///{tmp_path / 'proxied.sqlite3'}", SESSION_COOKIE_SECURE=True, PROXY_HOPS=1
         )
     )
-    _fresh_g_per_request(app)
+    fresh_g_per_request(app)
     with app.app_context():
         db.create_all()
         yield app
@@ -123,7 +122,7 @@ def test_behind_a_proxy_the_session_cookie_is_secure(proxied_app):
 
 def test_behind_a_proxy_the_consent_callback_is_https_and_the_client_address_is_recorded(proxied_app):
     company = make_company("Alfa")
-    server = graph_server(company)
+    server = make_graph_server(company)
     make_user("szef", admin=True)
     client = proxied_app.test_client()
     client.post(
@@ -145,7 +144,7 @@ def test_behind_a_proxy_the_consent_callback_is_https_and_the_client_address_is_
 
 def test_without_proxy_hops_forwarded_headers_are_not_believed(client):
     company = make_company("Alfa")
-    server = graph_server(company)
+    server = make_graph_server(company)
     make_user("szef", admin=True)
     client.post("/login", data={"login": "szef", "password": PASSWORD}, headers=PROXY_HEADERS)
 

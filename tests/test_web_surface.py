@@ -7,7 +7,6 @@ import re
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from sqlalchemy import event
 
 from ekpanel.checks.queries import last_check_summary
@@ -15,24 +14,17 @@ from ekpanel.extensions import db
 from ekpanel.mail.texts import Text, note
 from ekpanel.mail.vocabulary import Outcome
 from ekpanel.servers.rows import last_check_summaries
-from tests.factories import make_company, make_user
-from tests.support.documents import make_check, make_document
-from tests.test_hostile_mail import needs_person
-from tests.test_servers_operations import graph_server, imap_server
+from tests.factories import (
+    make_check,
+    make_company,
+    make_document,
+    make_graph_server,
+    make_held_message,
+    make_imap_server,
+    make_user,
+)
 
 PROJECT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def company(app):
-    return make_company("Alfa sp. z o.o.")
-
-
-@pytest.fixture
-def admin_client(client, auth):
-    make_user("szef", admin=True)
-    auth.login("szef")
-    return client
 
 
 # --- headers ----------------------------------------------------------------------------------
@@ -43,13 +35,11 @@ def policy(response) -> dict[str, str]:
     return dict(directive.split(" ", 1) for directive in directives if directive)
 
 
-def test_every_kind_of_answer_carries_the_security_headers(admin_client, company):
-    server = imap_server(company)
+def test_every_kind_of_answer_carries_the_security_headers(admin_client, company, htmx):
+    server = make_imap_server(company)
     answers = {
         "page": admin_client.get(f"/settings/email/companies/{company.id}"),
-        "fragment": admin_client.get(
-            f"/settings/email/servers/{server.id}/edit", headers={"HX-Request": "true"}
-        ),
+        "fragment": admin_client.get(f"/settings/email/servers/{server.id}/edit", headers=htmx),
         "redirect": admin_client.get("/"),
         "static file": admin_client.get("/static/panel.js"),
         "missing page": admin_client.get("/no-such-page"),
@@ -95,13 +85,10 @@ def test_forms_may_lead_to_microsofts_consent_page_and_nowhere_else(app, client)
 # --- htmx -------------------------------------------------------------------------------------
 
 
-def test_an_htmx_request_after_the_session_ended_sends_the_page_to_the_login(client, company):
+def test_an_htmx_request_after_the_session_ended_sends_the_page_to_the_login(client, company, htmx):
     response = client.get(
         f"/companies/{company.id}/refresh/progress?since=x",
-        headers={
-            "HX-Request": "true",
-            "HX-Current-URL": f"http://localhost/companies/{company.id}/documents?q=a",
-        },
+        headers=htmx | {"HX-Current-URL": f"http://localhost/companies/{company.id}/documents?q=a"},
     )
     assert response.status_code == 200  # htmx would follow a 302 and swap the login page into the panel
     assert "Location" not in response.headers
@@ -115,10 +102,10 @@ def test_the_login_redirect_of_a_whole_page_is_left_alone(client, company):
     assert "HX-Redirect" not in response.headers
 
 
-def test_a_page_of_another_site_is_never_named_as_where_to_come_back(client, company):
+def test_a_page_of_another_site_is_never_named_as_where_to_come_back(client, company, htmx):
     response = client.get(
         f"/companies/{company.id}/documents",
-        headers={"HX-Request": "true", "HX-Current-URL": "https://elsewhere.example/phish"},
+        headers=htmx | {"HX-Current-URL": "https://elsewhere.example/phish"},
     )
     assert "elsewhere" not in response.headers["HX-Redirect"]
 
@@ -161,7 +148,7 @@ def counted_queries():
 
 def servers_with_history(company, count: int) -> None:
     for n in range(count):
-        server = imap_server(company, user=f"konto{n}@biuro.pl", whitelist=["*@x.pl"])
+        server = make_imap_server(company, username=f"konto{n}@biuro.pl", whitelist=["*@x.pl"])
         make_check(server, outcome=Outcome.FAILED, error_code="auth", error=note(Text.IMAP_AUTH_FAILED))
         make_check(server, outcome=Outcome.RUNNING)
 
@@ -184,7 +171,7 @@ def test_the_documents_list_takes_as_many_queries_for_one_server_as_for_four(cli
     small, large = make_company("Mała"), make_company("Duża")
     for company, servers in ((small, 1), (large, 4)):
         for n in range(servers):
-            server = imap_server(company, user=f"konto{n}@biuro.pl")
+            server = make_imap_server(company, username=f"konto{n}@biuro.pl")
             make_document(company, server=server, server_label="")  # named by the server, not the row
     make_user("anna", companies=[small, large])
     auth.login("anna")
@@ -201,21 +188,21 @@ def test_the_documents_list_takes_as_many_queries_for_one_server_as_for_four(cli
 def test_the_summaries_of_many_servers_are_each_servers_own(company):
     from datetime import datetime
 
-    never = imap_server(company, user="nigdy@biuro.pl")
-    fine = imap_server(company, user="dobrze@biuro.pl")
+    never = make_imap_server(company, username="nigdy@biuro.pl")
+    fine = make_imap_server(company, username="dobrze@biuro.pl")
     make_check(fine, started_at=datetime(2026, 11, 20, 4), taken=3, documents=4)
-    failing = imap_server(company, user="zle@biuro.pl")
+    failing = make_imap_server(company, username="zle@biuro.pl")
     make_check(failing, started_at=datetime(2026, 11, 19, 4))
     refused = {"outcome": Outcome.FAILED, "error_code": "auth", "error": note(Text.IMAP_AUTH_FAILED)}
     make_check(failing, started_at=datetime(2026, 11, 20, 4), **refused)
     make_check(failing, started_at=datetime(2026, 11, 21, 4), **refused)
-    always_failing = graph_server(company)
+    always_failing = make_graph_server(company)
     make_check(always_failing, started_at=datetime(2026, 11, 21, 4), outcome=Outcome.FAILED)
-    running = imap_server(company, user="teraz@biuro.pl")
+    running = make_imap_server(company, username="teraz@biuro.pl")
     make_check(running, started_at=datetime(2026, 11, 20, 4), outcome=Outcome.PARTIAL, errors=1)
     make_check(running, started_at=datetime(2026, 11, 21, 4), outcome=Outcome.RUNNING)
-    needs_person(running)
-    stale_run = imap_server(company, user="dawno@biuro.pl")
+    make_held_message(running)
+    stale_run = make_imap_server(company, username="dawno@biuro.pl")
     make_check(stale_run, started_at=datetime(2026, 11, 1, 4), outcome=Outcome.RUNNING)  # a killed worker
     make_check(stale_run, started_at=datetime(2026, 11, 21, 4))
 

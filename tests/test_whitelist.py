@@ -350,7 +350,7 @@ def test_matching_entries_say_which_entries_admitted_the_sender():
 
 
 def test_whitelist_from_stored_entries_normalises_and_ignores_invalid_ones():
-    whitelist = SenderWhitelist.from_entries(["Faktury@Firma.pl", "faktury@firma.pl", "not an entry"])
+    whitelist = SenderWhitelist(["Faktury@Firma.pl", "faktury@firma.pl", "not an entry"])
     assert whitelist.entries == ("faktury@firma.pl",)
     assert whitelist.admits("faktury@firma.pl")
 

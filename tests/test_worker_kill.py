@@ -20,16 +20,16 @@ from ekpanel.checks.queue import enqueue_check, server_job
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
 from ekpanel.mail.folders import year_folder_name
+from tests.factories import make_dovecot_server
 from tests.support.check_jobs import (
     descendants,
-    invoice_message,
     kill_pid,
     kill_worker,
-    make_server,
     process_env,
     start_process,
     wait_for,
 )
+from tests.support.messages import invoice_message
 
 WORKER = [sys.executable, "worker.py", "--burst"]
 PAUSING_WORKER = [sys.executable, "-m", "tests.support.hooked_worker", "--burst"]
@@ -89,7 +89,7 @@ def test_two_workers_cannot_check_one_server_at_once(
 ):
     for n in range(3):
         mail_user.append("INBOX", invoice_message(mail_user.login, n))
-    server = make_server(mail_user)
+    server = make_dovecot_server(mail_user)
     env = process_env(worker_app, redis_url, EKPANEL_CHECK_TIMEOUT="120", **hook_files)
     first = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)
 
@@ -123,7 +123,7 @@ def test_worker_killed_between_storing_and_moving_loses_and_duplicates_nothing(
     messages = 4
     for n in range(messages):
         mail_user.append("INBOX", invoice_message(mail_user.login, n))
-    server = make_server(mail_user)
+    server = make_dovecot_server(mail_user)
     # A short job timeout, so the dead job's hold on the server ends in seconds (2 x timeout here).
     worker_app.config["CHECK_TIMEOUT"] = 5
     env = process_env(worker_app, redis_url, **hook_files)
@@ -163,7 +163,7 @@ def test_abandoned_job_requeued_by_cleanup_runs_again_and_takes_nothing_twice(
     messages = 3
     for n in range(messages):
         mail_user.append("INBOX", invoice_message(mail_user.login, n))
-    server = make_server(mail_user)
+    server = make_dovecot_server(mail_user)
     worker_app.config["CHECK_RETRY_INTERVALS"] = [0]  # re-queued at once rather than in a minute
     env = process_env(worker_app, redis_url, **hook_files)
     killed = enqueue_check(server.id, TRIGGER_REFRESH, connection=redis_conn)

@@ -34,6 +34,7 @@ class User(UserMixin, db.Model):
     # The right "Przekazane dokumenty - e-mail (odświeżenie)": check the mailboxes on demand.
     can_refresh: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str] = mapped_column(String(5), default="pl")
+    email: Mapped[str | None] = mapped_column(String(320))  # where alerts go (ekpanel.alerts)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Part of every session's user id (get_id): raising it ends every session of this user at once.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

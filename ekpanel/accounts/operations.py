@@ -36,6 +36,7 @@ class UserValues:
     language: str = "pl"
     companies: list[Company] = field(default_factory=list)
     password: str = ""  # empty: keep the current one
+    email: str = ""  # where alerts go (ekpanel.alerts); empty: none
 
 
 def find_user(login: str) -> User | None:
@@ -72,12 +73,15 @@ def update_user(user: User, values: UserValues) -> None:
     user.active = values.active
     user.language = values.language
     user.companies = list(values.companies)
+    old_email, user.email = user.email or "", values.email.strip() or None
     if values.password:
         user.set_password(values.password)
     if values.password or (before["active"] and not values.active):
         user.end_all_sessions()
     db.session.flush()
     diff = audit.changes(before, _user_snapshot(user))
+    if (user.email or "") != old_email:
+        diff["email"] = {"old": old_email, "new": user.email or ""}
     if values.password:
         diff["password"] = "changed"  # that it changed, never what to
     if diff:

@@ -13,6 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
+from ekpanel.alerts.forms import ADDRESS, ADDRESS_MESSAGE
 from ekpanel.audit.actions import LABELS, Action
 from ekpanel.audit.queries import AuditFilters
 
@@ -39,6 +40,10 @@ class UserForm(FlaskForm):
     can_refresh = BooleanField(_l("Przekazane dokumenty - e-mail (odświeżenie)"))
     active = BooleanField(_l("Aktywny"), default=True)
     language = SelectField(_l("Język"), choices=[("pl", "Polski"), ("en", "English")], default="pl")
+    email = StringField(
+        _l("Adres e-mail"),
+        validators=[Optional(), Length(max=320), Regexp(ADDRESS, message=ADDRESS_MESSAGE)],
+    )
     companies = MultiCheckboxField(_l("Firmy"), coerce=int)
 
 

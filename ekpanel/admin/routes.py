@@ -67,6 +67,7 @@ def new_user():
                     active=form.active.data,
                     language=form.language.data,
                     companies=_chosen_companies(form),
+                    email=(form.email.data or "").strip() or None,
                 )
             except LoginTaken:
                 form.login.errors.append(_("Taki login już istnieje."))
@@ -144,6 +145,7 @@ def _user_values(form: UserForm) -> UserValues:
         language=form.language.data,
         companies=_chosen_companies(form),
         password=form.password.data or "",
+        email=form.email.data or "",
     )
 
 

@@ -21,6 +21,7 @@ from ekpanel.checks.progress import (
     RunProgress,
     update_meta,
 )
+from ekpanel.checks.queue import enqueue_alert_evaluation
 from ekpanel.checks.recovery import close_server_checks_left_running
 from ekpanel.mail.vocabulary import ErrorCode, Outcome
 
@@ -69,6 +70,8 @@ def check_server(server_id: int, trigger: str, user_id: int | None = None) -> di
         return {"outcome": Outcome.FAILED, "error_code": ErrorCode.SERVER_MISSING}
     finally:
         lock.release()
+    if not (result.outcome == Outcome.FAILED and result.transient and job is not None and job.should_retry):
+        enqueue_alert_evaluation(server_id, connection)  # a check that is final: tell people if need be
 
     summary = {
         "check_id": result.check_id,

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 import redis
 from flask import current_app, has_app_context
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
@@ -46,6 +47,8 @@ from ekpanel.checks.models import TRIGGER_REFRESH, TRIGGER_SCHEDULE
 from ekpanel.checks.progress import STATE_QUEUED
 from ekpanel.clock import current_slot
 from ekpanel.companies.models import Company
+from ekpanel.documents.extraction import extract_documents
+from ekpanel.documents.extraction import job_timeout as extraction_job_timeout
 from ekpanel.extensions import db
 from ekpanel.servers.models import MailServer
 
@@ -53,6 +56,9 @@ log = logging.getLogger(__name__)
 
 # The job function, by name: rq imports it in the worker (and this module need not import the run).
 CHECK_JOB = "ekpanel.checks.job.check_server"
+EXTRACT_RESULT_TTL = 3600
+# Asking for the reading must not hold up a check when Redis hangs rather than refuses.
+_BEST_EFFORT_SOCKET_SECONDS = 2.0
 
 # Transient failures are tried again after 1, 5 and 15 minutes (rq's scheduler in the worker runs them).
 # Tests set app.config["CHECK_RETRY_INTERVALS"] to seconds.
@@ -193,6 +199,39 @@ def _fetch_or_placeholder(job_id: str, connection: redis.Redis) -> Job:
     return fetch_job(job_id, connection) or Job(job_id, connection=connection)
 
 
+def request_extraction(document_ids: list[int]) -> bool:
+    """Ask a worker to read these documents' PDFs (``ekpanel.documents.extraction``).
+
+    Best effort, for the check to call once their documents are committed: with Redis away the
+    check goes on, and ``flask --app wsgi documents extract`` reads them later. True when queued.
+    """
+    if not document_ids:
+        return False
+    try:
+        check_queue(_best_effort_connection()).enqueue(
+            extract_documents,
+            list(document_ids),
+            job_timeout=extraction_job_timeout(len(document_ids)),
+            result_ttl=EXTRACT_RESULT_TTL,
+            description=f"read documents {document_ids[0]}..{document_ids[-1]}",
+        )
+    except RedisError as error:
+        log.warning("Reading of documents %s not queued (Redis: %r)", document_ids, error)
+        return False
+    return True
+
+
+def _best_effort_connection() -> redis.Redis:
+    extensions = current_app.extensions
+    if "ekpanel_redis_best_effort" not in extensions:
+        extensions["ekpanel_redis_best_effort"] = redis.Redis.from_url(
+            current_app.config["REDIS_URL"],
+            socket_timeout=_BEST_EFFORT_SOCKET_SECONDS,
+            socket_connect_timeout=_BEST_EFFORT_SOCKET_SECONDS,
+        )
+    return extensions["ekpanel_redis_best_effort"]
+
+
 # --- finding jobs ---------------------------------------------------------------------------------
 
 
@@ -214,3 +253,22 @@ def _is_active(job: Job) -> bool:
     if status not in _ACTIVE_STATUSES:
         return False
     return not (status == JobStatus.STARTED and is_abandoned(job))
+
+
+# --- after a check --------------------------------------------------------------------------------
+
+# The alerts read each finished check's rows (ekpanel.alerts.jobs); named, so the checks import none of it.
+ALERTS_JOB = "ekpanel.alerts.jobs.evaluate_server_job"
+
+
+def enqueue_alert_evaluation(server_id: int, connection: redis.Redis) -> None:
+    """Best effort: with alerts off nothing is queued, and Redis away never fails the check (the
+    clock's alert sweep evaluates recently checked servers again)."""
+    if not current_app.config.get("SMTP_URL"):
+        return
+    try:
+        check_queue(connection).enqueue(
+            ALERTS_JOB, server_id, job_timeout=600, result_ttl=600, description=f"alerts, server {server_id}"
+        )
+    except redis.RedisError as error:
+        log.warning("Alerts of server %s not evaluated now (%r); the clock's sweep will", server_id, error)

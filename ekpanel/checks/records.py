@@ -49,6 +49,8 @@ class Recorder:
         self.company_id = company_id
         self.server_label = server_label
         self._queued: list[dict] = []
+        self._inserted_ids: list[int] = []  # documents of the transaction not yet committed
+        self._committed_ids: list[int] = []  # committed, not yet handed on (take_new_document_ids)
 
     def recorded_skips(self, keys: set[str]) -> set[tuple[str, str | None]]:
         """(message key, reason) of skips already recorded for this server: not recorded again."""
@@ -81,22 +83,36 @@ class Recorder:
         queued, self._queued = self._queued, []
         try:
             created = self._add(folder, taken, queued)
-            db.session.commit()
+            self._commit()
             return created
         except IntegrityError:
-            db.session.rollback()
+            self._rollback()
         self._insert(Decision, queued)
-        db.session.commit()
+        self._commit()
         created = []
         for item in taken:
             try:
                 created += self._add(folder, [item])
-                db.session.commit()
+                self._commit()
             except IntegrityError:
-                db.session.rollback()
+                self._rollback()
                 created += self._add(folder, [item], duplicate=True)
-                db.session.commit()
+                self._commit()
         return created
+
+    def take_new_document_ids(self) -> list[int]:
+        """The ids of the documents committed since the last call (for the follow-up reading)."""
+        ids, self._committed_ids = self._committed_ids, []
+        return ids
+
+    def _commit(self) -> None:
+        db.session.commit()
+        self._committed_ids += self._inserted_ids
+        self._inserted_ids = []
+
+    def _rollback(self) -> None:
+        db.session.rollback()
+        self._inserted_ids = []
 
     def _add(
         self,
@@ -126,7 +142,8 @@ class Recorder:
             decisions.append(self._decision(folder, item.message, item.key, verdict))
             created.append(count)
         self._insert(Decision, decisions)
-        self._insert(Document, documents)
+        if documents:
+            self._inserted_ids += db.session.scalars(insert(Document).returning(Document.id), documents).all()
         return created
 
     @staticmethod

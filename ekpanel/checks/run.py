@@ -8,7 +8,9 @@ what makes it safe to cut off at any point:
 2. per batch, the taken messages' PDFs are stored (written and fsynced on a few threads) and,
    once all are durable, their documents and the batch's decisions **committed** together
    (``ekpanel.checks.records``);
-3. only then are the messages moved to ``eksiegowy<year>``;
+3. only then are the messages moved to ``eksiegowy<year>``, and a worker asked to read the new
+   documents' PDFs (a job on the queue, best effort: ``ekpanel.documents.extraction``; the check
+   never reads them itself);
 4. only then does the folder's cursor advance (committed with the check's counts).
 
 A crash after 2 finds the message again; its documents exist (unique company + message key +
@@ -40,6 +42,7 @@ from ekpanel.checks.counts import CheckCounts
 from ekpanel.checks.mailboxes import mailbox_access, sender_settings
 from ekpanel.checks.models import Check, FolderState
 from ekpanel.checks.progress import RunProgress
+from ekpanel.checks.queue import request_extraction
 from ekpanel.checks.records import Recorder, TakenMessage, prune_decisions
 from ekpanel.documents.storage import PdfWriter
 from ekpanel.extensions import db
@@ -57,7 +60,6 @@ from ekpanel.timeutil import utcnow
 __all__ = ["CheckResult", "run_check"]
 
 ProgressReport = Callable[[RunProgress], None]
-BeforeMove = Callable[[RemoteFolder, list[MessageSummary]], None]
 
 _YEAR_FOLDER = re.compile(r"(^|[./])eksiegowy\d{4}$", re.IGNORECASE)
 
@@ -81,13 +83,10 @@ def run_check(
     user_id: int | None = None,
     job_id: str | None = None,
     progress: ProgressReport | None = None,
-    before_move: BeforeMove | None = None,
     keep_going: Callable[[], bool] | None = None,
 ) -> CheckResult:
-    """Check one server now. ``before_move`` runs after a batch's documents are committed and
-    before its messages are moved (tests raise there to simulate a crash). ``keep_going`` is asked
-    at every batch boundary (the job: is the server's lock still ours?); False ends the check there,
-    with a warning."""
+    """Check one server now. ``keep_going`` is asked at every batch boundary (the job: is the
+    server's lock still ours?); False ends the check there, with a warning."""
     server = db.session.get(MailServer, server_id)
     if server is None:
         raise LookupError(f"no mail server {server_id}")
@@ -98,7 +97,7 @@ def run_check(
     db.session.add(check)
     db.session.commit()
     check_id = check.id
-    run = _Run(server, check, settings, progress, before_move, keep_going)
+    run = _Run(server, check, settings, progress, keep_going)
     error: MailboxError | None = None
     try:
         prune_decisions(server.id, settings.log_days)
@@ -135,7 +134,6 @@ class _Run:
         check: Check,
         settings: MailSettings,
         progress: ProgressReport | None,
-        before_move: BeforeMove | None,
         keep_going: Callable[[], bool] | None = None,
     ) -> None:
         self.server_id = server.id
@@ -151,7 +149,6 @@ class _Run:
         self.allowed = sender_exceptions.pending(server.id)  # message key -> who allowed it
         self.config_hash = config_hash(server)
         self.report_progress = progress
-        self.before_move = before_move
         self.keep_going = keep_going or (lambda: True)
         self.progress = RunProgress()
         self.counts = self.progress.counts
@@ -214,9 +211,7 @@ class _Run:
             )
             to_move = self.handle_batch(mailbox, folder, batch)
             if to_move:
-                if self.before_move is not None:
-                    self.before_move(folder, to_move)
-                self.move(mailbox, folder, to_move)
+                self.move_taken(mailbox, folder, to_move)
             state = db.session.merge(state)
             state.uidvalidity = new_cursor.uidvalidity
             state.last_uid = new_cursor.last_uid
@@ -251,7 +246,7 @@ class _Run:
         """Messages fetched by their ids (held back, or allowed anyway): decided, taken, moved."""
         to_move = self.handle_batch(mailbox, folder, found)
         if to_move:
-            self.move(mailbox, folder, to_move)
+            self.move_taken(mailbox, folder, to_move)
         self.save_counts()
         db.session.commit()
         self.report()
@@ -367,6 +362,13 @@ class _Run:
             held.record_failure(self.server_id, folder, message, why)
         held.release(self.server_id, folder, decided)
         db.session.commit()  # before the cursor moves past them
+
+    def move_taken(self, mailbox: Mailbox, folder: RemoteFolder, messages: list[MessageSummary]) -> None:
+        """Move a batch's taken messages, then ask a worker to read their new documents' PDFs."""
+        try:
+            self.move(mailbox, folder, messages)
+        finally:  # moved or not, the documents are committed; after the move it costs intake nothing
+            request_extraction(self.recorder.take_new_document_ids())
 
     def move(self, mailbox: Mailbox, folder: RemoteFolder, messages: list[MessageSummary]) -> None:
         if self.year_folder is None:

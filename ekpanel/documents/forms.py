@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, DateField, HiddenField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import AnyOf, Length, Optional, ValidationError
 
 from ekpanel.documents.models import STATUS_NEW, STATUS_REGISTERED
@@ -39,6 +39,8 @@ class FilterForm(FlaskForm):
         validators=[Optional()],
     )
 
+    warnings = BooleanField(_l("z ostrzeżeniami"), validators=[Optional()])
+
     def validate_date_to(self, field):
         if field.data and self.date_from.data and field.data < self.date_from.data:
             raise ValidationError(_l("Data końcowa jest wcześniejsza niż początkowa."))
@@ -51,6 +53,7 @@ class FilterForm(FlaskForm):
             date_from=self.date_from.data if "date_from" in valid else None,
             date_to=self.date_to.data if "date_to" in valid else None,
             status=self.status.data if "status" in valid and self.status.data else "",
+            with_warnings=bool(self.warnings.data),
             verdict=self.verdict.data if "verdict" in valid and self.verdict.data else "",
         )
 

@@ -1,11 +1,29 @@
-"""Documents taken from e-mail: one per PDF of a taken message."""
+"""Documents taken from e-mail: one per PDF of a taken message, and what its PDF says.
+
+What the PDF says is read after intake (``ekpanel.documents.extraction``): the columns from
+``extraction_status`` on stay empty until then, and the list, the search and the warnings read
+them, never the PDF.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ekpanel.extensions import db
@@ -13,6 +31,9 @@ from ekpanel.timeutil import utcnow
 
 STATUS_NEW = "new"  # Nowy
 STATUS_REGISTERED = "registered"  # Zarejestrowany
+
+# What reading the PDF gave (ekpanel.invoices.Status), or that it has not been read yet.
+EXTRACTION_PENDING = "pending"
 
 
 class Document(db.Model):
@@ -24,6 +45,9 @@ class Document(db.Model):
         Index("ix_documents_company_status", "company_id", "status"),
         # The same PDF sent again in another e-mail (an invoice re-sent): see same_file_elsewhere.
         Index("ix_documents_company_sha256", "company_id", "sha256"),
+        # "ta sama faktura" and "zmieniony rachunek": the company's documents from one seller.
+        Index("ix_documents_company_seller_number", "company_id", "seller_nip", "invoice_number_normalised"),
+        Index("ix_documents_company_ksef", "company_id", "ksef_number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,6 +75,30 @@ class Document(db.Model):
     sender_evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Who let this message in though "Wymagaj" kept it out (ekpanel.checks.exceptions).
     allowed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    # What the PDF says (ekpanel.invoices.InvoiceDetails), once read.
+    extraction_status: Mapped[str] = mapped_column(String(16), default=EXTRACTION_PENDING)
+    # Why it could not be read (ekpanel.invoices.FailureReason, or ekpanel.documents.warnings').
+    extraction_failure: Mapped[str | None] = mapped_column(String(32))
+    extracted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    invoice_number: Mapped[str | None] = mapped_column(String(64))
+    # As "the same invoice number" compares it (ekpanel.invoices.normalise_invoice_number).
+    invoice_number_normalised: Mapped[str | None] = mapped_column(String(64))
+    invoice_kind: Mapped[str | None] = mapped_column(String(16))
+    seller_nip: Mapped[str | None] = mapped_column(String(10))
+    buyer_nip: Mapped[str | None] = mapped_column(String(10))
+    amount_due: Mapped[Decimal | None] = mapped_column(Numeric(15, 2))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    issue_date: Mapped[date | None] = mapped_column(Date)
+    ksef_number: Mapped[str | None] = mapped_column(String(35))
+    offline_mark: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Compact IBANs (NRBs as PL…), and every NIP the document names whatever its role.
+    bank_accounts: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    nips: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    # The whole reading with the text each field came from (InvoiceDetails.as_json), for the page.
+    extraction: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # [{"code": ..., "params": {...}}] (ekpanel.documents.warnings), NULL when there are none.
+    warnings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
 
     company = relationship("Company")
     server = relationship("MailServer")

@@ -9,14 +9,16 @@ from the index backwards).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import Text, cast, func, or_, select, tuple_
 
 from ekpanel.documents.models import STATUS_NEW, STATUS_REGISTERED, Document
 from ekpanel.extensions import db
+from ekpanel.invoices import normalise_invoice_number, normalise_nip
 from ekpanel.servers.models import MailServer
 
 PAGE_SIZE = 50
@@ -27,6 +29,8 @@ STATUSES = (STATUS_NEW, STATUS_REGISTERED)
 VERDICTS = ("confirmed", "unconfirmed", "failed")
 NOT_VERIFIED = "none"
 STAMP_FORMAT = "%Y%m%dT%H%M%S%f"  # a moment in a URL: list cursors, the refresh's "since"
+# Fewer digits than this are part of too many things (dates, amounts) to be looked for in NIPs.
+_NIP_SEARCH_DIGITS = 4
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class DocumentFilters:
     date_from: date | None = None  # inclusive, in the office's time zone
     date_to: date | None = None  # inclusive, in the office's time zone
     status: str = ""  # "" for any
+    with_warnings: bool = False  # only documents with a warning (ekpanel.documents.warnings)
     verdict: str = ""  # "" for any; one of VERDICTS, or NOT_VERIFIED
 
 
@@ -99,17 +104,32 @@ def filter_conditions(company_id: int, filters: DocumentFilters, timezone: str) 
         conditions.append(
             Document.received_at < _day_start_utc(filters.date_to + timedelta(days=1), timezone)
         )
+    if filters.with_warnings:
+        conditions.append(Document.warnings.is_not(None))
     text = filters.text.strip()
     if text:
-        pattern = _like_pattern(text)
-        conditions.append(
-            or_(
-                Document.sender.ilike(pattern, escape="\\"),
-                Document.subject.ilike(pattern, escape="\\"),
-                Document.filename.ilike(pattern, escape="\\"),
-            )
-        )
+        conditions.append(or_(*_text_matches(text)))
     return conditions
+
+
+def _text_matches(text: str) -> list:
+    """Sender, subject, file name, invoice number (as typed, or written otherwise: "FV 1/2026" finds
+    "FV/0001/2026") and, for digits, the NIPs the document names ("526-025-02-74" finds 5260250274)."""
+    pattern = _like_pattern(text)
+    matches = [
+        Document.sender.ilike(pattern, escape="\\"),
+        Document.subject.ilike(pattern, escape="\\"),
+        Document.filename.ilike(pattern, escape="\\"),
+        Document.invoice_number.ilike(pattern, escape="\\"),
+    ]
+    number = normalise_invoice_number(text)
+    if number:
+        matches.append(Document.invoice_number_normalised.like(_like_pattern(number), escape="\\"))
+    digits = normalise_nip(text)
+    if len(digits) >= _NIP_SEARCH_DIGITS and digits.isdigit():
+        # The JSON list as text: '["5260250274", ...]' on both databases.
+        matches.append(cast(Document.nips, Text).like(f"%{digits}%"))
+    return matches
 
 
 def list_query(conditions: list, limit: int = PAGE_SIZE):
@@ -154,6 +174,17 @@ def _newer_than(conditions: list, cursor: Cursor, limit: int) -> list[Document]:
         query = query.order_by(received.asc(), ident.asc()).limit(limit - len(rows))
         rows += db.session.scalars(query)
     return rows
+
+
+def all_documents(company_id: int, filters: DocumentFilters, *, timezone: str) -> Iterator[Document]:
+    """Every document the list shows with these filters, in its order (the export reads them)."""
+    conditions = filter_conditions(company_id, filters, timezone)
+    received, ident = Document.received_at, Document.id
+    for query in (
+        select(Document).where(*conditions, received.is_not(None)).order_by(received.desc(), ident.desc()),
+        select(Document).where(*conditions, received.is_(None)).order_by(ident.desc()),
+    ):
+        yield from db.session.scalars(query.execution_options(yield_per=500))
 
 
 def capped_count(conditions: list) -> tuple[int, bool]:

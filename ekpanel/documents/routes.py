@@ -8,7 +8,18 @@ import unicodedata
 from datetime import datetime
 from urllib.parse import quote
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
@@ -18,7 +29,7 @@ from ekpanel.access import company_or_404, refresh_right_required, visible_compa
 from ekpanel.checks import status
 from ekpanel.checks.models import TRIGGER_REFRESH
 from ekpanel.checks.queue import enqueue_check
-from ekpanel.documents import queries
+from ekpanel.documents import export, queries, warnings
 from ekpanel.documents.forms import FilterForm, StatusForm
 from ekpanel.documents.models import STATUS_NEW, STATUS_REGISTERED, Document
 from ekpanel.documents.operations import set_status
@@ -35,7 +46,21 @@ bp = Blueprint("documents", __name__)
 log = logging.getLogger(__name__)
 
 REFRESH_LIMIT = "1 per minute"
-LIST_ARGS = ("q", "date_from", "date_to", "status", "verdict")  # what a list URL keeps besides the cursor
+LIST_ARGS = (
+    "q",
+    "date_from",
+    "date_to",
+    "status",
+    "warnings",
+    "verdict",
+)  # kept by a list URL besides its cursor
+
+# What the PDF says, in the reader's language (ekpanel.documents.warnings).
+bp.add_app_template_filter(warnings.stored_warnings, "document_warnings")
+bp.add_app_template_filter(warnings.badge_text, "warning_badge")
+bp.add_app_template_filter(warnings.line_text, "warning_line")
+bp.add_app_template_filter(warnings.failure_text, "reading_failure")
+bp.add_app_template_filter(warnings.format_account, "account")
 
 
 @bp.get("/")
@@ -150,6 +175,31 @@ def pdf(document_id: int):
         document.filename, "attachment" if download else "inline"
     )
     response.cache_control.private = True
+    return response
+
+
+@bp.get("/companies/<int:company_id>/documents/export.<any(csv, xlsx):kind>")
+def export_list(company_id: int, kind: str):
+    """Eksportuj: the list as filtered (every page of it) as CSV for Polish Excel, or as XLSX."""
+    company = company_or_404(company_id)
+    form = FilterForm(formdata=request.args)
+    form.validate()
+    timezone = current_app.config["TIMEZONE"]
+    documents = queries.all_documents(company.id, form.filters(), timezone=timezone)
+    values = export.rows(
+        documents, lambda d: url_for("documents.pdf", document_id=d.id, _external=True), timezone
+    )
+    name = f"dokumenty {company.name} {utcnow():%Y-%m-%d}.{kind}"
+    if kind == "csv":
+        chunks = (chunk.encode() for chunk in export.csv_chunks(export.headers(), values))
+        response = current_app.response_class(stream_with_context(chunks), mimetype=export.CSV_MIMETYPE)
+    else:
+        data = export.xlsx_bytes(export.headers(), values, company.name)
+        response = current_app.response_class(data, mimetype=export.XLSX_MIMETYPE)
+    response.headers["Content-Disposition"] = content_disposition(name, "attachment")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.cache_control.private = True
+    response.cache_control.no_store = True
     return response
 
 
@@ -325,6 +375,10 @@ def _list_context(company, args, *, notice: dict | None = None) -> dict:
         "newer_url": page_url(before=page.newer.encode()) if page.newer else None,
         "older_url": page_url(after=page.older.encode()) if page.older else None,
         "status_url": url_for("documents.change_status", company_id=company.id, **list_args, **cursor_args),
+        "export_urls": {
+            kind: url_for("documents.export_list", company_id=company.id, kind=kind, **list_args)
+            for kind in ("csv", "xlsx")
+        },
         "highlight_since": queries.decode_stamp(args.get("highlight")),
         # Part of the fragment: the list reloads after Odśwież, and the warning then goes or stays.
         "failing_servers": status.failing_servers(company.id),

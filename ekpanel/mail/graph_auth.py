@@ -206,12 +206,6 @@ def application(credentials: AppCredentials) -> msal.ConfidentialClientApplicati
     return app
 
 
-def forget_applications() -> None:
-    """Drop every cached application (tests; a worker never needs it)."""
-    with _apps_lock:
-        _apps.clear()
-
-
 def _build_application(credentials: AppCredentials) -> msal.ConfidentialClientApplication:
     login_url = credentials.login_url.rstrip("/")
     authority = f"{login_url}/{credentials.tenant.strip()}"

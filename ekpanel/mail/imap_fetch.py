@@ -28,7 +28,7 @@ from imapclient.response_parser import parse_fetch_response
 from imapclient.response_types import BodyData
 
 from ekpanel.mail.headers import decode_words, fingerprint, header_fields
-from ekpanel.mail.mailbox import MessageSummary
+from ekpanel.mail.mailbox import AttachmentPart, MessageSummary
 from ekpanel.mail.structure import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_PARTS,
@@ -51,12 +51,23 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
+# What _TOKEN reads other than parentheses and literals, and lists of it nested a few deep, as
+# possessive patterns (no backtracking): one match skips a run of whole parts of a structure.
+_PLAIN_TOKEN = rb"""[ \t\r\n]|"(?:[^"\\]|\\.)*+"|[^\s()"{\[\]]++(?:\[[^\]]*+\](?:<\d++>)?)?"""
+_LIST = rb"\((?:" + _PLAIN_TOKEN + rb")*+\)"
+for _level in range(4):
+    _LIST = rb"\((?:" + _PLAIN_TOKEN + rb"|" + _LIST + rb")*+\)"
+_WHOLE_ITEMS = re.compile(rb"(?:" + _PLAIN_TOKEN + rb"|" + _LIST + rb")*+", re.DOTALL)
 
 
 # IMAP numbers are at most 2^64; a longer run of digits is no number (and int() refuses 4300+).
 _MAX_DIGITS = 20
 # BodyData.create recurses once per nesting level of multiparts, and so does imapclient's parser.
 _MAX_NESTING = 100
+# A BODYSTRUCTURE is cut once it opens this many lists per part the walk may examine: a part
+# is one list, its parameters and disposition a few more; the walk needs the cut one only when
+# it finds no more than its bound of parts in it (see PartialStructure).
+_LISTS_PER_PART = 6
 # imapclient's parser meets a hostile response with these as well as its own ProtocolError.
 _IMAPCLIENT_FAILURES = (
     ProtocolError,
@@ -75,10 +86,41 @@ class FetchSyntaxError(ProtocolError):
     a caller treats a response neither parser reads as it treats one imapclient refuses."""
 
 
-def read_fetch(data: list[Any]) -> dict[int, dict[bytes, Any]]:
+class _Cut:
+    """Where a cut BODYSTRUCTURE's lists lost the rest of their items (no IMAP value is this)."""
+
+    def __repr__(self) -> str:
+        return "<cut>"
+
+
+CUT = _Cut()
+
+
+class PartialStructure:
+    """A BODYSTRUCTURE too big to build: ``prefix`` is its first lists, every list open at the
+    cut ending in :data:`CUT`; :meth:`complete` reads all of it.
+
+    The walk goes through parts in the order they begin, so the walk over ``prefix`` examines
+    the same parts as the walk over the whole, in the same order, up to the cut (a part cut
+    short examines no fewer items than before the cut, and what follows the cut only adds
+    parts after). So when the walk over ``prefix`` stops (a bound, an unreadable part), the
+    walk over the whole stops there the same way; only when it ends can it not tell.
+    """
+
+    def __init__(self, prefix: Any, text: bytes, start: int, end: int) -> None:
+        self.prefix = prefix
+        self._text, self._start, self._end = text, start, end
+
+    def complete(self) -> Any:
+        """The whole structure, as :func:`parse_fetch` gives it uncut."""
+        response = b"0 (UID 0 BODYSTRUCTURE " + self._text[self._start : self._end] + b")"
+        return parse_fetch([response])[0][b"BODYSTRUCTURE"]
+
+
+def read_fetch(data: list[Any], *, max_parts: int | None = None) -> dict[int, dict[bytes, Any]]:
     """:func:`parse_fetch`, falling back to imapclient's parser for what ours does not read."""
     try:
-        return parse_fetch(data)
+        return parse_fetch(data, max_parts=max_parts)
     except FetchSyntaxError:
         pass
     try:
@@ -88,10 +130,15 @@ def read_fetch(data: list[Any]) -> dict[int, dict[bytes, Any]]:
         raise FetchSyntaxError(f"unreadable FETCH response ({detail})") from error
 
 
-def parse_fetch(data: list[Any]) -> dict[int, dict[bytes, Any]]:
-    """``{uid: {item name: value}}`` from the untagged FETCH data of ``imaplib.uid("FETCH", ...)``."""
+def parse_fetch(data: list[Any], *, max_parts: int | None = None) -> dict[int, dict[bytes, Any]]:
+    """``{uid: {item name: value}}`` from the untagged FETCH data of ``imaplib.uid("FETCH", ...)``.
+
+    With ``max_parts``, a BODYSTRUCTURE far bigger than a walk bounded by it examines is only
+    built in part: a :class:`PartialStructure` (a message of 10 000 parts is 200 000 tokens).
+    """
     result: dict[int, dict[bytes, Any]] = {}
-    for seq, items, deepest in _responses(data):
+    cut_after = None if max_parts is None else _LISTS_PER_PART * (max_parts + 1)
+    for seq, items, deepest in _responses(data, cut_after):
         if len(items) % 2:
             raise FetchSyntaxError(f"odd number of items in {reprlib.repr(items)}")
         fields: dict[bytes, Any] = {b"SEQ": seq}
@@ -107,6 +154,9 @@ def parse_fetch(data: list[Any]) -> dict[int, dict[bytes, Any]]:
                 uid = value  # the key, as imapclient keeps it
             elif name == b"INTERNALDATE":
                 fields[name] = _internal_date(value)
+            elif name == b"BODYSTRUCTURE" and isinstance(value, PartialStructure):
+                value.prefix = _body_data(value.prefix, nested_safely=deepest <= _MAX_NESTING)
+                fields[name] = value
             elif name == b"BODYSTRUCTURE":
                 fields[name] = _body_data(value, nested_safely=deepest <= _MAX_NESTING)
             else:
@@ -169,12 +219,13 @@ def _any_internal_date(value: Any) -> datetime | None:
         return None
 
 
-def _responses(data: list[Any]) -> Iterator[tuple[int, list[Any], int]]:
+def _responses(data: list[Any], cut_after: int | None = None) -> Iterator[tuple[int, list[Any], int]]:
     """(sequence number, top-level items, deepest nesting) per ``* n FETCH (...)`` response, from
     imaplib's chunks: text, or (text ending in a literal marker, the literal's bytes).
 
     One loop over the tokens of every chunk, building the nested tuples as it goes: a message
-    with 10 000 parts is 200 000 tokens, and a generator per stage doubled their cost.
+    with 10 000 parts is 200 000 tokens, and a generator per stage doubled their cost. With
+    ``cut_after``, a BODYSTRUCTURE that opens more lists than that becomes a PartialStructure.
     """
     stack: list[list[Any]] = []
     seq: int | None = None
@@ -185,41 +236,83 @@ def _responses(data: list[Any]) -> Iterator[tuple[int, list[Any], int]]:
         text, literal = chunk if isinstance(chunk, tuple) and len(chunk) == 2 else (chunk, None)
         if not isinstance(text, bytes) or not isinstance(literal, (bytes, type(None))):
             raise FetchSyntaxError(f"a chunk that is not bytes: {reprlib.repr(chunk)}")
-        for match in _TOKEN.finditer(text):
-            kind = match.lastgroup
-            if kind == "space":
-                continue
-            if kind == "open":
-                stack.append([])
-                deepest = max(deepest, len(stack))
-                continue
-            if kind == "close":
-                if not stack:
-                    raise FetchSyntaxError("unbalanced parenthesis")
-                done = tuple(stack.pop())
-                if stack:
-                    stack[-1].append(done)
+        structure: tuple[int, int] | None = None  # (where the BODYSTRUCTURE began, lists opened)
+        resume: int | None = 0
+        while resume is not None:
+            tokens, resume = _TOKEN.finditer(text, resume), None
+            for match in tokens:
+                kind = match.lastgroup
+                if kind == "space":
                     continue
-                if seq is None:
-                    raise FetchSyntaxError("a response without a sequence number")
-                yield seq, list(done), deepest
-                seq, deepest = None, 0
-                continue
-            value = _value(match, kind)
-            if kind == "literal":
-                if literal is None:
-                    raise FetchSyntaxError("literal marker without a literal")
-                value, literal = literal, None
-            if stack:
-                stack[-1].append(value)
-            elif seq is None and isinstance(value, int):
-                seq = value
-            elif value != b"FETCH" or seq is None:  # imaplib keeps "FETCH" out; be lenient
-                raise FetchSyntaxError(f"unexpected {reprlib.repr(value)} between responses")
+                if kind == "open":
+                    if structure is not None:
+                        structure = (structure[0], structure[1] + 1)
+                    elif cut_after is not None and _starts_structure(stack):
+                        structure = (match.start(), 1)
+                    stack.append([])
+                    deepest = max(deepest, len(stack))
+                    if structure is not None and structure[1] > cut_after and literal is None:
+                        resume = _cut_structure(stack, text, structure[0], match.end())
+                        structure = None
+                        if resume is not None:
+                            break
+                        cut_after = None  # unbalanced: read on, and let the reading say so
+                    continue
+                if kind == "close":
+                    if not stack:
+                        raise FetchSyntaxError("unbalanced parenthesis")
+                    done = tuple(stack.pop())
+                    if len(stack) == 1:
+                        structure = None
+                    if stack:
+                        stack[-1].append(done)
+                        continue
+                    if seq is None:
+                        raise FetchSyntaxError("a response without a sequence number")
+                    yield seq, list(done), deepest
+                    seq, deepest = None, 0
+                    continue
+                value = _value(match, kind)
+                if kind == "literal":
+                    if literal is None:
+                        raise FetchSyntaxError("literal marker without a literal")
+                    value, literal = literal, None
+                if stack:
+                    stack[-1].append(value)
+                elif seq is None and isinstance(value, int):
+                    seq = value
+                elif value != b"FETCH" or seq is None:  # imaplib keeps "FETCH" out; be lenient
+                    raise FetchSyntaxError(f"unexpected {reprlib.repr(value)} between responses")
         if literal is not None:
             raise FetchSyntaxError("a literal that no marker asked for")
     if stack or seq is not None:
         raise FetchSyntaxError("truncated response")
+
+
+def _starts_structure(stack: list[list[Any]]) -> bool:
+    """Whether a list opened now is the value of a response's BODYSTRUCTURE item."""
+    if len(stack) != 1 or len(stack[0]) % 2 == 0:
+        return False
+    name = stack[0][-1]
+    return isinstance(name, bytes) and name.upper() == b"BODYSTRUCTURE"
+
+
+def _cut_structure(stack: list[list[Any]], text: bytes, start: int, position: int) -> int | None:
+    """Close the BODYSTRUCTURE being built (begun at ``start``) into a PartialStructure, and
+    return where it ends in ``text``; None, building nothing, when it does not end there."""
+    open_lists = len(stack) - 1
+    while open_lists:
+        position = _WHOLE_ITEMS.match(text, position).end()
+        parenthesis = text[position : position + 1]
+        if parenthesis not in (b"(", b")"):
+            return None  # the end of the text, or what _TOKEN would not read
+        open_lists += 1 if parenthesis == b"(" else -1
+        position += 1
+    while len(stack) > 1:
+        done = tuple([*stack.pop(), CUT])
+        stack[-1].append(done)
+    stack[0][-1] = PartialStructure(stack[0][-1], text, start, position)
+    return position
 
 
 def _value(match: re.Match[bytes], kind: str | None) -> Any:
@@ -291,7 +384,7 @@ def summary_from_fetch(
     )
     if with_structure:
         try:
-            summary.parts, summary.has_attachments = parts_from_bodystructure(
+            summary.parts, summary.has_attachments = _walk_structure(
                 data.get(b"BODYSTRUCTURE"), max_parts=max_parts, max_depth=max_depth
             )
         except StructureBoundExceeded as beyond:
@@ -299,6 +392,15 @@ def summary_from_fetch(
         except StructureError:
             summary.parse_error = note(Text.IMAP_STRUCTURE_UNREADABLE)
     return summary
+
+
+def _walk_structure(structure: Any, *, max_parts: int, max_depth: int) -> tuple[list[AttachmentPart], bool]:
+    """:func:`parts_from_bodystructure`, of a PartialStructure too: where the walk over its
+    prefix stops, the walk over the whole stops the same way; only when it ends is the whole read."""
+    if isinstance(structure, PartialStructure):
+        parts_from_bodystructure(structure.prefix, max_parts=max_parts, max_depth=max_depth)
+        structure = structure.complete()
+    return parts_from_bodystructure(structure, max_parts=max_parts, max_depth=max_depth)
 
 
 def bound_note(beyond: StructureBoundExceeded) -> Note:

@@ -41,6 +41,10 @@ FETCH_ITEMS = [
 HEADER_ITEMS = ["UID", "INTERNALDATE", "RFC822.SIZE", HEADER_ITEM]
 STRUCTURE_ITEMS = ["UID", "BODYSTRUCTURE", AUTHRES_ITEM]
 
+# Structures are fetched in groups of messages this big together (RFC822.SIZE): a structure
+# can be as big as its message, and a batch's hostile ones must not all be in memory at once.
+STRUCTURE_FETCH_BYTES = 1024 * 1024
+
 NeedsStructure = Callable[[str | None], bool]
 # What reading one message's answer may raise besides the connection's failures: the message's fault.
 MESSAGE_FAULTS = (
@@ -117,10 +121,15 @@ def read_summaries(
     ``needs_structure(sender)`` says so, or for all when it is None."""
     if needs_structure is None:
         return _fetch_summaries(session, uids, FETCH_ITEMS)
-    summaries = _fetch_summaries(session, uids, HEADER_ITEMS)
+    sizes: dict[int, int] = {}
+    summaries = _fetch_summaries(session, uids, HEADER_ITEMS, sizes)
     wanted = {int(summary.ref): summary for summary in summaries if needs_structure(summary.sender)}
     if wanted:
-        structures = _fetch_summaries(session, sorted(wanted), STRUCTURE_ITEMS)
+        structures = [
+            found
+            for group in _size_groups(sorted(wanted), sizes)
+            for found in _fetch_summaries(session, group, STRUCTURE_ITEMS)
+        ]
         for found in structures:
             summary = wanted[int(found.ref)]
             summary.parts, summary.has_attachments = found.parts, found.has_attachments
@@ -131,13 +140,37 @@ def read_summaries(
     return summaries
 
 
-def _fetch_summaries(session: ImapSession, uids: list[int], items: list[str]) -> list[MessageSummary]:
+def _size_groups(uids: list[int], sizes: dict[int, int]) -> Iterator[list[int]]:
+    """``uids`` in order, in groups of at most STRUCTURE_FETCH_BYTES of messages (or one)."""
+    group: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if group and total + size > STRUCTURE_FETCH_BYTES:
+            yield group
+            group, total = [], 0
+        group.append(uid)
+        total += size
+    if group:
+        yield group
+
+
+def _fetch_summaries(
+    session: ImapSession, uids: list[int], items: list[str], sizes: dict[int, int] | None = None
+) -> list[MessageSummary]:
     """The batch's summaries; when the batch's answer cannot be read, one message at a time, so
-    that only the message at fault becomes an error (with ``parse_error``) and the others go on."""
+    that only the message at fault becomes an error (with ``parse_error``) and the others go on.
+    ``sizes`` gets each message's RFC822.SIZE when ``items`` ask for it."""
     with_structure = "BODYSTRUCTURE" in items
     try:
         with session.errors():
-            response = _fetch_items(session, uids, items)
+            response = _fetch_items(session, uids, items, max_parts=session.settings.max_parts_per_message)
+        if sizes is not None:
+            sizes.update(
+                (uid, size)
+                for uid, fields in response.items()
+                if isinstance(size := fields.get(b"RFC822.SIZE"), int) and size >= 0
+            )
         return [_summary(session, uid, response[uid], with_structure) for uid in uids if uid in response]
     except MailboxError as error:
         if error.code != ErrorCode.PROTOCOL_ERROR:
@@ -148,7 +181,7 @@ def _fetch_summaries(session: ImapSession, uids: list[int], items: list[str]) ->
     if _cut_short(failure):
         session.resynchronise()
     if len(uids) > 1:
-        return [summary for uid in uids for summary in _fetch_summaries(session, [uid], items)]
+        return [summary for uid in uids for summary in _fetch_summaries(session, [uid], items, sizes)]
     return _unreadable(session, uids[0], failure)
 
 
@@ -188,12 +221,15 @@ def _authentication_results(data: dict[bytes, Any]) -> tuple[str, ...] | None:
     return None
 
 
-def _fetch_items(session: ImapSession, uids: list[int], items: list[str]) -> dict[int, dict[bytes, Any]]:
-    """``UID FETCH`` of ``items``, read with our fast parser (imapclient's as fallback)."""
+def _fetch_items(
+    session: ImapSession, uids: list[int], items: list[str], *, max_parts: int
+) -> dict[int, dict[bytes, Any]]:
+    """``UID FETCH`` of ``items``, read with our fast parser (imapclient's as fallback); a
+    structure far beyond ``max_parts`` parts is read only as far as the walk needs."""
     typ, data = session.client._imap.uid("FETCH", sequence_set(uids), f"({' '.join(items)})")
     if typ != "OK":
         raise IMAPClientError(f"FETCH failed: {data!r}")
-    return read_fetch(data)
+    return read_fetch(data, max_parts=max_parts)
 
 
 def _cut_short(failure: Exception) -> bool:

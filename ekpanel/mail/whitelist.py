@@ -252,10 +252,6 @@ class SenderWhitelist:
             for entry in self._entries
         ]
 
-    @classmethod
-    def from_entries(cls, entries: Iterable[str]) -> SenderWhitelist:
-        return cls(entries)
-
     @property
     def entries(self) -> tuple[str, ...]:
         return self._entries

@@ -4,7 +4,7 @@ Existing servers get the policy "mark" (Oznaczaj) and existing checks zero count
 defaults stay in the database, harmless beside the models' Python defaults.
 
 Revision ID: 015cc6915233
-Revises: b3e8f1a6c920
+Revises: 507a71476dc9
 Create Date: 2026-12-06 22:20:56.121656
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '015cc6915233'
-down_revision = 'b3e8f1a6c920'
+down_revision = '507a71476dc9'
 branch_labels = None
 depends_on = None
 

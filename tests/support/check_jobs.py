@@ -1,4 +1,4 @@
-"""Helpers for the background-check tests: servers in the database, worker and clock processes."""
+"""Helpers for the background-check tests: worker and clock processes, and waiting for them."""
 
 from __future__ import annotations
 
@@ -9,50 +9,12 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from flask import Flask
 
-from ekpanel.extensions import db
-from ekpanel.servers.models import ENCRYPTION_NONE, MailServer
-from ekpanel.servers.secrets import encrypt_secret
-from tests.factories import make_company
-
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 60.0
-
-
-def make_server(
-    mail_user=None, *, active: bool = True, company_active: bool = True, folders: str = "INBOX", **fields
-) -> MailServer:
-    """A mail server of a new company; an IMAP login on the test Dovecot when ``mail_user`` is given."""
-    company = make_company(active=company_active)
-    server = MailServer(company=company, active=active, folders=folders, whitelist="*@*", **fields)
-    if mail_user is not None:
-        server.host = "127.0.0.1"
-        server.port = mail_user.server.imap_port
-        server.encryption = ENCRYPTION_NONE
-        server.username = mail_user.login
-        server.secret_encrypted = encrypt_secret(mail_user.password)
-    db.session.add(server)
-    db.session.commit()
-    return server
-
-
-def invoice_message(to: str, n: int, sender: str = "faktury@dostawca.example") -> bytes:
-    """A message with one small PDF attachment, different for every ``n``."""
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = f"Faktura {n}"
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(f"faktura{n}", "dostawca.example")
-    message.set_content("W załączniku faktura.")
-    pdf = b"%PDF-1.4\n% faktura " + str(n).encode() + b"\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-    message.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"faktura-{n}.pdf")
-    return message.as_bytes()
 
 
 def process_env(app: Flask, redis_url: str, **extra: str) -> dict[str, str]:

@@ -2,10 +2,11 @@
 
     python -m tests.support.hooked_worker [--burst]
 
-When the check reaches ``before_move`` (see ekpanel.checks.run.run_check), the work-horse writes its pid
-to ``$EKPANEL_TEST_PAUSED_FILE`` and waits until ``$EKPANEL_TEST_RELEASE_FILE`` exists, so a test can
-kill it exactly there, or start a second worker while it holds the server. Production code knows
-nothing of this: the hook is installed here, before the real worker.py runs as ``__main__``.
+When a check is about to move a batch's messages (its documents committed), the work-horse writes
+its pid to ``$EKPANEL_TEST_PAUSED_FILE`` and waits until ``$EKPANEL_TEST_RELEASE_FILE`` exists, so a
+test can kill it exactly there, or start a second worker while it holds the server. Production code
+knows nothing of this: the hook is put around the mailbox a check opens (tests/support/move_hook.py),
+here, before the real worker.py runs as ``__main__``.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import runpy
 import time
 from pathlib import Path
 
-import ekpanel.checks.run
+from ekpanel.mail import connect
+from tests.support.move_hook import calling_before_move
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PAUSED_FILE = Path(os.environ["EKPANEL_TEST_PAUSED_FILE"])
 RELEASE_FILE = Path(os.environ["EKPANEL_TEST_RELEASE_FILE"])
-
-_run_check = ekpanel.checks.run.run_check
 
 
 def pause_before_move(folder, messages) -> None:
@@ -32,9 +32,5 @@ def pause_before_move(folder, messages) -> None:
         time.sleep(0.05)
 
 
-def run_check_with_pause(*args, **kwargs):
-    return _run_check(*args, before_move=pause_before_move, **kwargs)
-
-
-ekpanel.checks.run.run_check = run_check_with_pause
+connect.open_mailbox = calling_before_move(connect.open_mailbox, pause_before_move)
 runpy.run_path(str(PROJECT_DIR / "worker.py"), run_name="__main__")

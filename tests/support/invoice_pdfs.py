@@ -120,6 +120,30 @@ def side_by_side_invoice() -> bytes:
     return page.output()
 
 
+def invoice(
+    *,
+    number: str = INVOICE_NUMBER,
+    seller_nip: str = SELLER_NIP,
+    buyer_nip: str = BUYER_NIP,
+    account: str = SELLER_NRB_GROUPED,
+    due: str = "1 230,00 PLN",
+    ksef_number: str | None = None,
+    remark: str = "",
+) -> bytes:
+    """The side-by-side layout with the values given; ``remark`` (a line of its own) makes other
+    bytes of the same invoice, as a second export or a re-sent scan of it would be."""
+    page = InvoicePage()
+    _header(page, "Faktura VAT", number=number)
+    page.lines(15, 45, ["Sprzedawca:", "Alfa Sp. z o.o.", f"NIP: {seller_nip}"])
+    page.lines(110, 45, ["Nabywca:", "Beta S.A.", f"NIP: {buyer_nip}"])
+    _totals(page, 80, due=due, account=account)
+    if ksef_number:
+        page.text(15, 110, f"Numer KSeF: {ksef_number}")
+    if remark:
+        page.text(15, 120, remark)
+    return page.output()
+
+
 def stacked_invoice() -> bytes:
     page = InvoicePage()
     _header(page, "FAKTURA", number="12/01/2026")

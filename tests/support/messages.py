@@ -163,3 +163,12 @@ PDF_SHAPES = {
         ["a.pdf", "b.pdf"],
     ),
 }
+
+
+def invoice_message(to: str, n: int, sender: str = WHITELISTED) -> bytes:
+    """A message with one small PDF, ``faktura-<n>.pdf``, different for every ``n``."""
+    msg = message(sender=sender, subject=f"Faktura {n}")
+    msg.replace_header("To", to)
+    pdf = b"%PDF-1.4\n% faktura " + str(n).encode() + b"\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+    add_pdf(msg, pdf, f"faktura-{n}.pdf")
+    return as_bytes(msg)

@@ -8,34 +8,15 @@ freeze a Dovecot use ``private_dovecot`` so the shared one stays healthy.
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterator
 
 import pytest
 import redis
 
-from tests.support.dovecot import DovecotServer, FolderMessage
+from tests.support.dovecot import DovecotServer
+from tests.support.mail_users import MailUser, new_box
 from tests.support.postgres import ENV_VAR, postgres_url
 from tests.support.redis_server import RedisServer
-
-
-@dataclass(frozen=True)
-class MailUser:
-    """A mailbox user on a test Dovecot, with helpers bound to it."""
-
-    server: DovecotServer
-    login: str
-    password: str
-
-    def append(self, folder: str, raw: bytes, flags: Iterable[str] = (), date: datetime | None = None) -> int:
-        """APPEND ``raw`` to ``folder``; returns the new UID."""
-        return self.server.append(self.login, self.password, folder, raw, flags, date)
-
-    def list(self, folder: str) -> list[FolderMessage]:
-        """UID, flags and Message-ID of every message in ``folder``."""
-        return self.server.list_folder(self.login, self.password, folder)
 
 
 @pytest.fixture(scope="session")
@@ -84,9 +65,7 @@ def private_dovecot() -> Iterator[DovecotServer]:
 @pytest.fixture
 def mail_user(dovecot: DovecotServer) -> MailUser:
     """A fresh user on the shared ``dovecot``, so tests never see each other's mail."""
-    user = MailUser(dovecot, f"user-{secrets.token_hex(4)}@example.test", secrets.token_urlsafe(12))
-    dovecot.add_user(user.login, user.password)
-    return user
+    return new_box(dovecot).user
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,406 @@
+"""What happened, read from the rows the checks wrote; each event raised once (ekpanel.alerts.events).
+
+After each check (``evaluate_server``):
+
+- **a server started failing**: its last finished check failed. The *episode* is named by its first
+  failed check after a good one, the same for whoever computes it, so two workers evaluating at
+  once claim the same key. A failure whose cause is Microsoft 365 consent is the consent event.
+- **it works again**: the last check is good, and the failure before it was announced.
+- **messages "do wyjaśnienia"** and **forged senders rejected**: each message its own key, several
+  new ones in one message.
+
+Once a day at EKPANEL_DIGEST_TIME (``daily``): a reminder per failing server, client secrets that
+expire within 30, 7 or 1 days, and each person's digest of new documents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from ekpanel.accounts.models import User
+from ekpanel.alerts.events import raise_event, taken_keys
+from ekpanel.alerts.models import AlertEvent, AlertKey
+from ekpanel.alerts.recipients import recipients
+from ekpanel.alerts.settings import AlertSettings
+from ekpanel.alerts.topics import EventKind, Topic
+from ekpanel.checks.models import HELD_NEEDS_PERSON, Check, Decision, HeldMessage
+from ekpanel.companies.models import Company
+from ekpanel.documents.models import Document
+from ekpanel.extensions import db
+from ekpanel.mail.vocabulary import ErrorCode, Outcome, Reason
+from ekpanel.servers.models import MailServer
+from ekpanel.timeutil import utcnow
+
+FINISHED = (Outcome.OK, Outcome.PARTIAL, Outcome.FAILED)
+GOOD = (Outcome.OK, Outcome.PARTIAL)
+SECRET_WARNING_DAYS = (1, 7, 30)
+# Reason.SENDER_FAILED of sender verification ("niezgodny", under the policy Wymagaj): the receiving
+# server's DMARC or DKIM says the From is forged.
+FORGED_REASON = Reason.SENDER_FAILED
+FORGED_LOOKBACK = timedelta(days=3)  # decisions of recent checks; older ones were evaluated then
+LISTED_MESSAGES = 20  # a message names at most this many; the count says how many in all
+
+Deliveries = list[int]
+
+
+# --- after each check --------------------------------------------------------------------------
+
+
+def evaluate_server(settings: AlertSettings, server_id: int, now: datetime | None = None) -> Deliveries:
+    """Raise what the server's latest check means; the new deliveries' ids."""
+    now = now or utcnow()
+    server = db.session.get(MailServer, server_id)
+    if server is None:
+        return []
+    found: Deliveries = []
+    latest = _latest_finished(server_id)
+    if latest is not None and latest.outcome == Outcome.FAILED:
+        found += _failing(settings, server, latest, now)
+    elif latest is not None:
+        found += _recovered(settings, server, latest, now)
+    found += _held_messages(settings, server, now)
+    found += _forged_senders(settings, server, now)
+    return found
+
+
+def _latest_finished(server_id: int) -> Check | None:
+    return db.session.scalar(
+        select(Check)
+        .where(Check.server_id == server_id, Check.outcome.in_(FINISHED))
+        .where(Check.error_code.is_(None) | (Check.error_code != ErrorCode.SERVER_MISSING))
+        .order_by(Check.id.desc())
+        .limit(1)
+    )
+
+
+def episode_start(server_id: int, failed_check_id: int) -> Check:
+    """The first failed check after the last good one before ``failed_check_id``."""
+    last_good = db.session.scalar(
+        select(func.max(Check.id)).where(
+            Check.server_id == server_id, Check.outcome.in_(GOOD), Check.id < failed_check_id
+        )
+    )
+    first_id = db.session.scalar(
+        select(func.min(Check.id)).where(
+            Check.server_id == server_id,
+            Check.outcome == Outcome.FAILED,
+            Check.id > (last_good or 0),
+            Check.id <= failed_check_id,
+        )
+    )
+    return db.session.get(Check, first_id)
+
+
+def _episode_key(server_id: int, start: Check, what: str) -> str:
+    return f"server:{server_id}:episode:{start.id}:{what}"
+
+
+def _server_params(server: MailServer) -> dict:
+    return {
+        "server_id": server.id,
+        "company_id": server.company_id,
+        "company": server.company.name,
+        "mailbox": server.label,
+    }
+
+
+def _watched(server: MailServer) -> bool:
+    """A disabled server, or one of an inactive company, is not checked: nothing to tell."""
+    return server.active and server.company.active
+
+
+def _failing(settings: AlertSettings, server: MailServer, latest: Check, now: datetime) -> Deliveries:
+    if not _watched(server):
+        return []
+    start = episode_start(server.id, latest.id)
+    key = _episode_key(server.id, start, "start")
+    if taken_keys([key]):
+        return []
+    consent = start.error_code == ErrorCode.CONSENT_MISSING
+    params = _server_params(server) | {
+        "since": start.started_at.isoformat(),
+        "error_code": start.error_code,
+        "error_note": start.error_note,
+        "consent_was_granted": server.consent_granted_at is not None,
+    }
+    kind, topic = (
+        (EventKind.CONSENT_MISSING, Topic.CONSENT)
+        if consent
+        else (EventKind.SERVER_FAILING, Topic.SERVER_FAILING)
+    )
+    return (
+        raise_event(
+            settings, kind, topic, [key], params, company_id=server.company_id, server_id=server.id, now=now
+        )
+        or []
+    )
+
+
+def _start_event(server_id: int, start: Check) -> AlertEvent | None:
+    key = db.session.get(AlertKey, _episode_key(server_id, start, "start"))
+    return db.session.get(AlertEvent, key.event_id) if key is not None else None
+
+
+def _recovered(settings: AlertSettings, server: MailServer, latest: Check, now: datetime) -> Deliveries:
+    last_failed = db.session.scalar(
+        select(func.max(Check.id)).where(
+            Check.server_id == server.id, Check.outcome == Outcome.FAILED, Check.id < latest.id
+        )
+    )
+    if last_failed is None:
+        return []
+    start = episode_start(server.id, last_failed)
+    announced = _start_event(server.id, start)
+    if announced is None:  # nobody was told it failed: nobody needs telling it works
+        return []
+    key = _episode_key(server.id, start, "end")
+    if taken_keys([key]):
+        return []
+    params = _server_params(server) | {
+        "since": start.started_at.isoformat(),
+        "recovered_at": latest.started_at.isoformat(),
+    }
+    return (
+        raise_event(
+            settings,
+            EventKind.SERVER_RECOVERED,
+            Topic(announced.topic),
+            [key],
+            params,
+            company_id=server.company_id,
+            server_id=server.id,
+            now=now,
+        )
+        or []
+    )
+
+
+def _raise_group(
+    settings: AlertSettings,
+    server: MailServer,
+    kind: EventKind,
+    topic: Topic,
+    items: list[tuple[str, dict]],
+    now,
+) -> Deliveries:
+    """One event for the items not announced before, each item keyed on its own."""
+    for _attempt in range(3):  # another worker may announce some of them meanwhile: look again
+        taken = taken_keys([key for key, _item in items])
+        new = [(key, item) for key, item in items if key not in taken]
+        if not new:
+            return []
+        params = _server_params(server) | {
+            "count": len(new),
+            "messages": [item for _key, item in new[:LISTED_MESSAGES]],
+        }
+        raised = raise_event(
+            settings, kind, topic, [key for key, _item in new], params,
+            company_id=server.company_id, server_id=server.id, now=now,
+        )  # fmt: skip
+        if raised is not None:
+            return raised
+    return []
+
+
+def _held_messages(settings: AlertSettings, server: MailServer, now: datetime) -> Deliveries:
+    held = db.session.scalars(
+        select(HeldMessage)
+        .where(HeldMessage.server_id == server.id, HeldMessage.state == HELD_NEEDS_PERSON)
+        .order_by(HeldMessage.id)
+    ).all()
+    items = []
+    for message in held:
+        identity = f"{message.folder}\n{message.message_ref}\n{message.first_failed_at.isoformat()}"
+        key = f"held:{server.id}:{hashlib.sha256(identity.encode()).hexdigest()[:40]}"
+        items.append((key, {
+            "folder": message.folder_display,
+            "sender": message.sender,
+            "subject": (message.subject or "")[:200],
+            "received_at": message.received_at.isoformat() if message.received_at else None,
+            "error_note": message.error_note,
+        }))  # fmt: skip
+    return _raise_group(settings, server, EventKind.HELD_MESSAGES, Topic.HELD_MESSAGES, items, now)
+
+
+def _forged_senders(settings: AlertSettings, server: MailServer, now: datetime) -> Deliveries:
+    decisions = db.session.scalars(
+        select(Decision)
+        .where(
+            Decision.server_id == server.id,
+            Decision.reason == FORGED_REASON,
+            Decision.created_at >= now - FORGED_LOOKBACK,
+        )
+        .order_by(Decision.id)
+    ).all()
+    items, seen = [], set()
+    for decision in decisions:
+        key = f"forged:{server.id}:{decision.message_key}"
+        if key in seen:
+            continue
+        seen.add(key)
+        items.append((key, {
+            "sender": decision.sender,
+            "subject": (decision.subject or "")[:200],
+            "received_at": decision.received_at.isoformat() if decision.received_at else None,
+        }))  # fmt: skip
+    return _raise_group(settings, server, EventKind.FORGED_SENDERS, Topic.FORGED_SENDERS, items, now)
+
+
+def recently_checked_servers(since: datetime) -> list[int]:
+    """Servers whose checks finished since ``since``: the clock's catch-up of lost evaluations."""
+    query = select(Check.server_id).where(Check.finished_at >= since).distinct().order_by(Check.server_id)
+    return list(db.session.scalars(query))
+
+
+# --- once a day -----------------------------------------------------------------------------------
+
+
+def daily(settings: AlertSettings, slot: datetime, now: datetime | None = None) -> Deliveries:
+    """The day's events for the slot (aware, at EKPANEL_DIGEST_TIME): reminders, secrets, digests."""
+    now = now or utcnow()
+    day = slot.astimezone(ZoneInfo(settings.timezone)).date()
+    found = []
+    found += reminders(settings, day, now)
+    found += expiring_secrets(settings, day, now)
+    found += digests(settings, slot, now)
+    return found
+
+
+def _watched_servers(*conditions) -> list[MailServer]:
+    query = (
+        select(MailServer)
+        .join(Company, MailServer.company_id == Company.id)
+        .where(MailServer.active.is_(True), Company.active.is_(True), *conditions)
+        .order_by(MailServer.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def reminders(settings: AlertSettings, day: date, now: datetime) -> Deliveries:
+    """One a day per server still failing, from the day after its failure was announced."""
+    found = []
+    zone = ZoneInfo(settings.timezone)
+    for server in _watched_servers():
+        latest = _latest_finished(server.id)
+        if latest is None or latest.outcome != Outcome.FAILED:
+            continue
+        start = episode_start(server.id, latest.id)
+        announced = _start_event(server.id, start)
+        if announced is None or _local_date(announced.created_at, zone) >= day:
+            continue
+        params = _server_params(server) | {
+            "since": start.started_at.isoformat(),
+            "last_check_at": latest.started_at.isoformat(),
+            "error_code": latest.error_code,
+            "error_note": latest.error_note,
+        }
+        key = _episode_key(server.id, start, f"reminder:{day.isoformat()}")
+        found += raise_event(
+            settings, EventKind.SERVER_REMINDER, Topic(announced.topic), [key], params,
+            company_id=server.company_id, server_id=server.id, now=now,
+        ) or []  # fmt: skip
+    return found
+
+
+def expiring_secrets(settings: AlertSettings, day: date, now: datetime) -> Deliveries:
+    """An Outlook 365 client secret that expires within 30, 7 or 1 days: once per step, per date.
+
+    A secret first seen 5 days before its expiry gets the 7-day message only, not the 30-day one too.
+    """
+    found = []
+    for server in _watched_servers(MailServer.secret_expires_on.is_not(None)):
+        days_left = (server.secret_expires_on - day).days
+        steps = [step for step in SECRET_WARNING_DAYS if days_left <= step]
+        if not steps:
+            continue
+        key = f"secret:{server.id}:{server.secret_expires_on.isoformat()}:{steps[0]}"
+        params = _server_params(server) | {
+            "expires_on": server.secret_expires_on.isoformat(),
+            "days_left": days_left,
+        }
+        found += raise_event(
+            settings, EventKind.SECRET_EXPIRING, Topic.SECRET_EXPIRY, [key], params,
+            company_id=server.company_id, server_id=server.id, now=now,
+        ) or []  # fmt: skip
+    return found
+
+
+def digests(settings: AlertSettings, slot: datetime, now: datetime) -> Deliveries:
+    """Each person's new documents since their last digest, per company they see; none when nothing is new."""
+    zone = ZoneInfo(settings.timezone)
+    until = slot.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    day = slot.astimezone(zone).date()
+    # A first digest covers the day before: from the same wall-clock time (23 or 25 hours across DST).
+    first_since = (slot.astimezone(zone) - timedelta(days=1)).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    found = []
+    people = {
+        user.id: user for company_id in _active_company_ids() for user in recipients(Topic.DIGEST, company_id)
+    }
+    for user in sorted(people.values(), key=lambda u: u.login):
+        since = _last_digest_until(user.id) or first_since
+        companies = _digest_companies(user, since, until)
+        total = sum(company["count"] for company in companies)
+        if total == 0:
+            continue
+        params = {
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "count": total,
+            "companies": companies,
+        }
+        found += raise_event(
+            settings, EventKind.DIGEST, Topic.DIGEST, [f"digest:{user.id}:{day.isoformat()}"], params,
+            for_user=user, now=now,
+        ) or []  # fmt: skip
+    return found
+
+
+def _active_company_ids() -> list[int]:
+    return list(db.session.scalars(select(Company.id).where(Company.active.is_(True)).order_by(Company.id)))
+
+
+def _last_digest_until(user_id: int) -> datetime | None:
+    event = db.session.scalar(
+        select(AlertEvent)
+        .where(AlertEvent.user_id == user_id, AlertEvent.kind == EventKind.DIGEST)
+        .order_by(AlertEvent.id.desc())
+        .limit(1)
+    )
+    return datetime.fromisoformat(event.params["until"]) if event is not None else None
+
+
+def _digest_companies(user: User, since: datetime, until: datetime) -> list[dict]:
+    """Per company with new documents: the count, and what needs attention (failing, do wyjaśnienia)."""
+    query = (
+        select(Company.id, Company.name, func.count(Document.id))
+        .join(Document, Document.company_id == Company.id)
+        .where(Company.active.is_(True), Document.created_at > since, Document.created_at <= until)
+        .group_by(Company.id, Company.name)
+        .order_by(Company.name)
+    )
+    if not user.is_admin:
+        query = query.where(Company.id.in_([company.id for company in user.companies]))
+    rows = []
+    for company_id, name, count in db.session.execute(query):
+        failing = []
+        held = 0
+        for server in _watched_servers(MailServer.company_id == company_id):
+            latest = _latest_finished(server.id)
+            if latest is not None and latest.outcome == Outcome.FAILED:
+                start = episode_start(server.id, latest.id)
+                failing.append({"mailbox": server.label, "since": start.started_at.isoformat()})
+            held += db.session.scalar(
+                select(func.count(HeldMessage.id)).where(
+                    HeldMessage.server_id == server.id, HeldMessage.state == HELD_NEEDS_PERSON
+                )
+            )
+        rows.append({"id": company_id, "name": name, "count": count, "failing": failing, "held": held})
+    return rows
+
+
+def _local_date(moment: datetime, zone: ZoneInfo) -> date:
+    return moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).date()

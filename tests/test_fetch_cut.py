@@ -1,0 +1,59 @@
+"""A BODYSTRUCTURE read only in part (parse_fetch's ``max_parts``) decides as the whole would."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ekpanel.mail.imap_fetch import FetchSyntaxError, PartialStructure, parse_fetch, summary_from_fetch
+
+LEAVES = [
+    b'("application" "pdf" ("name" "a(1).pdf") NIL NIL "base64" 14 NIL'
+    b' ("attachment" ("filename" "a.pdf")) NIL NIL)',
+    b'("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 3 1 NIL NIL NIL NIL)',
+    b'("image" "jpeg" NIL NIL NIL "base64" 9 NIL "inline" NIL)',
+    b'("application" "pdf" NIL NIL NIL "base64" 14)',
+    b'("x" "y" ("q" "\\")\\"") x[(] NIL NIL 5)',
+]
+
+
+def rfc822(body: bytes) -> bytes:
+    envelope = b'(NIL "s" (("a" NIL "b" "c")) NIL NIL NIL NIL NIL NIL NIL)'
+    return b'("message" "rfc822" NIL NIL NIL "7bit" 10 ' + envelope + b" " + body + b" 3 NIL NIL NIL NIL)"
+
+
+def multipart(children: list[bytes]) -> bytes:
+    return b"(" + b"".join(children) + b' "mixed" ("boundary" "b") NIL NIL NIL)'
+
+
+structures = st.recursive(
+    st.sampled_from(LEAVES),
+    lambda inner: st.one_of(st.lists(inner, min_size=1, max_size=12).map(multipart), inner.map(rfc822)),
+    max_leaves=60,
+)
+
+
+def outcome(data: list, **cut):
+    try:
+        response = parse_fetch(data, **cut)
+    except FetchSyntaxError:
+        return "unreadable"
+    found = [summary_from_fetch(uid, fields, max_parts=7, max_depth=4) for uid, fields in response.items()]
+    return [(s.ref, s.parse_error, s.parts, s.has_attachments) for s in found]
+
+
+@settings(max_examples=300)
+@given(structures, st.integers(0, 7), st.sampled_from([b"", b" RFC822.SIZE 9", b" X junk{", b" Y [", b")"]))
+def test_a_cut_structure_decides_as_the_whole(structure, max_parts, after):
+    data = [b"1 (UID 7 BODYSTRUCTURE " + structure + after + b")"]
+    assert outcome(data, max_parts=max_parts) == outcome(data)
+
+
+def test_ten_thousand_parts_are_cut_and_beyond_the_bound():
+    data = [b"1 (UID 7 BODYSTRUCTURE " + multipart([LEAVES[0]] * 10_000) + b" RFC822.SIZE 9)"]
+    response = parse_fetch(data, max_parts=500)
+    assert isinstance(response[7][b"BODYSTRUCTURE"], PartialStructure)
+    assert response[7][b"RFC822.SIZE"] == 9
+    summary = summary_from_fetch(7, response[7], max_parts=500)
+    assert summary.parse_error == summary_from_fetch(7, parse_fetch(data)[7], max_parts=500).parse_error
+    assert summary.parse_error.params == {"limit": 500}
