@@ -27,6 +27,7 @@ from tests.factories import (
     make_company,
     make_decision,
     make_document,
+    make_graph_server,
     make_imap_server,
     make_user,
 )
@@ -55,9 +56,9 @@ def fail(server, at=FAILED_AT, code=ErrorCode.AUTH_FAILED, error=AUTH_FAILED):
 
 
 def outlook(company_name: str, mailbox: str):
-    graph = {"protocol": "graph", "client_id": "c", "tenant": "t", "mailbox_address": mailbox}
-    imap_fields = {"host": None, "port": None, "encryption": None, "username": None}
-    return make_imap_server(make_company(company_name), **graph, **imap_fields)
+    return make_graph_server(
+        make_company(company_name), client_id="c", tenant="t", mailbox=mailbox, name=None
+    )
 
 
 def evaluate(app, server, now=NOW):

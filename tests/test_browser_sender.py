@@ -19,10 +19,9 @@ pytestmark = pytest.mark.browser
 
 OURS = "mx.biuro.test"
 FIELDS = {
-    "confirmed": f"{OURS}; dkim=pass header.d=dostawca.example; dmarc=pass header.from=dostawca.example",
-    "unconfirmed": f"{OURS}; dkim=none; spf=pass smtp.mailfrom=dostawca.example; dmarc=none",
-    "failed": f"{OURS}; dkim=none; spf=fail smtp.mailfrom=obcy.example;"
-    " dmarc=fail header.from=dostawca.example",
+    "confirmed": f"{OURS}; dkim=pass header.d=dostawca.pl; dmarc=pass header.from=dostawca.pl",
+    "unconfirmed": f"{OURS}; dkim=none; spf=pass smtp.mailfrom=dostawca.pl; dmarc=none",
+    "failed": f"{OURS}; dkim=none; spf=fail smtp.mailfrom=obcy.example; dmarc=fail header.from=dostawca.pl",
 }
 LABELS = {"confirmed": "potwierdzony", "unconfirmed": "niepotwierdzony", "failed": "⚠ niezgodny"}
 
@@ -75,7 +74,7 @@ def test_under_mark_every_document_shows_its_verdict_and_a_failed_sender_stands_
     expect(page).to_have_url(re.compile(r"verdict=failed"))
 
     page.locator("tr.sender-failed a.filename").click()
-    expect(page.locator(".sender-failed-banner[role=alert]")).to_contain_text("domeny dostawca.example")
+    expect(page.locator(".sender-failed-banner[role=alert]")).to_contain_text("domeny dostawca.pl")
     expect(page.locator("#sender-authserv")).to_have_text(OURS)
     expect(page.locator("#sender-dmarc")).to_contain_text("fail")
 

@@ -21,7 +21,14 @@ from ekpanel.alerts.models import AlertDelivery, AlertEvent
 from ekpanel.checks.models import HeldMessage
 from ekpanel.extensions import db
 from ekpanel.servers.models import MailServer
-from tests.factories import make_check, make_company, make_document, make_graph_server, make_imap_server
+from tests.factories import (
+    make_check,
+    make_company,
+    make_decision,
+    make_document,
+    make_graph_server,
+    make_imap_server,
+)
 from tests.support.app_config import app_config, fresh_g_per_request
 
 OK = "reached"  # any answer but a refusal: a page, a redirect inside the panel, a form's 400
@@ -80,6 +87,8 @@ ROUTES = {
     "checks.show": CHECK_HISTORY,
     # Sending a message "do wyjaśnienia" for another try: the history's rules, then administrators only.
     "checks.retry_held": Row(operator=(403, 404), refresher=(403, 404)),
+    # "Pobierz mimo to" past the sender verification: the same.
+    "checks.allow_anyway": Row(operator=(403, 404), refresher=(403, 404)),
     "companies.index": ADMIN_ONLY,
     "companies.show": ADMIN_ONLY,
     "companies.new": ADMIN_ONLY,
@@ -90,6 +99,7 @@ ROUTES = {
     "servers.toggle_active": ADMIN_ONLY,
     "servers.delete": ADMIN_ONLY,
     "servers.remote_folders": ADMIN_ONLY,
+    "servers.propose_authserv_id": ADMIN_ONLY,
     "servers.add_folder": ADMIN_ONLY,
     "consent.start": ADMIN_ONLY,
     "consent.callback": ADMIN_ONLY,
@@ -100,7 +110,7 @@ ROUTES = {
 }
 
 # URL variables that name another company's object when a test asks for a foreign one.
-COMPANY_OBJECTS = {"company_id", "server_id", "check_id", "document_id", "held_id"}
+COMPANY_OBJECTS = {"company_id", "server_id", "check_id", "document_id", "held_id", "decision_id"}
 
 
 def _routes(app) -> list[tuple[str, str, set[str]]]:
@@ -139,13 +149,14 @@ class World:
 
 def _build_world() -> World:
     companies = make_company("Własna"), make_company("Obca")
-    servers, outlook, checks, documents, held = [], [], [], [], []
+    servers, outlook, checks, documents, held, kept_out = [], [], [], [], [], []
     for company in companies:
         server = make_imap_server(company, host="127.0.0.1", username=f"faktury{company.id}@biuro.pl")
         server.port = 1  # a folder list must fail fast, on this machine: nothing listens there
         servers.append(server)
         outlook.append(make_graph_server(company, mailbox=f"faktury{company.id}@contoso.com"))
         checks.append(make_check(server))
+        kept_out.append(make_decision(checks[-1], decision="skipped", reason="sender failed"))
         documents.append(make_document(company, server=server))
         held.append(
             HeldMessage(
@@ -179,6 +190,7 @@ def _build_world() -> World:
         "check_id": pair(checks),
         "document_id": pair(documents),
         "held_id": pair(held),
+        "decision_id": pair(kept_out),
         "delivery_id": (delivery.id, delivery.id),
         "user_id": (users["operator"].id, users["operator"].id),
         "filename": ("style.css", "style.css"),

@@ -182,9 +182,9 @@ def test_the_header_is_fetched_only_with_the_structure_of_whitelisted_senders(
     fetched: list[tuple[list[int], list[str]]] = []
     original = imap_listing._fetch_items
 
-    def spy(session, uids, items):
+    def spy(session, uids, items, **options):
         fetched.append((list(uids), list(items)))
-        return original(session, uids, items)
+        return original(session, uids, items, **options)
 
     monkeypatch.setattr(imap_listing, "_fetch_items", spy)
 
@@ -266,3 +266,24 @@ def test_leaving_require_meets_the_messages_it_kept_out_again(sqlite_app, doveco
     assert result.counts.taken == 3
     assert sorted(verdicts().values()) == ["confirmed", "failed", "failed", "unconfirmed"]
     assert box.user.list("INBOX") == []
+
+
+def test_an_allowed_message_skipped_for_another_reason_spends_its_allowance(sqlite_app, dovecot):
+    box = new_box(dovecot)
+    server = make_dovecot_server(box)
+    server.sender_policy, server.authserv_id = "require", OURS
+    db.session.commit()
+    box.user.append("INBOX", stamped(SPOOFED, subject="niezgodny"))
+    admin = make_user("szefowa2", admin=True)
+    run_check(server.id, trigger="cli")
+    [decision] = decisions(subject="niezgodny")
+    exception = sender_exceptions.allow(decision, admin.id)
+    server.whitelist = "ktos@inny.example"  # meanwhile the sender is taken off the whitelist
+    db.session.commit()
+
+    result = run_check(server.id, trigger="cli")
+
+    assert documents() == [] and result.counts.skipped_sender == 1
+    db.session.refresh(exception)
+    assert exception.used_at is not None and not exception.gone
+    assert run_check(server.id, trigger="cli").counts.examined == 0  # not fetched by its id again

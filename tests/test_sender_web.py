@@ -3,9 +3,12 @@ and the verdict on the documents list and page."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
+from ekpanel.audit.models import AuditEntry
 from ekpanel.checks.models import SenderException
 from ekpanel.extensions import db
 from ekpanel.mail.authres import sender_verdict
@@ -79,7 +82,15 @@ def test_require_on_imap_needs_an_authserv_id(admin_client, company):
     assert db.session.scalars(select(MailServer)).all() == []
 
     admin_client.post(new_url(company), data={**IMAP_FORM, "sender_policy": "require", "authserv_id": OURS})
-    assert (only_server().sender_policy, only_server().authserv_id) == ("require", OURS)
+    server = only_server()
+    assert (server.sender_policy, server.authserv_id) == ("require", OURS)
+
+    unchanged_but_the_policy = {**IMAP_FORM, "password": "", "authserv_id": OURS, "sender_policy": "mark"}
+    admin_client.post(f"/settings/email/servers/{server.id}/edit", data=unchanged_but_the_policy)
+    changed = db.session.scalars(select(AuditEntry).filter_by(action="server.changed")).one()
+    assert json.loads(changed.details) == {"sender_policy": {"old": "require", "new": "mark"}}
+    log = admin_client.get("/admin/audit").get_data(as_text=True)
+    assert "Weryfikacja nadawcy" in log and "Wymagaj → Oznaczaj" in log
 
 
 def test_an_authserv_id_is_one_word(admin_client, company):
@@ -227,8 +238,18 @@ def test_an_administrator_takes_a_held_back_message_anyway_once(admin_client, he
     history = admin_client.get(f"/servers/{server.id}/checks").get_data(as_text=True)
     assert "Zatrzymane przez weryfikację nadawcy" in history and "Faktura podrobiona" in history
 
+    [entry] = db.session.scalars(select(AuditEntry).filter_by(action="message.allowed_anyway"))
+    assert (entry.actor_login, entry.target_id) == ("szef", server.id)
+    assert json.loads(entry.details) == {
+        "folder": "INBOX",
+        "sender": decision.sender,
+        "subject": "Faktura podrobiona",
+        "verification": "sender failed",
+    }
+
     admin_client.post(f"/servers/{server.id}/decisions/{decision.id}/allow")
     assert len(db.session.scalars(select(SenderException)).all()) == 1
+    assert len(db.session.scalars(select(AuditEntry).filter_by(action="message.allowed_anyway")).all()) == 1
     assert admin_client.post(f"/servers/{server.id}/decisions/{other.id}/allow").status_code == 404
 
 

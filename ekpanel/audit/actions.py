@@ -24,6 +24,7 @@ class Action(StrEnum):
     CONSENT_GRANTED = "consent.granted"
     CONSENT_REFUSED = "consent.refused"
     MESSAGE_RETRY_REQUESTED = "message.retry_requested"  # a message "do wyjaśnienia" sent for another try
+    MESSAGE_ALLOWED_ANYWAY = "message.allowed_anyway"  # "Pobierz mimo to": past the sender verification
     ALERTS_CHANGED = "alerts.changed"  # a user's own address for alerts, or which alerts they get
 
 
@@ -44,6 +45,7 @@ LABELS = {
     Action.CONSENT_GRANTED: _l("Zgoda administratora Microsoft 365 udzielona"),
     Action.CONSENT_REFUSED: _l("Zgoda administratora Microsoft 365 nie udzielona"),
     Action.MESSAGE_RETRY_REQUESTED: _l("Ponowna próba wiadomości do wyjaśnienia"),
+    Action.MESSAGE_ALLOWED_ANYWAY: _l("Pobranie wiadomości mimo weryfikacji nadawcy"),
     Action.ALERTS_CHANGED: _l("Zmiana powiadomień e-mail"),
 }
 

@@ -42,6 +42,13 @@ FIELD_LABELS = {
     "consent": _l("Zgoda administratora"),
     "whitelist": _l("Adresy e-mail mogących wysyłać dokumenty"),
     "folders": _l("Foldery IMAP"),
+    "sender_policy": _l("Weryfikacja nadawcy"),
+    "authserv_id": _l("Identyfikator serwera uwierzytelniającego (authserv-id)"),
+    # messages
+    "folder": _l("Folder"),
+    "sender": _l("Nadawca"),
+    "subject": _l("Temat"),
+    "verification": _l("Weryfikacja nadawcy"),
     # consent
     "error": _l("Odpowiedź Microsoft"),
 }
@@ -56,6 +63,11 @@ CODE_LABELS = {
     "password": {"changed": _l("zmieniono")},
     "secret": {"changed": _l("zmieniono")},
     "protocol": {"imap": "IMAP", "graph": _l("API Outlook 365")},
+    "sender_policy": {"off": _l("Wyłączona"), "mark": _l("Oznaczaj"), "require": _l("Wymagaj")},
+    "verification": {
+        "sender unconfirmed": _l("nadawca niepotwierdzony"),
+        "sender failed": _l("nadawca niezgodny"),
+    },
 }
 
 

@@ -65,13 +65,28 @@ def last_check_summary(server_id: int) -> dict:
 def authres_absent(server_id: int) -> bool:
     """Whether the last check that gave any message a sender verdict found no Authentication-Results
     field on any of those messages."""
-    row = db.session.execute(
-        select(Check.senders_judged, Check.senders_without_authres)
-        .where(Check.server_id == server_id, Check.senders_judged > 0)
-        .order_by(Check.started_at.desc(), Check.id.desc())
-        .limit(1)
-    ).first()
-    return row is not None and row.senders_without_authres == row.senders_judged
+    return server_id in authres_absent_ids([server_id])
+
+
+def authres_absent_ids(server_ids: list[int]) -> set[int]:
+    """Of these servers, those for which :func:`authres_absent` holds: one query for a whole list."""
+    if not server_ids:
+        return set()
+    newest_first = (Check.started_at.desc(), Check.id.desc())
+    ranked = (
+        select(
+            Check.server_id,
+            Check.senders_judged,
+            Check.senders_without_authres,
+            func.row_number().over(partition_by=Check.server_id, order_by=newest_first).label("n"),
+        )
+        .where(Check.server_id.in_(server_ids), Check.senders_judged > 0)
+        .subquery()
+    )
+    query = select(ranked.c.server_id).where(
+        ranked.c.n == 1, ranked.c.senders_without_authres == ranked.c.senders_judged
+    )
+    return set(db.session.scalars(query))
 
 
 def failing_server_ids(server_ids: list[int]) -> set[int]:

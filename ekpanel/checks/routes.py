@@ -20,6 +20,7 @@ from ekpanel.checks.models import Check, Decision, HeldMessage
 from ekpanel.checks.status import enabled_servers
 from ekpanel.extensions import db
 from ekpanel.htmx import render_page_or_fragment
+from ekpanel.redirects import local_path
 from ekpanel.servers.models import MailServer
 
 bp = Blueprint("checks", __name__)
@@ -89,17 +90,10 @@ def _allowances(server_id: int, decisions: list[Decision]) -> dict:
     return sender_exceptions.for_keys(server_id, keys)
 
 
-def _local_next(value: str | None) -> str | None:
-    """A page of this panel to go back to; never another site."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return None
-
-
 @bp.post("/servers/<int:server_id>/decisions/<int:decision_id>/allow")
 def allow_anyway(server_id: int, decision_id: int):
-    """ "Pobierz mimo to": an administrator lets one message "Wymagaj" kept out in, once; the next
-    check takes it and its documents record who allowed it."""
+    """*Pobierz mimo to*: an administrator lets in, once, one message that "Wymagaj" kept out; the
+    next check takes it and its documents record who allowed it."""
     server = _history_server_or_404(server_id)
     if not current_user.is_admin:
         abort(403)
@@ -110,7 +104,16 @@ def allow_anyway(server_id: int, decision_id: int):
     if exception is None:
         flash(_("Tę wiadomość już dopuszczono."), "warning")
     else:
-        # Audit hook: an administrator let this message in past the sender verification.
+        audit.record(
+            Action.MESSAGE_ALLOWED_ANYWAY,
+            target=server,
+            details={
+                "folder": decision.folder,
+                "sender": decision.sender,
+                "subject": decision.subject,
+                "verification": decision.reason,
+            },
+        )
         db.session.commit()
         flash(
             _(
@@ -119,7 +122,7 @@ def allow_anyway(server_id: int, decision_id: int):
             ),
             "success",
         )
-    back = _local_next(request.form.get("next")) or url_for("checks.show", check_id=decision.check_id)
+    back = local_path(request.form.get("next")) or url_for("checks.show", check_id=decision.check_id)
     return redirect(f"{back.split('#')[0]}#decision-{decision.id}")
 
 

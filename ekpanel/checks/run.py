@@ -275,6 +275,7 @@ class _Run:
         recorded = self.recorder.recorded_skips(set(keys.values()))
         storing: list[tuple[MessageSummary, str, Verdict, list[tuple[str, int, Future[str]]]]] = []
         failed: list[tuple[MessageSummary, Note | None]] = []
+        decided: list[str] = []  # allowed messages skipped for another reason
         decisions = decide_all(
             mailbox,
             folder,
@@ -300,6 +301,8 @@ class _Run:
                 self.report()  # downloads are the slow part: show them moving
             elif verdict.decision == Decision.SKIPPED:
                 self.counts.add_skip(verdict.reason)
+                if key in self.allowed:  # allowed, and now skipped for another reason (no PDF left)
+                    decided.append(key)
                 if (key, verdict.reason) not in recorded:  # skipped messages are recorded once
                     recorded.add((key, verdict.reason))
                     self.recorder.record(folder, message, key, verdict)
@@ -324,7 +327,7 @@ class _Run:
                 self.counts.documents += count
             else:
                 self.counts.duplicates += 1
-        self.spend_allowances([item.key for item in taken if item.key in self.allowed])
+        self.spend_allowances(decided + [item.key for item in taken if item.key in self.allowed])
         self.progress.stored = 0
         self.hold_back(folder, batch, failed)
         self.report()
@@ -335,8 +338,9 @@ class _Run:
         return allowance.allowed_by_id if allowance is not None else None
 
     def spend_allowances(self, keys: list[str]) -> None:
-        """Allowed messages now taken (or found taken before): their allowance is used up, committed
-        before they move, so a crash in between finds a duplicate, not an allowance to spend again."""
+        """Allowed messages now decided (taken, found taken before, or skipped for another reason):
+        their allowance is used up, committed before they move, so a crash in between finds a
+        duplicate, not an allowance to spend again."""
         if keys:
             sender_exceptions.mark_used(self.server_id, keys)
             db.session.commit()

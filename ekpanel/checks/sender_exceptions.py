@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from ekpanel.checks.models import Decision, SenderException
 from ekpanel.extensions import db
@@ -63,9 +64,9 @@ def for_keys(server_id: int, keys: set[str]) -> dict[str, SenderException]:
     if not keys:
         return {}
     rows = db.session.scalars(
-        select(SenderException).where(
-            SenderException.server_id == server_id, SenderException.message_key.in_(keys)
-        )
+        select(SenderException)
+        .where(SenderException.server_id == server_id, SenderException.message_key.in_(keys))
+        .options(selectinload(SenderException.allowed_by))  # the log names who allowed each
     )
     return {row.message_key: row for row in rows}
 

@@ -147,6 +147,7 @@ def sender_reason(evidence: dict | None) -> Note | None:
 def show(document_id: int):
     document = _document_or_404(document_id)
     changed_by = document.status_changed_by
+    allowed_by = document.allowed_by
     return render_template(
         "documents/show.html",
         document=document,
@@ -154,6 +155,7 @@ def show(document_id: int):
         server_label=document.server_label or (document.server.label if document.server else ""),
         status_changed_by=changed_by.login if changed_by else None,
         sender=sender_check(document.sender_evidence),
+        allowed_by=allowed_by.login if allowed_by else None,
         same_file=queries.same_file_elsewhere(document.company_id, [document]).get(document.id, []),
         back_url=_safe_back_url(request.args.get("back"), document.company_id),
     )

@@ -342,9 +342,9 @@ class GraphMailbox:
     def _authentication_results(self, message_ref: str) -> tuple[str, ...]:
         """The message's Authentication-Results fields, from its ``internetMessageHeaders``."""
         url = f"{self._users_url}/messages/{_segment(message_ref)}"
-        with self._errors(message=True):
+        with self._reading_message():
             item = self._graph.request("GET", url, params={"$select": "internetMessageHeaders"}).json()
-        return fields_from_graph((item or {}).get("internetMessageHeaders"))
+        return fields_from_graph(item.get("internetMessageHeaders") if isinstance(item, dict) else None)
 
     def fetch_part(self, folder: RemoteFolder, message: MessageSummary, part: AttachmentPart) -> bytes:
         forwarded = self._forwarded.part_bytes(message.ref, part)

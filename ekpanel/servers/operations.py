@@ -47,6 +47,8 @@ AUDITED_FIELDS = (
     "tenant",
     "mailbox_address",
     "secret_expires_on",
+    "sender_policy",
+    "authserv_id",
 )
 
 

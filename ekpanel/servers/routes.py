@@ -10,9 +10,8 @@ from dataclasses import replace
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
-from ekpanel.access import admin_required, company_or_404, server_or_404, visible_companies
+from ekpanel.access import admin_required, company_or_404, server_or_404
 from ekpanel.checks.mailboxes import mailbox_access
 from ekpanel.companies.models import Company
 from ekpanel.extensions import db
@@ -280,14 +279,9 @@ def propose_authserv_id(server_id: int):
         )
         if proposed:
             form.authserv_id.data = proposed
-    return render_page_or_fragment(
-        "companies/settings.html",
+    return _settings_page_or(
         "servers/_authserv_field.html",
-        companies=visible_companies(current_user, include_inactive=True),
-        company=server.company,
-        server=server,
-        server_form=form,
-        form_action=_form_action(server.company, server),
+        **_dialog_context(server.company, server, form),
         authserv_proposal=proposal,
     )
 

@@ -18,6 +18,7 @@ from ekpanel.access import visible_companies
 from ekpanel.checks.counts import CheckCounts
 from ekpanel.checks.held import needing_person_counts
 from ekpanel.checks.models import Check
+from ekpanel.checks.queries import authres_absent_ids
 from ekpanel.clock import next_check_time
 from ekpanel.companies.models import Company
 from ekpanel.extensions import db
@@ -67,7 +68,7 @@ def server_rows(servers: list[MailServer], company: Company, today: date) -> lis
 
 
 def last_check_summaries(server_ids: list[int]) -> dict[int, dict]:
-    """``ekpanel.checks.queries.last_check_summary`` of each server, in four queries for them all."""
+    """``ekpanel.checks.queries.last_check_summary`` of each server, in five queries for them all."""
     summaries = {server_id: _summary(None) for server_id in server_ids}
     if not server_ids:
         return summaries
@@ -81,6 +82,8 @@ def last_check_summaries(server_ids: list[int]) -> dict[int, dict]:
         summaries[server_id]["failing_since"] = since
     for server_id, count in needing_person_counts(server_ids).items():
         summaries[server_id]["needs_person"] = count
+    for server_id in authres_absent_ids(server_ids):
+        summaries[server_id]["authres_absent"] = True
     return summaries
 
 
@@ -95,6 +98,7 @@ def _summary(check: Check | None) -> dict:
         "running": False,
         "failing_since": None,
         "needs_person": 0,
+        "authres_absent": False,
     }
 
 
