@@ -10,13 +10,12 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
 from sqlalchemy import text
 
 from ekpanel import create_app
 from ekpanel.extensions import db
 from ekpanel.mail import connect
-from tests import hypothesis_settings  # noqa: F401  (loads the Hypothesis profile)
+from tests import hypothesis_settings  # noqa: F401  (loads the Hypothesis profiles)
 from tests.factories import PASSWORD, make_company, make_user
 from tests.support import postgres
 from tests.support.app_config import app_config, fresh_g_per_request
@@ -30,12 +29,6 @@ pytest_plugins = [
 ]
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
-
-# Property tests: the same examples on every CI run (CI=true), fresh ones elsewhere; no example
-# database left in the tree, and no deadline (time is measured by bench/ scripts, not asserted).
-settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
-settings.register_profile("dev", database=None, deadline=None)
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture(scope="session")
