@@ -9,11 +9,10 @@ from pathlib import Path
 
 from sqlalchemy import event
 
-from ekpanel.checks.queries import last_check_summary
+from ekpanel.checks.queries import last_check_summaries, last_check_summary
 from ekpanel.extensions import db
 from ekpanel.mail.texts import Text, note
 from ekpanel.mail.vocabulary import Outcome
-from ekpanel.servers.rows import last_check_summaries
 from tests.factories import (
     make_check,
     make_company,

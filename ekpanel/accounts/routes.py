@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -146,7 +145,9 @@ def too_many_attempts(error):
     else:
         page = render_template("errors/error.html", status=429)
     response = make_response(page, 429)
-    response.headers["Retry-After"] = str(max(1, math.ceil(retry_at.timestamp() - time.time())))
+    # Redis keeps the count's time to live in whole seconds, so the reset is only known to the second:
+    # rounding up would turn a fresh one-minute window into 61 s.
+    response.headers["Retry-After"] = str(max(1, round(retry_at.timestamp() - time.time())))
     return response
 
 

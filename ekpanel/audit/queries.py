@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from sqlalchemy import or_, select
 
 from ekpanel.audit.models import AuditEntry
 from ekpanel.extensions import db
+from ekpanel.textsearch import contains_pattern
+from ekpanel.timeutil import day_start_utc
 
 PAGE_SIZE = 50
 
@@ -22,15 +23,6 @@ class AuditFilters:
     date_to: date | None = None
 
 
-def _day_start_utc(day: date, timezone: str) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(timezone)).astimezone(UTC).replace(tzinfo=None)
-
-
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def search(filters: AuditFilters, timezone: str, *, before_id: int | None = None) -> list[AuditEntry]:
     """Up to PAGE_SIZE + 1 entries (one more tells that an older page exists), older than ``before_id``."""
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(PAGE_SIZE + 1)
@@ -39,13 +31,13 @@ def search(filters: AuditFilters, timezone: str, *, before_id: int | None = None
     if filters.action:
         query = query.where(AuditEntry.action == filters.action)
     if filters.date_from:
-        query = query.where(AuditEntry.created_at >= _day_start_utc(filters.date_from, timezone))
+        query = query.where(AuditEntry.created_at >= day_start_utc(filters.date_from, timezone))
     if filters.date_to:
-        next_day = _day_start_utc(filters.date_to + timedelta(days=1), timezone)
+        next_day = day_start_utc(filters.date_to + timedelta(days=1), timezone)
         query = query.where(AuditEntry.created_at < next_day)
     text = filters.text.strip()
     if text:
-        pattern = _like_pattern(text)
+        pattern = contains_pattern(text)
         query = query.where(
             or_(
                 *(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import func, or_, select, true
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ekpanel.checks.counts import CheckCounts
@@ -13,6 +11,7 @@ from ekpanel.checks.models import Check, Decision
 from ekpanel.checks.sender_exceptions import ALLOWABLE_REASONS
 from ekpanel.extensions import db
 from ekpanel.mail.vocabulary import Outcome
+from ekpanel.textsearch import contains_pattern
 
 CHECKS_PAGE = 50
 DECISIONS_PAGE = 200
@@ -30,46 +29,32 @@ def last_check_summary(server_id: int) -> dict:
     that judged senders found no Authentication-Results on any of their messages: the server adds
     none, so it can vouch for no one).
     """
-    last = db.session.scalar(
-        select(Check)
-        .where(Check.server_id == server_id, Check.outcome != Outcome.RUNNING)
-        .order_by(Check.started_at.desc(), Check.id.desc())
-        .limit(1)
-    )
-    running = (
-        db.session.scalar(
-            select(Check.id)
-            .where(Check.server_id == server_id, Check.outcome == Outcome.RUNNING)
-            .where(Check.started_at >= last.started_at if last is not None else true())
-            .limit(1)
-        )
-        is not None
-    )
-    summary = {
-        "check": last,
-        "finished_at": last.finished_at if last else None,
-        "outcome": last.outcome if last else None,
-        "error_code": last.error_code if last else None,
-        "error": last.error if last else None,
-        "counts": last.counts if last else CheckCounts(),
-        "running": running,
-        "failing_since": None,
-        "needs_person": needing_person_counts([server_id]).get(server_id, 0),
-        "authres_absent": authres_absent(server_id),
-    }
-    if last is not None and last.outcome == Outcome.FAILED:
-        summary["failing_since"] = failing_since(server_id)
-    return summary
+    return last_check_summaries([server_id])[server_id]
 
 
-def authres_absent(server_id: int) -> bool:
-    """Whether the last check that gave any message a sender verdict found no Authentication-Results
-    field on any of those messages."""
-    return server_id in authres_absent_ids([server_id])
+def last_check_summaries(server_ids: list[int]) -> dict[int, dict]:
+    """:func:`last_check_summary` of each server, in a handful of queries for them all."""
+    summaries = {server_id: _summary(None) for server_id in server_ids}
+    if not server_ids:
+        return summaries
+    for check in _last_finished_checks(server_ids):
+        summaries[check.server_id] = _summary(check)
+    for server_id, started_at in _newest_running(server_ids):
+        last = summaries[server_id]["check"]
+        summaries[server_id]["running"] = last is None or started_at >= last.started_at
+    failed = [server_id for server_id, s in summaries.items() if s["outcome"] == Outcome.FAILED]
+    for server_id, since in _failing_since(failed):
+        summaries[server_id]["failing_since"] = since
+    for server_id, count in needing_person_counts(server_ids).items():
+        summaries[server_id]["needs_person"] = count
+    for server_id in authres_absent_ids(server_ids):
+        summaries[server_id]["authres_absent"] = True
+    return summaries
 
 
 def authres_absent_ids(server_ids: list[int]) -> set[int]:
-    """Of these servers, those for which :func:`authres_absent` holds: one query for a whole list."""
+    """Of these servers, those whose last check that gave any message a sender verdict found no
+    Authentication-Results field on any of those messages: one query for a whole list."""
     if not server_ids:
         return set()
     newest_first = (Check.started_at.desc(), Check.id.desc())
@@ -107,21 +92,6 @@ def failing_server_ids(server_ids: list[int]) -> set[int]:
     return set(db.session.scalars(query))
 
 
-def failing_since(server_id: int) -> datetime | None:
-    """When the current run of failed checks began (the start of its first check)."""
-    last_good = db.session.scalar(
-        select(func.max(Check.started_at)).where(
-            Check.server_id == server_id, Check.outcome.in_((Outcome.OK, Outcome.PARTIAL))
-        )
-    )
-    query = select(func.min(Check.started_at)).where(
-        Check.server_id == server_id, Check.outcome == Outcome.FAILED
-    )
-    if last_good is not None:
-        query = query.where(Check.started_at > last_good)
-    return db.session.scalar(query)
-
-
 def server_checks(server_id: int, *, before_id: int | None = None, limit: int = CHECKS_PAGE) -> list[Check]:
     """The server's checks, newest first; ``limit + 1`` rows tell the caller there is a next page."""
     # Who started each check comes in one more query, not one per row of the page.
@@ -132,7 +102,7 @@ def server_checks(server_id: int, *, before_id: int | None = None, limit: int = 
 
 
 def _matching(text: str):
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = contains_pattern(text)
     return or_(Decision.sender.ilike(pattern, escape="\\"), Decision.subject.ilike(pattern, escape="\\"))
 
 
@@ -172,3 +142,60 @@ def sender_skips(server_id: int, *, limit: int = DECISIONS_PAGE) -> list[Decisio
         .limit(limit)
     )
     return list(db.session.scalars(query))
+
+
+def _summary(check: Check | None) -> dict:
+    return {
+        "check": check,
+        "finished_at": check.finished_at if check else None,
+        "outcome": check.outcome if check else None,
+        "error_code": check.error_code if check else None,
+        "error": check.error if check else None,
+        "counts": check.counts if check else CheckCounts(),
+        "running": False,
+        "failing_since": None,
+        "needs_person": 0,
+        "authres_absent": False,
+    }
+
+
+def _last_finished_checks(server_ids: list[int]) -> list[Check]:
+    newest_first = (Check.started_at.desc(), Check.id.desc())
+    rank = func.row_number().over(partition_by=Check.server_id, order_by=newest_first)
+    ranked = (
+        select(Check.id, rank.label("n"))
+        .where(Check.server_id.in_(server_ids), Check.outcome != Outcome.RUNNING)
+        .subquery()
+    )
+    query = select(Check).join(ranked, ranked.c.id == Check.id).where(ranked.c.n == 1)
+    return list(db.session.scalars(query))
+
+
+def _newest_running(server_ids: list[int]):
+    return db.session.execute(
+        select(Check.server_id, func.max(Check.started_at))
+        .where(Check.server_id.in_(server_ids), Check.outcome == Outcome.RUNNING)
+        .group_by(Check.server_id)
+    ).all()
+
+
+def _failing_since(server_ids: list[int]):
+    """When each server's current run of failed checks began (the first check after its last good one)."""
+    if not server_ids:
+        return []
+    last_good = (
+        select(Check.server_id, func.max(Check.started_at).label("at"))
+        .where(Check.server_id.in_(server_ids), Check.outcome.in_((Outcome.OK, Outcome.PARTIAL)))
+        .group_by(Check.server_id)
+        .subquery()
+    )
+    return db.session.execute(
+        select(Check.server_id, func.min(Check.started_at))
+        .outerjoin(last_good, last_good.c.server_id == Check.server_id)
+        .where(
+            Check.server_id.in_(server_ids),
+            Check.outcome == Outcome.FAILED,
+            or_(last_good.c.at.is_(None), Check.started_at > last_good.c.at),
+        )
+        .group_by(Check.server_id)
+    ).all()

@@ -47,7 +47,8 @@ def company_history(company_id: int):
     """The company's servers, each with its last check and a link to its history."""
     company = _history_company_or_404(company_id)
     servers = company.servers if current_user.is_admin else enabled_servers(company.id)
-    rows = [(server, queries.last_check_summary(server.id)) for server in servers]
+    summaries = queries.last_check_summaries([server.id for server in servers])
+    rows = [(server, summaries[server.id]) for server in servers]
     return render_template("checks/company.html", company=company, rows=rows)
 
 

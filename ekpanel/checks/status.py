@@ -11,7 +11,7 @@ from ekpanel.checks.counts import CheckCounts
 from ekpanel.checks.held import needing_person_counts
 from ekpanel.checks.models import Check
 from ekpanel.checks.progress import STATE_CHECKING, job_progress
-from ekpanel.checks.queries import failing_server_ids, last_check_summary
+from ekpanel.checks.queries import failing_server_ids, last_check_summaries
 from ekpanel.checks.queue import last_server_job
 from ekpanel.extensions import db
 from ekpanel.mail.texts import Note
@@ -54,14 +54,12 @@ def failing_servers(company_id: int) -> list[FailingServer]:
     """The company's enabled servers whose last finished check failed (disabled ones are not checked)."""
     servers = enabled_servers(company_id)
     down = failing_server_ids([server.id for server in servers])  # one query; details only for these
-    failing = []
-    for server in servers:
-        if server.id in down:
-            summary = last_check_summary(server.id)
-            failing.append(
-                FailingServer(server, summary["failing_since"], summary["error"], summary["error_code"])
-            )
-    return failing
+    summaries = last_check_summaries([server.id for server in servers if server.id in down])
+    return [
+        FailingServer(server, summary["failing_since"], summary["error"], summary["error_code"])
+        for server in servers
+        if (summary := summaries.get(server.id)) is not None
+    ]
 
 
 @dataclass(frozen=True)

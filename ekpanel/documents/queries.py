@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Text, cast, func, or_, select, tuple_
 
@@ -20,6 +19,8 @@ from ekpanel.documents.models import STATUS_NEW, STATUS_REGISTERED, Document
 from ekpanel.extensions import db
 from ekpanel.invoices import normalise_invoice_number, normalise_nip
 from ekpanel.servers.models import MailServer
+from ekpanel.textsearch import contains_pattern
+from ekpanel.timeutil import day_start_utc
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000  # beyond this the list says "more than 10 000" instead of counting every row
@@ -80,16 +81,6 @@ class DocumentPage:
     total_capped: bool  # True: there are more than ``total`` documents
 
 
-def _day_start_utc(day: date, timezone: str) -> datetime:
-    local = datetime.combine(day, time.min, tzinfo=ZoneInfo(timezone))
-    return local.astimezone(UTC).replace(tzinfo=None)
-
-
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def filter_conditions(company_id: int, filters: DocumentFilters, timezone: str) -> list:
     conditions = [Document.company_id == company_id]
     if filters.status in STATUSES:
@@ -99,11 +90,9 @@ def filter_conditions(company_id: int, filters: DocumentFilters, timezone: str) 
     elif filters.verdict == NOT_VERIFIED:
         conditions.append(Document.sender_verdict.is_(None))
     if filters.date_from:
-        conditions.append(Document.received_at >= _day_start_utc(filters.date_from, timezone))
+        conditions.append(Document.received_at >= day_start_utc(filters.date_from, timezone))
     if filters.date_to:
-        conditions.append(
-            Document.received_at < _day_start_utc(filters.date_to + timedelta(days=1), timezone)
-        )
+        conditions.append(Document.received_at < day_start_utc(filters.date_to + timedelta(days=1), timezone))
     if filters.with_warnings:
         conditions.append(Document.warnings.is_not(None))
     text = filters.text.strip()
@@ -115,7 +104,7 @@ def filter_conditions(company_id: int, filters: DocumentFilters, timezone: str) 
 def _text_matches(text: str) -> list:
     """Sender, subject, file name, invoice number (as typed, or written otherwise: "FV 1/2026" finds
     "FV/0001/2026") and, for digits, the NIPs the document names ("526-025-02-74" finds 5260250274)."""
-    pattern = _like_pattern(text)
+    pattern = contains_pattern(text)
     matches = [
         Document.sender.ilike(pattern, escape="\\"),
         Document.subject.ilike(pattern, escape="\\"),
@@ -124,7 +113,7 @@ def _text_matches(text: str) -> list:
     ]
     number = normalise_invoice_number(text)
     if number:
-        matches.append(Document.invoice_number_normalised.like(_like_pattern(number), escape="\\"))
+        matches.append(Document.invoice_number_normalised.like(contains_pattern(number), escape="\\"))
     digits = normalise_nip(text)
     if len(digits) >= _NIP_SEARCH_DIGITS and digits.isdigit():
         # The JSON list as text: '["5260250274", ...]' on both databases.
