@@ -6,13 +6,18 @@ or a helper in tests/support/.
 
 from __future__ import annotations
 
+import functools
 import os
+import secrets
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from werkzeug.security import generate_password_hash
 
 from ekpanel import create_app
+from ekpanel.accounts import models as account_models
+from ekpanel.accounts import operations as account_operations
 from ekpanel.extensions import db
 from ekpanel.mail import connect
 from tests import hypothesis_settings  # noqa: F401  (loads the Hypothesis profiles)
@@ -29,6 +34,23 @@ pytest_plugins = [
 ]
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+
+
+# scrypt as the panel makes it (n=2**15) costs about 0.1 s a hash, and most tests make a user and log in:
+# minutes of the suite. Tests hash at n=2**10, the same code on the same algorithm; a test whose subject
+# is the cost itself (the login's timing) is marked ``real_password_cost``.
+_CHEAP_SCRYPT = "scrypt:1024:8:1"
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(request, monkeypatch):
+    if request.node.get_closest_marker("real_password_cost"):
+        return
+    cheap = functools.partial(generate_password_hash, method=_CHEAP_SCRYPT)
+    monkeypatch.setattr(account_models, "generate_password_hash", cheap)
+    monkeypatch.setattr(account_operations, "generate_password_hash", cheap)
+    stand_in = cheap(secrets.token_urlsafe(16))
+    monkeypatch.setattr(account_operations, "_stand_in_hash", lambda: stand_in)
 
 
 @pytest.fixture(scope="session")
