@@ -10,16 +10,16 @@ from the index backwards).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Text, cast, func, or_, select, tuple_
+from sqlalchemy import func, select, tuple_
 
+from ekpanel.documents import search_index
 from ekpanel.documents.models import STATUS_NEW, STATUS_REGISTERED, Document
+from ekpanel.documents.search import TextSearch, text_search
 from ekpanel.extensions import db
-from ekpanel.invoices import normalise_invoice_number, normalise_nip
 from ekpanel.servers.models import MailServer
-from ekpanel.textsearch import contains_pattern
 from ekpanel.timeutil import day_start_utc
 
 PAGE_SIZE = 50
@@ -30,8 +30,10 @@ STATUSES = (STATUS_NEW, STATUS_REGISTERED)
 VERDICTS = ("confirmed", "unconfirmed", "failed")
 NOT_VERIFIED = "none"
 STAMP_FORMAT = "%Y%m%dT%H%M%S%f"  # a moment in a URL: list cursors, the refresh's "since"
-# Fewer digits than this are part of too many things (dates, amounts) to be looked for in NIPs.
-_NIP_SEARCH_DIGITS = 4
+# SQLite: a text the FTS table finds in more documents than this is read along the list (see _read),
+# through a window of the WINDOW next rows first.
+FEW_FOUND = 1_000
+WINDOW = 2_000
 
 
 @dataclass(frozen=True)
@@ -81,44 +83,47 @@ class DocumentPage:
     total_capped: bool  # True: there are more than ``total`` documents
 
 
-def filter_conditions(company_id: int, filters: DocumentFilters, timezone: str) -> list:
-    conditions = [Document.company_id == company_id]
+@dataclass(frozen=True)
+class Selection:
+    """The documents the filters select: conditions on their columns, and the typed text's search."""
+
+    base: list  # the company and every filter but the text
+    text: TextSearch | None = None
+    # SQLite, when the FTS table finds the text in more than FEW_FOUND documents (see _read).
+    common: bool = False
+
+    @property
+    def conditions(self) -> list:
+        return self.base if self.text is None else [*self.base, self.text.condition]
+
+    @property
+    def by_fts(self) -> bool:
+        return self.text is not None and bool(self.text.fts)
+
+
+def selection(company_id: int, filters: DocumentFilters, timezone: str) -> Selection:
+    base = [Document.company_id == company_id]
     if filters.status in STATUSES:
-        conditions.append(Document.status == filters.status)
+        base.append(Document.status == filters.status)
     if filters.verdict in VERDICTS:
-        conditions.append(Document.sender_verdict == filters.verdict)
+        base.append(Document.sender_verdict == filters.verdict)
     elif filters.verdict == NOT_VERIFIED:
-        conditions.append(Document.sender_verdict.is_(None))
+        base.append(Document.sender_verdict.is_(None))
     if filters.date_from:
-        conditions.append(Document.received_at >= day_start_utc(filters.date_from, timezone))
+        base.append(Document.received_at >= day_start_utc(filters.date_from, timezone))
     if filters.date_to:
-        conditions.append(Document.received_at < day_start_utc(filters.date_to + timedelta(days=1), timezone))
+        base.append(Document.received_at < day_start_utc(filters.date_to + timedelta(days=1), timezone))
     if filters.with_warnings:
-        conditions.append(Document.warnings.is_not(None))
+        base.append(Document.warnings.is_not(None))
     text = filters.text.strip()
-    if text:
-        conditions.append(or_(*_text_matches(text)))
-    return conditions
+    if not text:
+        return Selection(base)
+    return Selection(base, text_search(text, db.session.get_bind().dialect.name))
 
 
-def _text_matches(text: str) -> list:
-    """Sender, subject, file name, invoice number (as typed, or written otherwise: "FV 1/2026" finds
-    "FV/0001/2026") and, for digits, the NIPs the document names ("526-025-02-74" finds 5260250274)."""
-    pattern = contains_pattern(text)
-    matches = [
-        Document.sender.ilike(pattern, escape="\\"),
-        Document.subject.ilike(pattern, escape="\\"),
-        Document.filename.ilike(pattern, escape="\\"),
-        Document.invoice_number.ilike(pattern, escape="\\"),
-    ]
-    number = normalise_invoice_number(text)
-    if number:
-        matches.append(Document.invoice_number_normalised.like(contains_pattern(number), escape="\\"))
-    digits = normalise_nip(text)
-    if len(digits) >= _NIP_SEARCH_DIGITS and digits.isdigit():
-        # The JSON list as text: '["5260250274", ...]' on both databases.
-        matches.append(cast(Document.nips, Text).like(f"%{digits}%"))
-    return matches
+def filter_conditions(company_id: int, filters: DocumentFilters, timezone: str) -> list:
+    """Every condition of the filters, the text's too."""
+    return selection(company_id, filters, timezone).conditions
 
 
 def list_query(conditions: list, limit: int = PAGE_SIZE):
@@ -131,37 +136,68 @@ def list_query(conditions: list, limit: int = PAGE_SIZE):
     )
 
 
-def _older_than(conditions: list, cursor: Cursor | None, limit: int) -> list[Document]:
+def _read(chosen: Selection, query, limit: int) -> list[Document]:
+    """Up to ``limit`` rows of ``query`` (ordered, the cursor and the base conditions in it) that the
+    text selects.
+
+    Where the FTS table finds the text (SQLite), how many it finds decides the plan; SQLite cannot
+    tell, as PostgreSQL's planner does from its statistics:
+
+    - **few:** the documents it finds, looked up by id and sorted;
+    - **many:** the next ``WINDOW`` rows of the list, read in order with LIKE, hold a page as a
+      rule ("faktura" or a year is in every one); when they do not, the list is walked in its order
+      and each row looked up among what the FTS table found. Sorting them all would cost as much as
+      there are ("faktura": 100 000).
+    """
+    if not chosen.by_fts:
+        if chosen.text is not None:
+            query = query.where(chosen.text.condition)
+        return list(db.session.scalars(query.limit(limit)))
+    found = search_index.fts_table()
+    if not chosen.common:
+        # FTS outer, the document by id; ``+ 0`` keeps SQLite from looking the FTS table up per row.
+        query = query.join_from(found, Document, Document.id == found.c.rowid + 0)
+        query = query.where(search_index.fts_matches(chosen.text.fts))
+        return list(db.session.scalars(query.limit(limit)))
+    window = query.with_only_columns(Document.id).limit(WINDOW)
+    rows = list(db.session.scalars(query.where(Document.id.in_(window), chosen.text.like).limit(limit)))
+    if len(rows) == limit:
+        return rows
+    # ``+ 0``: not by id (that would be "few"), but along the list's index.
+    walked = query.where((Document.id + 0).in_(search_index.fts_ids(chosen.text.fts)))
+    return list(db.session.scalars(walked.limit(limit)))
+
+
+def _older_than(chosen: Selection, cursor: Cursor | None, limit: int) -> list[Document]:
     """Up to ``limit`` documents after ``cursor`` in list order (newest first)."""
     received, ident = Document.received_at, Document.id
     rows: list[Document] = []
     if cursor is None or cursor.received_at is not None:
-        query = list_query(conditions, limit)
+        query = select(Document).where(*chosen.base, received.is_not(None))
         if cursor is not None:
             # A row-value comparison is one range of the index on both databases.
             query = query.where(tuple_(received, ident) < (cursor.received_at, cursor.id))
-        rows = list(db.session.scalars(query))
+        rows = _read(chosen, query.order_by(received.desc(), ident.desc()), limit)
     if len(rows) < limit:
-        query = select(Document).where(*conditions, received.is_(None))
+        query = select(Document).where(*chosen.base, received.is_(None))
         if cursor is not None and cursor.received_at is None:
             query = query.where(ident < cursor.id)
-        rows += db.session.scalars(query.order_by(ident.desc()).limit(limit - len(rows)))
+        rows += _read(chosen, query.order_by(ident.desc()), limit - len(rows))
     return rows
 
 
-def _newer_than(conditions: list, cursor: Cursor, limit: int) -> list[Document]:
+def _newer_than(chosen: Selection, cursor: Cursor, limit: int) -> list[Document]:
     """Up to ``limit`` documents before ``cursor`` in list order, nearest first."""
     received, ident = Document.received_at, Document.id
     rows: list[Document] = []
     if cursor.received_at is None:
-        query = select(Document).where(*conditions, received.is_(None), ident > cursor.id)
-        rows = list(db.session.scalars(query.order_by(ident.asc()).limit(limit)))
+        query = select(Document).where(*chosen.base, received.is_(None), ident > cursor.id)
+        rows = _read(chosen, query.order_by(ident.asc()), limit)
     if len(rows) < limit:
-        query = select(Document).where(*conditions, received.is_not(None))
+        query = select(Document).where(*chosen.base, received.is_not(None))
         if cursor.received_at is not None:
             query = query.where(tuple_(received, ident) > (cursor.received_at, cursor.id))
-        query = query.order_by(received.asc(), ident.asc()).limit(limit - len(rows))
-        rows += db.session.scalars(query)
+        rows += _read(chosen, query.order_by(received.asc(), ident.asc()), limit - len(rows))
     return rows
 
 
@@ -176,9 +212,17 @@ def all_documents(company_id: int, filters: DocumentFilters, *, timezone: str) -
         yield from db.session.scalars(query.execution_options(yield_per=500))
 
 
-def capped_count(conditions: list) -> tuple[int, bool]:
+def capped_count(chosen: Selection) -> tuple[int, bool]:
     """How many documents match, counting no further than COUNT_CAP."""
-    inner = select(Document.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    inner = select(Document.id).where(*chosen.base)
+    if chosen.by_fts:
+        # Read from the FTS table as it finds them, so counting stops at the cap (not: all of them first).
+        found = search_index.fts_table()
+        inner = inner.join_from(found, Document, Document.id == found.c.rowid + 0)
+        inner = inner.where(search_index.fts_matches(chosen.text.fts))
+    elif chosen.text is not None:
+        inner = inner.where(chosen.text.condition)
+    inner = inner.limit(COUNT_CAP + 1).subquery()
     count = db.session.scalar(select(func.count()).select_from(inner)) or 0
     return min(count, COUNT_CAP), count > COUNT_CAP
 
@@ -193,23 +237,27 @@ def document_page(
     size: int = PAGE_SIZE,
 ) -> DocumentPage:
     """One page of the list: the first, the one ``after`` a cursor (older), or ``before`` it (newer)."""
-    conditions = filter_conditions(company_id, filters, timezone)
+    chosen = selection(company_id, filters, timezone)
+    counted = None
+    if chosen.by_fts:
+        # How many the FTS table finds decides how to read the page (_read); it counts them cheaply.
+        counted = capped_count(chosen)
+        chosen = replace(chosen, common=counted[0] > FEW_FOUND)
     if before is not None:
-        rows = _newer_than(conditions, before, size + 1)
+        rows = _newer_than(chosen, before, size + 1)
         if len(rows) > size:
             documents = list(reversed(rows[:size]))
-            return DocumentPage(
-                documents, Cursor.of(documents[0]), Cursor.of(documents[-1]), *capped_count(conditions)
-            )
+            total, capped = counted or capped_count(chosen)
+            return DocumentPage(documents, Cursor.of(documents[0]), Cursor.of(documents[-1]), total, capped)
         after = None  # fewer than a page of newer documents: that is the first page
-    rows = _older_than(conditions, after, size + 1)
+    rows = _older_than(chosen, after, size + 1)
     documents = rows[:size]
     newer = Cursor.of(documents[0]) if after is not None and documents else None
     older = Cursor.of(documents[-1]) if len(rows) > size else None
     if after is None and older is None:
         total, capped = len(documents), False  # all of it is on this page: no second scan to count
     else:
-        total, capped = capped_count(conditions)
+        total, capped = counted or capped_count(chosen)
     return DocumentPage(documents, newer, older, total, capped)
 
 
