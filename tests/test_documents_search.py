@@ -12,15 +12,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import Text, cast, or_, select, update
+from sqlalchemy import select, update
 
 from ekpanel.documents import queries
 from ekpanel.documents.models import Document
 from ekpanel.documents.queries import DocumentFilters, all_documents, document_page
 from ekpanel.extensions import db
-from ekpanel.invoices import normalise_invoice_number, normalise_nip
-from ekpanel.textsearch import contains_pattern
 from tests.factories import make_company, make_document
+from tests.support.search_before import like_before
 
 TIMEZONE = "Europe/Warsaw"
 TEXTS = [
@@ -42,29 +41,11 @@ TEXTS = [
 FIND_NOTHING = {"0-1", "526", "zz", "nic-takiego"}  # "526": three digits are not looked for in NIPs
 
 
-def before(text: str) -> list:
-    """The search as it was before its indexes (ekpanel/documents/queries.py at 0c02696)."""
-    pattern = contains_pattern(text)
-    matches = [
-        Document.sender.ilike(pattern, escape="\\"),
-        Document.subject.ilike(pattern, escape="\\"),
-        Document.filename.ilike(pattern, escape="\\"),
-        Document.invoice_number.ilike(pattern, escape="\\"),
-    ]
-    number = normalise_invoice_number(text)
-    if number:
-        matches.append(Document.invoice_number_normalised.like(contains_pattern(number), escape="\\"))
-    digits = normalise_nip(text)
-    if len(digits) >= 4 and digits.isdigit():
-        matches.append(cast(Document.nips, Text).like(f"%{digits}%"))
-    return matches
-
-
 def found_before(company, text: str) -> list[int]:
     """The ids as the list orders them: dated newest first, then the undated, newest first."""
     query = select(Document.id).where(Document.company_id == company.id)
     if text.strip():  # as the list strips it ("\x1f" is white space to Python)
-        query = query.where(or_(*before(text.strip())))
+        query = query.where(like_before(text.strip()))
     dated = query.where(Document.received_at.is_not(None))
     undated = query.where(Document.received_at.is_(None))
     return list(db.session.scalars(dated.order_by(Document.received_at.desc(), Document.id.desc()))) + list(
