@@ -102,10 +102,11 @@ def tricky(app):
     ("few_found", "window"),
     [
         (queries.FEW_FOUND, queries.WINDOW),  # as it runs
-        (-1, 1000),  # SQLite: "many", the window holds every page
+        (-1, 1000),  # SQLite: "many", the window is every document
+        (-1, 5),  # SQLite: "many", the window holds a page or not
         (-1, 1),  # SQLite: "many", the window too small, the list walked
     ],
-    ids=["as-configured", "window", "walk"],
+    ids=["as-configured", "window", "window-cut", "walk"],
 )
 def test_every_text_finds_what_it_found_before_the_indexes(tricky, monkeypatch, few_found, window):
     monkeypatch.setattr(queries, "FEW_FOUND", few_found)

@@ -85,12 +85,19 @@ class DocumentPage:
 
 @dataclass(frozen=True)
 class Selection:
-    """The documents the filters select: conditions on their columns, and the typed text's search."""
+    """The documents the filters select: the company's, the conditions of the filters but the text,
+    and the typed text's search."""
 
-    base: list  # the company and every filter but the text
+    company_id: int
+    filters: list
     text: TextSearch | None = None
     # SQLite, when the FTS table finds the text in more than FEW_FOUND documents (see _read).
     common: bool = False
+
+    @property
+    def base(self) -> list:
+        """Every condition but the text's."""
+        return [Document.company_id == self.company_id, *self.filters]
 
     @property
     def conditions(self) -> list:
@@ -102,23 +109,25 @@ class Selection:
 
 
 def selection(company_id: int, filters: DocumentFilters, timezone: str) -> Selection:
-    base = [Document.company_id == company_id]
+    conditions = []
     if filters.status in STATUSES:
-        base.append(Document.status == filters.status)
+        conditions.append(Document.status == filters.status)
     if filters.verdict in VERDICTS:
-        base.append(Document.sender_verdict == filters.verdict)
+        conditions.append(Document.sender_verdict == filters.verdict)
     elif filters.verdict == NOT_VERIFIED:
-        base.append(Document.sender_verdict.is_(None))
+        conditions.append(Document.sender_verdict.is_(None))
     if filters.date_from:
-        base.append(Document.received_at >= day_start_utc(filters.date_from, timezone))
+        conditions.append(Document.received_at >= day_start_utc(filters.date_from, timezone))
     if filters.date_to:
-        base.append(Document.received_at < day_start_utc(filters.date_to + timedelta(days=1), timezone))
+        conditions.append(Document.received_at < day_start_utc(filters.date_to + timedelta(days=1), timezone))
     if filters.with_warnings:
-        base.append(Document.warnings.is_not(None))
+        conditions.append(Document.warnings.is_not(None))
     text = filters.text.strip()
     if not text:
-        return Selection(base)
-    return Selection(base, text_search(text, db.session.get_bind().dialect.name))
+        return Selection(company_id, conditions)
+    return Selection(
+        company_id, conditions, text_search(company_id, text, db.session.get_bind().dialect.name)
+    )
 
 
 def filter_conditions(company_id: int, filters: DocumentFilters, timezone: str) -> list:
@@ -136,9 +145,9 @@ def list_query(conditions: list, limit: int = PAGE_SIZE):
     )
 
 
-def _read(chosen: Selection, query, limit: int) -> list[Document]:
-    """Up to ``limit`` rows of ``query`` (ordered, the cursor and the base conditions in it) that the
-    text selects.
+def _read(chosen: Selection, query, keys: tuple, descending: bool, limit: int) -> list[Document]:
+    """Up to ``limit`` rows of ``query`` (the base conditions and the cursor in it) that the text
+    selects, in the order of ``keys``.
 
     Where the FTS table finds the text (SQLite), how many it finds decides the plan; SQLite cannot
     tell, as PostgreSQL's planner does from its statistics:
@@ -149,22 +158,28 @@ def _read(chosen: Selection, query, limit: int) -> list[Document]:
       and each row looked up among what the FTS table found. Sorting them all would cost as much as
       there are ("faktura": 100 000).
     """
+    ordered = query.order_by(*(key.desc() if descending else key.asc() for key in keys))
     if not chosen.by_fts:
         if chosen.text is not None:
-            query = query.where(chosen.text.condition)
-        return list(db.session.scalars(query.limit(limit)))
+            ordered = ordered.where(chosen.text.condition)
+        return list(db.session.scalars(ordered.limit(limit)))
     found = search_index.fts_table()
     if not chosen.common:
         # FTS outer, the document by id; ``+ 0`` keeps SQLite from looking the FTS table up per row.
-        query = query.join_from(found, Document, Document.id == found.c.rowid + 0)
-        query = query.where(search_index.fts_matches(chosen.text.fts))
-        return list(db.session.scalars(query.limit(limit)))
-    window = query.with_only_columns(Document.id).limit(WINDOW)
-    rows = list(db.session.scalars(query.where(Document.id.in_(window), chosen.text.like).limit(limit)))
-    if len(rows) == limit:
-        return rows
+        ordered = ordered.join_from(found, Document, Document.id == found.c.rowid + 0)
+        return list(db.session.scalars(ordered.where(search_index.fts_matches(chosen.text.fts)).limit(limit)))
+    # The window's far end, so that the index is read no further than the window.
+    last = db.session.execute(ordered.with_only_columns(*keys).offset(WINDOW - 1).limit(1)).first()
+    window = ordered
+    if last is not None:
+        bound = tuple_(*keys) if len(keys) > 1 else keys[0]
+        value = tuple(last) if len(keys) > 1 else last[0]
+        window = ordered.where(bound >= value if descending else bound <= value)
+    rows = list(db.session.scalars(window.where(chosen.text.like).limit(limit)))
+    if len(rows) == limit or last is None:
+        return rows  # a page, or the window was every row there is
     # ``+ 0``: not by id (that would be "few"), but along the list's index.
-    walked = query.where((Document.id + 0).in_(search_index.fts_ids(chosen.text.fts)))
+    walked = ordered.where((Document.id + 0).in_(search_index.fts_ids(chosen.text.fts)))
     return list(db.session.scalars(walked.limit(limit)))
 
 
@@ -177,12 +192,12 @@ def _older_than(chosen: Selection, cursor: Cursor | None, limit: int) -> list[Do
         if cursor is not None:
             # A row-value comparison is one range of the index on both databases.
             query = query.where(tuple_(received, ident) < (cursor.received_at, cursor.id))
-        rows = _read(chosen, query.order_by(received.desc(), ident.desc()), limit)
+        rows = _read(chosen, query, (received, ident), True, limit)
     if len(rows) < limit:
         query = select(Document).where(*chosen.base, received.is_(None))
         if cursor is not None and cursor.received_at is None:
             query = query.where(ident < cursor.id)
-        rows += _read(chosen, query.order_by(ident.desc()), limit - len(rows))
+        rows += _read(chosen, query, (ident,), True, limit - len(rows))
     return rows
 
 
@@ -192,12 +207,12 @@ def _newer_than(chosen: Selection, cursor: Cursor, limit: int) -> list[Document]
     rows: list[Document] = []
     if cursor.received_at is None:
         query = select(Document).where(*chosen.base, received.is_(None), ident > cursor.id)
-        rows = _read(chosen, query.order_by(ident.asc()), limit)
+        rows = _read(chosen, query, (ident,), False, limit)
     if len(rows) < limit:
         query = select(Document).where(*chosen.base, received.is_not(None))
         if cursor.received_at is not None:
             query = query.where(tuple_(received, ident) > (cursor.received_at, cursor.id))
-        rows += _read(chosen, query.order_by(received.asc(), ident.asc()), limit - len(rows))
+        rows += _read(chosen, query, (received, ident), False, limit - len(rows))
     return rows
 
 
@@ -214,14 +229,17 @@ def all_documents(company_id: int, filters: DocumentFilters, *, timezone: str) -
 
 def capped_count(chosen: Selection) -> tuple[int, bool]:
     """How many documents match, counting no further than COUNT_CAP."""
-    inner = select(Document.id).where(*chosen.base)
-    if chosen.by_fts:
+    if chosen.by_fts and not chosen.filters:
+        # The FTS table finds the company's documents by itself, in its own order: no need to read them.
+        found = search_index.fts_table()
+        inner = select(found.c.rowid).where(search_index.fts_matches(chosen.text.fts))
+    elif chosen.by_fts:
         # Read from the FTS table as it finds them, so counting stops at the cap (not: all of them first).
         found = search_index.fts_table()
-        inner = inner.join_from(found, Document, Document.id == found.c.rowid + 0)
-        inner = inner.where(search_index.fts_matches(chosen.text.fts))
-    elif chosen.text is not None:
-        inner = inner.where(chosen.text.condition)
+        inner = select(Document.id).join_from(found, Document, Document.id == found.c.rowid + 0)
+        inner = inner.where(search_index.fts_matches(chosen.text.fts), *chosen.base)
+    else:
+        inner = select(Document.id).where(*chosen.conditions)
     inner = inner.limit(COUNT_CAP + 1).subquery()
     count = db.session.scalar(select(func.count()).select_from(inner)) or 0
     return min(count, COUNT_CAP), count > COUNT_CAP

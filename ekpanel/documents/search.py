@@ -32,14 +32,15 @@ class TextSearch:
         return self.like
 
 
-def text_search(text: str, dialect: str) -> TextSearch:
-    """The search for ``text`` (stripped, not empty) on the database named ``dialect``."""
+def text_search(company_id: int, text: str, dialect: str) -> TextSearch:
+    """The search for ``text`` (stripped, not empty) among the company's documents, on the database
+    named ``dialect``."""
     number = normalise_invoice_number(text)
     digits = normalise_nip(text)
     nip = digits if len(digits) >= NIP_SEARCH_DIGITS and digits.isdigit() else ""
     like = or_(*like_matches(text, number, nip))
     if dialect == "sqlite" and search_index.fts_can_find(text, number):
-        return TextSearch(like, search_index.fts_query(text, number, nip))
+        return TextSearch(like, search_index.fts_query(company_id, text, number, nip))
     return TextSearch(like)
 
 

@@ -12,15 +12,17 @@ digits, the NIPs it names. A substring, not a word: "dostaw" finds "faktury@dost
   every row an index gives with the operator itself: the results are exactly the scan's.
 - **SQLite** keeps an FTS5 table with the trigram tokenizer, folding case (``case_sensitive 0``, the
   Polish capitals too): a text looked up as one quoted phrase matches where its trigrams stand one
-  after another, that is where it is a substring of one column. A text shorter than three characters
-  has no trigram: it is searched by ``LIKE`` over the haystack, as before (``lower()`` being Python's,
-  see ``ekpanel.extensions``).
+  after another, that is where it is a substring of one column. A query is also one company's (the
+  ``company`` column): the FTS table alone finds and counts a company's documents, never walking
+  another's. A text shorter than three characters has no trigram: it is searched by ``LIKE`` over
+  the haystack, as before (``lower()`` being Python's, see ``ekpanel.extensions``).
 
-The FTS table is *external content* (it indexes ``documents`` without a second copy of the text) and
-triggers keep it in step. Triggers rather than the code that writes documents, because documents are
-written in several places (the intake, the reading of the PDF, bulk loads of the benchmark and the
-tests) and an index one of them forgets hides documents from the search without a sound; a trigger
-also writes in the row's own transaction, so a crash cannot part them.
+The FTS table is *external content*: it indexes the view ``documents_search_content`` (documents,
+and their company as text) without a second copy of the text, and triggers on ``documents`` keep it
+in step. Triggers rather than the code that writes documents, because documents are written in
+several places (the intake, the reading of the PDF, bulk loads of the benchmark and the tests) and
+an index one of them forgets hides documents from the search without a sound; a trigger also writes
+in the row's own transaction, so a crash cannot part them.
 
 ``metadata.create_all`` builds all of this through the DDL listeners below (the tests and the
 benchmarks use it); the migration ``c4f1e7a2d9b3`` builds the same for a database that migrates, and
@@ -47,23 +49,29 @@ from sqlalchemy import (
 )
 
 FTS_TABLE = "documents_search"
+FTS_CONTENT = "documents_search_content"  # the view the FTS table reads: documents, and the company
 TEXT_COLUMNS = ("sender", "subject", "filename", "invoice_number")
 NUMBER_COLUMN = "invoice_number_normalised"
 NIPS_COLUMN = "nips"  # a JSON list, searched as its text: '["5260250274", ...]'
-# External content: the FTS table's columns are named as the columns of ``documents`` it reads.
-FTS_COLUMNS = (*TEXT_COLUMNS, NUMBER_COLUMN, NIPS_COLUMN)
+# The company as a text of three characters or more, "<12>", so that a query is one company's: its
+# trigrams are found in that order in no other company's ("<1>" is not in "<12>").
+COMPANY_COLUMN = "company"
+FTS_COLUMNS = (COMPANY_COLUMN, *TEXT_COLUMNS, NUMBER_COLUMN, NIPS_COLUMN)
 MIN_TRIGRAM_CHARS = 3
 SEPARATOR = "\x1f"  # between the haystack's columns (ASCII unit separator)
 POSTGRES_INDEXES = ("ix_documents_search_text", "ix_documents_search_number", "ix_documents_search_nips")
 
 _columns = ", ".join(FTS_COLUMNS)
-_new = ", ".join(f"new.{name}" for name in FTS_COLUMNS)
-_old = ", ".join(f"old.{name}" for name in FTS_COLUMNS)
+_documents_columns = ", ".join(FTS_COLUMNS[1:])
+_new = ", ".join(["'<' || new.company_id || '>'", *(f"new.{name}" for name in FTS_COLUMNS[1:])])
+_old = ", ".join(["'<' || old.company_id || '>'", *(f"old.{name}" for name in FTS_COLUMNS[1:])])
 _haystack_sql = f" || '{SEPARATOR}' || ".join(f"coalesce({name}, '')" for name in TEXT_COLUMNS)
 
-SQLITE_TABLE = (
+SQLITE_TABLES = (
+    f"CREATE VIEW {FTS_CONTENT} AS SELECT id, '<' || company_id || '>' AS {COMPANY_COLUMN},"
+    f" {_documents_columns} FROM documents",
     f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5({_columns},"
-    " content='documents', content_rowid='id', tokenize='trigram case_sensitive 0')"
+    f" content='{FTS_CONTENT}', content_rowid='id', tokenize='trigram case_sensitive 0')",
 )
 SQLITE_TRIGGERS = (
     f"CREATE TRIGGER {FTS_TABLE}_insert AFTER INSERT ON documents BEGIN"
@@ -71,7 +79,8 @@ SQLITE_TRIGGERS = (
     f"CREATE TRIGGER {FTS_TABLE}_delete AFTER DELETE ON documents BEGIN"
     f" INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {_columns}) VALUES ('delete', old.id, {_old}); END",
     # Only when an indexed column changes: marking a document Zarejestrowany leaves the index alone.
-    f"CREATE TRIGGER {FTS_TABLE}_update AFTER UPDATE OF id, {_columns} ON documents BEGIN"
+    f"CREATE TRIGGER {FTS_TABLE}_update AFTER UPDATE OF id, company_id, {_documents_columns}"
+    " ON documents BEGIN"
     f" INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {_columns}) VALUES ('delete', old.id, {_old});"
     f" INSERT INTO {FTS_TABLE}(rowid, {_columns}) VALUES (new.id, {_new}); END",
 )
@@ -79,8 +88,12 @@ SQLITE_DROP_TRIGGERS = tuple(
     f"DROP TRIGGER IF EXISTS {FTS_TABLE}_{name}" for name in ("update", "delete", "insert")
 )
 SQLITE_REBUILD = f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')"  # from ``documents`` as it is
-SQLITE_CREATE = (SQLITE_TABLE, *SQLITE_TRIGGERS)
-SQLITE_DROP = (*SQLITE_DROP_TRIGGERS, f"DROP TABLE IF EXISTS {FTS_TABLE}")
+SQLITE_CREATE = (*SQLITE_TABLES, *SQLITE_TRIGGERS)
+SQLITE_DROP = (
+    *SQLITE_DROP_TRIGGERS,
+    f"DROP TABLE IF EXISTS {FTS_TABLE}",
+    f"DROP VIEW IF EXISTS {FTS_CONTENT}",
+)
 
 # Each index expression is the very one the search compares (PostgreSQL matches them as trees).
 POSTGRES_EXTENSION = "CREATE EXTENSION IF NOT EXISTS pg_trgm"
@@ -151,15 +164,15 @@ def fts_can_find(*texts: str) -> bool:
     return all(len(text) >= MIN_TRIGRAM_CHARS for text in texts if text)
 
 
-def fts_query(text: str, number: str = "", nip: str = "") -> str:
-    """The FTS5 query for documents whose text columns contain ``text``, whose normalised invoice
-    number contains ``number``, or whose NIPs contain ``nip`` (each but the first optional)."""
+def fts_query(company_id: int, text: str, number: str = "", nip: str = "") -> str:
+    """The FTS5 query for the company's documents whose text columns contain ``text``, whose
+    normalised invoice number contains ``number``, or whose NIPs contain ``nip`` (both optional)."""
     query = f"{{{' '.join(TEXT_COLUMNS)}}} : {_phrase(text)}"
     if number:
         query += f" OR {NUMBER_COLUMN} : {_phrase(number)}"
     if nip:
         query += f" OR {NIPS_COLUMN} : {_phrase(nip)}"
-    return query
+    return f"{COMPANY_COLUMN} : {_phrase(f'<{company_id}>')} AND ({query})"
 
 
 def fts_table():

@@ -23,25 +23,29 @@ down_revision = "bc341b5c619e"
 branch_labels = None
 depends_on = None
 
-COLUMNS = "sender, subject, filename, invoice_number, invoice_number_normalised, nips"
-NEW = ", ".join(f"new.{name}" for name in COLUMNS.split(", "))
-OLD = ", ".join(f"old.{name}" for name in COLUMNS.split(", "))
+DOCUMENTS_COLUMNS = "sender, subject, filename, invoice_number, invoice_number_normalised, nips"
+COLUMNS = f"company, {DOCUMENTS_COLUMNS}"  # company: "<12>", so that a query is one company's
+NEW = ", ".join(["'<' || new.company_id || '>'", *(f"new.{name}" for name in DOCUMENTS_COLUMNS.split(", "))])
+OLD = ", ".join(["'<' || old.company_id || '>'", *(f"old.{name}" for name in DOCUMENTS_COLUMNS.split(", "))])
 SEPARATOR = "\x1f"  # ASCII unit separator between the columns of the searched text
 HAYSTACK = f" || '{SEPARATOR}' || ".join(
     f"coalesce({name}, '')" for name in ("sender", "subject", "filename", "invoice_number")
 )
 
 SQLITE_UPGRADE = (
+    "CREATE VIEW documents_search_content AS SELECT id, '<' || company_id || '>' AS company,"
+    f" {DOCUMENTS_COLUMNS} FROM documents",
     "CREATE VIRTUAL TABLE documents_search USING fts5("
-    f"{COLUMNS}, content='documents', content_rowid='id', tokenize='trigram case_sensitive 0')",
+    f"{COLUMNS}, content='documents_search_content', content_rowid='id', tokenize='trigram case_sensitive 0')",
     "CREATE TRIGGER documents_search_insert AFTER INSERT ON documents BEGIN"
     f" INSERT INTO documents_search(rowid, {COLUMNS}) VALUES (new.id, {NEW}); END",
     "CREATE TRIGGER documents_search_delete AFTER DELETE ON documents BEGIN"
     f" INSERT INTO documents_search(documents_search, rowid, {COLUMNS}) VALUES ('delete', old.id, {OLD}); END",
-    f"CREATE TRIGGER documents_search_update AFTER UPDATE OF id, {COLUMNS} ON documents BEGIN"
+    f"CREATE TRIGGER documents_search_update AFTER UPDATE OF id, company_id, {DOCUMENTS_COLUMNS}"
+    " ON documents BEGIN"
     f" INSERT INTO documents_search(documents_search, rowid, {COLUMNS}) VALUES ('delete', old.id, {OLD});"
     f" INSERT INTO documents_search(rowid, {COLUMNS}) VALUES (new.id, {NEW}); END",
-    # The documents already there: the FTS table reads them all from its content table.
+    # The documents already there: the FTS table reads them all from its content view.
     "INSERT INTO documents_search(documents_search) VALUES ('rebuild')",
 )
 SQLITE_DOWNGRADE = (
@@ -49,6 +53,7 @@ SQLITE_DOWNGRADE = (
     "DROP TRIGGER documents_search_delete",
     "DROP TRIGGER documents_search_insert",
     "DROP TABLE documents_search",
+    "DROP VIEW documents_search_content",
 )
 # Building an index reads the documents already there.
 POSTGRES_UPGRADE = (

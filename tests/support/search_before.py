@@ -29,6 +29,6 @@ def like_before(text: str) -> ColumnElement[bool]:
     return or_(*matches)
 
 
-def text_search_before(text: str, _dialect: str) -> TextSearch:
+def text_search_before(_company_id: int, text: str, _dialect: str) -> TextSearch:
     """In place of ekpanel.documents.search.text_search: the old LIKE, no index to serve it."""
     return TextSearch(like_before(text))
