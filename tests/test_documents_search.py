@@ -9,6 +9,7 @@ documents, in the same order, page after page in both directions.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -153,3 +154,13 @@ def test_the_fts_table_follows_documents_added_changed_and_removed(sqlite_app):
     db.session.execute(
         db.text("INSERT INTO documents_search(documents_search, rank) VALUES ('integrity-check', 1)")
     )
+
+
+def test_a_nul_in_the_text_is_left_out_not_an_error(client, operator, company):
+    wanted = make_document(company, sender="faktury@dostawca.pl")
+    make_document(company, sender="biuro@hurtownia.pl")
+    for typed in ("dost\x00awca", "\x00dostawca", "do\x00"):
+        response = client.get(f"/companies/{company.id}/documents", query_string={"q": typed})
+        assert response.status_code == 200, typed
+        listed = re.findall(r'data-document-id="(\d+)"', response.get_data(as_text=True))
+        assert listed == [str(wanted.id)], typed

@@ -122,7 +122,8 @@ def selection(company_id: int, filters: DocumentFilters, timezone: str) -> Selec
         conditions.append(Document.received_at < day_start_utc(filters.date_to + timedelta(days=1), timezone))
     if filters.with_warnings:
         conditions.append(Document.warnings.is_not(None))
-    text = filters.text.strip()
+    # A NUL cannot be typed, PostgreSQL holds none, and FTS5 would end the text there: it is left out.
+    text = filters.text.replace("\x00", "").strip()
     if not text:
         return Selection(company_id, conditions)
     return Selection(
