@@ -30,8 +30,8 @@ STATUSES = (STATUS_NEW, STATUS_REGISTERED)
 VERDICTS = ("confirmed", "unconfirmed", "failed")
 NOT_VERIFIED = "none"
 STAMP_FORMAT = "%Y%m%dT%H%M%S%f"  # a moment in a URL: list cursors, the refresh's "since"
-# SQLite: a text the FTS table finds in more documents than this is read along the list (see _read),
-# through a window of the WINDOW next rows first.
+# SQLite: a text the FTS table finds in more of a company's documents than this is read along the list
+# (see looked_up and _read), through a window of the WINDOW next rows first.
 FEW_FOUND = 1_000
 WINDOW = 2_000
 
@@ -91,8 +91,8 @@ class Selection:
     company_id: int
     filters: list
     text: TextSearch | None = None
-    # SQLite, when the FTS table finds the text in more than FEW_FOUND documents (see _read).
-    common: bool = False
+    # SQLite: the ids the FTS table found, when they are few (see looked_up).
+    found: tuple[int, ...] | None = None
 
     @property
     def base(self) -> list:
@@ -100,12 +100,21 @@ class Selection:
         return [Document.company_id == self.company_id, *self.filters]
 
     @property
-    def conditions(self) -> list:
-        return self.base if self.text is None else [*self.base, self.text.condition]
+    def text_conditions(self) -> list:
+        if self.text is None:
+            return []
+        if self.found is not None:
+            return [Document.id.in_(self.found)]
+        return [self.text.condition]
 
     @property
-    def by_fts(self) -> bool:
-        return self.text is not None and bool(self.text.fts)
+    def conditions(self) -> list:
+        return [*self.base, *self.text_conditions]
+
+    @property
+    def common(self) -> bool:
+        """SQLite: the FTS table finds the text in more than FEW_FOUND of the company's documents."""
+        return self.text is not None and bool(self.text.fts) and self.found is None
 
 
 def selection(company_id: int, filters: DocumentFilters, timezone: str) -> Selection:
@@ -146,29 +155,33 @@ def list_query(conditions: list, limit: int = PAGE_SIZE):
     )
 
 
+def looked_up(chosen: Selection) -> tuple[Selection, tuple[int, bool] | None]:
+    """SQLite: ask the FTS table once which documents hold the text, for the page and its count.
+
+    How many it finds decides how a page is read (_read), which SQLite's planner cannot know, as
+    PostgreSQL's does from its statistics. Up to FEW_FOUND, their ids are the text's condition from
+    here on; beyond, the page is read along the list, and the count (returned) is the FTS table's.
+    """
+    if chosen.text is None or not chosen.text.fts:
+        return chosen, None
+    ids = tuple(db.session.scalars(search_index.fts_ids(chosen.text.fts).limit(FEW_FOUND + 1)))
+    if len(ids) <= FEW_FOUND:
+        return replace(chosen, found=ids), None
+    return chosen, capped_count(chosen)
+
+
 def _read(chosen: Selection, query, keys: tuple, descending: bool, limit: int) -> list[Document]:
     """Up to ``limit`` rows of ``query`` (the base conditions and the cursor in it) that the text
     selects, in the order of ``keys``.
 
-    Where the FTS table finds the text (SQLite), how many it finds decides the plan; SQLite cannot
-    tell, as PostgreSQL's planner does from its statistics:
-
-    - **few:** the documents it finds, looked up by id and sorted;
-    - **many:** the next ``WINDOW`` rows of the list, read in order with LIKE, hold a page as a
-      rule ("faktura" or a year is in every one); when they do not, the list is walked in its order
-      and each row looked up among what the FTS table found. Sorting them all would cost as much as
-      there are ("faktura": 100 000).
+    When the FTS table finds the text in many documents (SQLite, see looked_up), the next ``WINDOW``
+    rows of the list, read in order with LIKE, hold a page as a rule ("faktura" or a year is in every
+    one); when they do not, the list is walked in its order and each row looked up among what the FTS
+    table found. Sorting all it found would cost as much as there are ("faktura": 100 000).
     """
     ordered = query.order_by(*(key.desc() if descending else key.asc() for key in keys))
-    if not chosen.by_fts:
-        if chosen.text is not None:
-            ordered = ordered.where(chosen.text.condition)
-        return list(db.session.scalars(ordered.limit(limit)))
-    found = search_index.fts_table()
     if not chosen.common:
-        # FTS outer, the document by id; ``+ 0`` keeps SQLite from looking the FTS table up per row.
-        ordered = ordered.join_from(found, Document, Document.id == found.c.rowid + 0)
-        return list(db.session.scalars(ordered.where(search_index.fts_matches(chosen.text.fts)).limit(limit)))
+        return list(db.session.scalars(ordered.where(*chosen.text_conditions).limit(limit)))
     # The window's far end, so that the index is read no further than the window.
     last = db.session.execute(ordered.with_only_columns(*keys).offset(WINDOW - 1).limit(1)).first()
     window = ordered
@@ -179,7 +192,7 @@ def _read(chosen: Selection, query, keys: tuple, descending: bool, limit: int) -
     rows = list(db.session.scalars(window.where(chosen.text.like).limit(limit)))
     if len(rows) == limit or last is None:
         return rows  # a page, or the window was every row there is
-    # ``+ 0``: not by id (that would be "few"), but along the list's index.
+    # ``+ 0``: not by id (the FTS table found too many to sort), but along the list's index.
     walked = ordered.where((Document.id + 0).in_(search_index.fts_ids(chosen.text.fts)))
     return list(db.session.scalars(walked.limit(limit)))
 
@@ -230,12 +243,13 @@ def all_documents(company_id: int, filters: DocumentFilters, *, timezone: str) -
 
 def capped_count(chosen: Selection) -> tuple[int, bool]:
     """How many documents match, counting no further than COUNT_CAP."""
-    if chosen.by_fts and not chosen.filters:
-        # The FTS table finds the company's documents by itself, in its own order: no need to read them.
+    if chosen.common and not chosen.filters:
+        # The FTS table finds the company's documents by itself: no need to read them.
         found = search_index.fts_table()
         inner = select(found.c.rowid).where(search_index.fts_matches(chosen.text.fts))
-    elif chosen.by_fts:
-        # Read from the FTS table as it finds them, so counting stops at the cap (not: all of them first).
+    elif chosen.common:
+        # Read from the FTS table as it finds them, so counting stops at the cap (not: all of them
+        # first); ``+ 0`` keeps SQLite from looking the FTS table up once per document.
         found = search_index.fts_table()
         inner = select(Document.id).join_from(found, Document, Document.id == found.c.rowid + 0)
         inner = inner.where(search_index.fts_matches(chosen.text.fts), *chosen.base)
@@ -256,12 +270,7 @@ def document_page(
     size: int = PAGE_SIZE,
 ) -> DocumentPage:
     """One page of the list: the first, the one ``after`` a cursor (older), or ``before`` it (newer)."""
-    chosen = selection(company_id, filters, timezone)
-    counted = None
-    if chosen.by_fts:
-        # How many the FTS table finds decides how to read the page (_read); it counts them cheaply.
-        counted = capped_count(chosen)
-        chosen = replace(chosen, common=counted[0] > FEW_FOUND)
+    chosen, counted = looked_up(selection(company_id, filters, timezone))
     if before is not None:
         rows = _newer_than(chosen, before, size + 1)
         if len(rows) > size:
