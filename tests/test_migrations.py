@@ -22,12 +22,16 @@ def _not_search_index(object_, name, type_, reflected, compare_to):
 def _search_schema() -> set[tuple[str, str]]:
     """The search index's objects as the database describes them (whitespace aside)."""
     if db.engine.dialect.name == "postgresql":
-        query = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'documents'"
+        queries = (
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'documents'",
+            "SELECT column_name, generation_expression FROM information_schema.columns"
+            " WHERE table_name = 'documents' AND is_generated = 'ALWAYS'",
+        )
     else:
-        query = "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL"
+        queries = ("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL",)
     with db.engine.connect() as conn:
-        rows = conn.exec_driver_sql(query).all()
-        return {(name, re.sub(r"\s+", " ", sql)) for name, sql in rows if is_search_index(name)}
+        rows = [row for query in queries for row in conn.exec_driver_sql(query)]
+    return {(name, re.sub(r"\s+", " ", sql)) for name, sql in rows if is_search_index(name)}
 
 
 def _drop_everything():

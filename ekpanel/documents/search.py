@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Text, cast, or_
+from sqlalchemy import ColumnElement, Text, cast, func, or_
 
 from ekpanel.documents import search_index
 from ekpanel.documents.models import Document
@@ -38,13 +38,13 @@ def text_search(company_id: int, text: str, dialect: str) -> TextSearch:
     number = normalise_invoice_number(text)
     digits = normalise_nip(text)
     nip = digits if len(digits) >= NIP_SEARCH_DIGITS and digits.isdigit() else ""
-    like = or_(*like_matches(text, number, nip))
+    like = or_(*like_matches(text, number, nip, dialect))
     if dialect == "sqlite" and search_index.fts_can_find(text, number):
         return TextSearch(like, search_index.fts_query(company_id, text, number, nip))
     return TextSearch(like)
 
 
-def like_matches(text: str, number: str = "", nip: str = "") -> list[ColumnElement[bool]]:
+def like_matches(text: str, number: str = "", nip: str = "", dialect: str = "") -> list[ColumnElement[bool]]:
     """The text in any text column (``ILIKE``: Polish capitals fold on both databases), ``number`` in
     the normalised invoice number (both upper case), ``nip`` in the JSON list of NIPs."""
     pattern = contains_pattern(text)
@@ -52,6 +52,9 @@ def like_matches(text: str, number: str = "", nip: str = "") -> list[ColumnEleme
         # In the haystack such a text could match across two columns: each column on its own then.
         columns = [Document.__table__.c[name] for name in search_index.TEXT_COLUMNS]
         matches = [column.ilike(pattern, escape="\\") for column in columns]
+    elif dialect == "postgresql":
+        # ILIKE itself, but the haystack's side lowered once, when the document was written.
+        matches = [search_index.search_text().like(func.lower(pattern), escape="\\")]
     else:
         matches = [search_index.haystack(Document.__table__).ilike(pattern, escape="\\")]
     if number:

@@ -5,7 +5,9 @@ Revises: bc341b5c619e
 Create Date: 2026-12-07 01:30:00.000000
 
 The list's search box finds a text inside the sender, subject, file name, invoice number (also
-normalised) and NIPs; these serve it at 100 000 documents (ekpanel.documents.search_index says how).
+normalised) and NIPs; these serve it at 100 000 documents (ekpanel.documents.search_index says how):
+on SQLite an FTS5 table of trigrams over a view of documents, kept by triggers; on PostgreSQL a
+stored lowered column and GIN indexes of trigrams.
 The statements are written out here, not imported, so this revision keeps building what it built;
 tests/test_migrations.py checks that they match what ``create_all`` builds today.
 
@@ -55,10 +57,13 @@ SQLITE_DOWNGRADE = (
     "DROP TABLE documents_search",
     "DROP VIEW documents_search_content",
 )
-# Building an index reads the documents already there.
+# On PostgreSQL the haystack is kept lowered in a stored column: the search compares it with LIKE,
+# as ILIKE would, without lowering each row again. Adding the column computes it for every document
+# already there, and building an index reads them.
 POSTGRES_UPGRADE = (
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    f"CREATE INDEX ix_documents_search_text ON documents USING gin (({HAYSTACK}) gin_trgm_ops)",
+    f"ALTER TABLE documents ADD COLUMN search_text text GENERATED ALWAYS AS (lower({HAYSTACK})) STORED",
+    "CREATE INDEX ix_documents_search_text ON documents USING gin (search_text gin_trgm_ops)",
     "CREATE INDEX ix_documents_search_number ON documents USING gin (invoice_number_normalised gin_trgm_ops)",
     "CREATE INDEX ix_documents_search_nips ON documents USING gin (((nips)::text) gin_trgm_ops)",
 )
@@ -67,6 +72,7 @@ POSTGRES_DOWNGRADE = (
     "DROP INDEX ix_documents_search_nips",
     "DROP INDEX ix_documents_search_number",
     "DROP INDEX ix_documents_search_text",
+    "ALTER TABLE documents DROP COLUMN search_text",
 )
 
 
