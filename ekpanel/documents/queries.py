@@ -5,6 +5,10 @@ Pages are keyset pages over the index ``(company_id, received_at, id)``: a page 
 received (a message with no usable date) come after all dated ones, on both databases: the two
 groups are read by two index range scans, never by ``NULLS LAST`` (which PostgreSQL cannot serve
 from the index backwards).
+
+The search box's text is found through an index on each database (ekpanel.documents.search and
+search_index); on SQLite, how many documents the FTS table finds decides how a page is read
+(looked_up, _read).
 """
 
 from __future__ import annotations
