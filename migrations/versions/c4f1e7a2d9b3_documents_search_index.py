@@ -6,7 +6,7 @@ Create Date: 2026-12-07 01:30:00.000000
 
 The list's search box finds a text inside the sender, subject, file name, invoice number (also
 normalised) and NIPs; these serve it at 100 000 documents (ekpanel.documents.search_index says how):
-on SQLite an FTS5 table of trigrams over a view of documents, kept by triggers; on PostgreSQL a
+on SQLite a contentless FTS5 table of trigrams, kept by triggers; on PostgreSQL a
 stored lowered column and GIN indexes of trigrams.
 The statements are written out here, not imported, so this revision keeps building what it built;
 tests/test_migrations.py checks that they match what ``create_all`` builds today.
@@ -35,10 +35,7 @@ HAYSTACK = f" || '{SEPARATOR}' || ".join(
 )
 
 SQLITE_UPGRADE = (
-    "CREATE VIEW documents_search_content AS SELECT id, '<' || company_id || '>' AS company,"
-    f" {DOCUMENTS_COLUMNS} FROM documents",
-    "CREATE VIRTUAL TABLE documents_search USING fts5("
-    f"{COLUMNS}, content='documents_search_content', content_rowid='id', tokenize='trigram case_sensitive 0')",
+    f"CREATE VIRTUAL TABLE documents_search USING fts5({COLUMNS}, content='', tokenize='trigram case_sensitive 0')",
     "CREATE TRIGGER documents_search_insert AFTER INSERT ON documents BEGIN"
     f" INSERT INTO documents_search(rowid, {COLUMNS}) VALUES (new.id, {NEW}); END",
     "CREATE TRIGGER documents_search_delete AFTER DELETE ON documents BEGIN"
@@ -47,15 +44,15 @@ SQLITE_UPGRADE = (
     " ON documents BEGIN"
     f" INSERT INTO documents_search(documents_search, rowid, {COLUMNS}) VALUES ('delete', old.id, {OLD});"
     f" INSERT INTO documents_search(rowid, {COLUMNS}) VALUES (new.id, {NEW}); END",
-    # The documents already there: the FTS table reads them all from its content view.
-    "INSERT INTO documents_search(documents_search) VALUES ('rebuild')",
+    # The documents already there.
+    f"INSERT INTO documents_search(rowid, {COLUMNS})"
+    f" SELECT id, '<' || company_id || '>', {DOCUMENTS_COLUMNS} FROM documents",
 )
 SQLITE_DOWNGRADE = (
     "DROP TRIGGER documents_search_update",
     "DROP TRIGGER documents_search_delete",
     "DROP TRIGGER documents_search_insert",
     "DROP TABLE documents_search",
-    "DROP VIEW documents_search_content",
 )
 # On PostgreSQL the haystack is kept lowered in a stored column: the search compares it with LIKE,
 # as ILIKE would, without lowering each row again. Adding the column computes it for every document
