@@ -17,8 +17,9 @@ digits, the NIPs it names. A substring, not a word: "dostaw" finds "faktury@dost
   Polish capitals too): a text looked up as one quoted phrase matches where its trigrams stand one
   after another, that is where it is a substring of one column. A query is also one company's (the
   ``company`` column): the FTS table alone finds and counts a company's documents, never walking
-  another's. A text shorter than three characters has no trigram: it is searched by ``LIKE`` over
-  the haystack, as before (``lower()`` being Python's, see ``ekpanel.extensions``).
+  another's. A text shorter than three characters has no trigram, nor has an invoice number that
+  normalises shorter ("0001" is "1"): it is searched by ``LIKE`` over the haystack, as before
+  (``lower()`` being Python's, see ``ekpanel.extensions``), reading every document of the company.
 
 The FTS table is *contentless* (``content=''``): it holds the index, not a second copy of the text,
 and triggers on ``documents`` keep it in step, handing it each row's values as they were (FTS5's
@@ -32,7 +33,9 @@ rename by which a batch migration rebuilds that table.)
 ``metadata.create_all`` builds all of this through the DDL listeners below (the tests and the
 benchmarks use it); the migration ``c4f1e7a2d9b3`` builds the same for a database that migrates, and
 ``tests/test_migrations.py`` checks that the two agree. On SQLite a later migration that rebuilds
-``documents`` in batch mode drops its triggers with the old table: it must create them again.
+``documents`` in batch mode drops its triggers with the old table: it must create them again. On
+PostgreSQL ``search_text`` is computed from the four text columns: changing one of their types means
+dropping it (and its index) first, and adding it again after.
 """
 
 from __future__ import annotations
