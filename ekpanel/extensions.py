@@ -38,3 +38,13 @@ def _sqlite_unicode_lower(dbapi_connection, _connection_record) -> None:
 
 def _lower(value):
     return value.lower() if isinstance(value, str) else value
+
+
+@event.listens_for(Engine, "connect")
+def _postgres_plans_for_the_values(dbapi_connection, _connection_record) -> None:
+    """psycopg prepares a statement once it has run five times, and PostgreSQL may then keep one
+    plan for any values. The documents search cannot live with that: "fv" is in nine documents of
+    ten, "rzadki50000" in one, and each needs its own plan (a generic one made a search of "fv" five
+    times slower). Every statement is planned for its own values, as the first five are anyway."""
+    if type(dbapi_connection).__module__.startswith("psycopg"):
+        dbapi_connection.prepare_threshold = None

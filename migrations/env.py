@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from ekpanel.documents.search_index import is_search_index
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -43,6 +45,12 @@ def get_metadata():
     if hasattr(target_db, "metadatas"):
         return target_db.metadatas[None]
     return target_db.metadata
+
+
+def include_object(object_, name, type_, reflected, compare_to):
+    """Autogenerate leaves the documents search alone: its FTS table and trigram indexes are built by
+    their own statements (ekpanel.documents.search_index), not from the models' metadata."""
+    return not is_search_index(name)
 
 
 def run_migrations_offline():
@@ -85,6 +93,7 @@ def run_migrations_online():
     conf_args = current_app.extensions["migrate"].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    conf_args.setdefault("include_object", include_object)
 
     connectable = get_engine()
 

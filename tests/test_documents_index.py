@@ -1,4 +1,5 @@
-"""With 100 000 documents, the list's queries read the index (company_id, received_at, id), never sort.
+"""With 100 000 documents, the list's queries read the index (company_id, received_at, id), never sort,
+and its search box reads the search index (ekpanel.documents.search_index), never every document.
 
 Asserted from the query plans (SQLite's EXPLAIN QUERY PLAN, PostgreSQL's EXPLAIN), not from times:
 bench/documents_list.py measures the times.
@@ -6,51 +7,65 @@ bench/documents_list.py measures the times.
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select, text, tuple_
+from sqlalchemy import event, select, text, tuple_
 
 from ekpanel.documents.models import Document
-from ekpanel.documents.queries import DocumentFilters, filter_conditions, list_query, same_file_query
+from ekpanel.documents.queries import (
+    DocumentFilters,
+    document_page,
+    filter_conditions,
+    list_query,
+    same_file_query,
+)
 from ekpanel.extensions import db
 from tests.factories import make_company
+from tests.support.many_documents import delete_documents, insert_documents
 
 ROWS = 100_000
 INDEX = "ix_documents_company_received"
 TIMEZONE = "Europe/Warsaw"
 
 
+SENDERS = ("faktury@dostawca.pl", "biuro@hurtownia.com.pl", "ksiegowosc@media.pl", "noreply@energia.pl")
+
+
 @pytest.fixture
 def filled(app):
-    """One company with 100 000 documents, a second with 10 000; statistics gathered."""
+    """One company with 100 000 documents, a second with 10 000; statistics gathered.
+
+    Every 5 000th document comes from a rare sender; each has an invoice number and NIPs.
+    """
     big, small = make_company("Duża"), make_company("Mała")
     rng = random.Random(7)
-    for company, rows in ((big, ROWS), (small, ROWS // 10)):
-        batch = []
-        for n in range(rows):
-            batch.append(
-                {
-                    "company_id": company.id,
-                    "message_key": f"{company.id}-{n}",
-                    "sender": "faktury@dostawca.pl",
-                    "subject": f"Faktura {n}",
-                    "received_at": datetime(2020, 1, 1) + timedelta(minutes=3 * n + rng.randint(0, 2)),
-                    "filename": f"faktura_{n}.pdf",
-                    "size": 1000,
-                    "sha256": f"{n:064x}",
-                    "status": "new" if rng.random() < 0.1 else "registered",
-                }
-            )
-            if len(batch) == 10_000:
-                db.session.execute(insert(Document), batch)
-                batch.clear()
-    db.session.commit()
-    db.session.execute(text("ANALYZE documents" if db.engine.dialect.name == "postgresql" else "ANALYZE"))
-    db.session.commit()
-    return big
+
+    def rows(company, count):
+        for n in range(count):
+            yield {
+                "company_id": company.id,
+                "message_key": f"{company.id}-{n}",
+                "sender": rng.choice(SENDERS) if n % 5000 else f"Hurtownia ŁÓDŹ <rzadki{n}@nadawca.pl>",
+                "subject": f"Faktura {n}",
+                "received_at": datetime(2020, 1, 1) + timedelta(minutes=3 * n + rng.randint(0, 2)),
+                "filename": f"faktura_{n}.pdf",
+                "size": 1000,
+                "sha256": f"{n:064x}",
+                "status": "new" if rng.random() < 0.1 else "registered",
+                "invoice_number": f"FV/{n:06d}/{company.id}",
+                "invoice_number_normalised": f"FV/{n}/{company.id}",
+                "nips": [f"{company.id}{n:09d}", f"{rng.randrange(10**9, 10**10)}"],
+            }
+
+    insert_documents(itertools.chain(rows(big, ROWS), rows(small, ROWS // 10)))
+    yield big
+    if db.engine.dialect.name == "sqlite":
+        delete_documents()  # at once: row by row, the search index's triggers take seconds
 
 
 def plan(query) -> str:
@@ -101,3 +116,88 @@ def test_finding_the_same_pdf_reads_its_index(filled):
     page_hashes = {f"{n:064x}" for n in range(50_000, 50_050)}  # a page's worth of documents
     found = plan(same_file_query(filled.id, page_hashes))
     assert "ix_documents_company_sha256" in found, found
+
+
+@contextmanager
+def statements_run():
+    """The SQL statements run inside the block, with their parameters."""
+    run = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _executemany):
+        run.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield run
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+FTS_MATCH = "SCAN documents_search VIRTUAL TABLE INDEX 0:M"  # SQLite's plan of an FTS5 MATCH
+
+
+def searched(company, typed: str) -> tuple:
+    """The first page of the list for ``typed``, and the plans of the statements it ran, by kind:
+    ``lookup`` asks the FTS table alone (SQLite), ``count`` counts, ``rows`` reads documents (the
+    dated ones, then the undated if the page is not full)."""
+    with statements_run() as run:
+        page = document_page(company.id, DocumentFilters(text=typed), timezone=TIMEZONE)
+    postgres = db.engine.dialect.name == "postgresql"
+    plans: dict[str, list[str]] = {"lookup": [], "count": [], "rows": []}
+    for statement, parameters in run:
+        if "FROM documents" not in statement:
+            continue  # the company, reloaded after a commit
+        rows = db.session.connection().exec_driver_sql(
+            ("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + statement, parameters
+        )
+        if "count(*)" in statement:
+            kind = "count"
+        elif re.search(r"FROM documents_search\s+WHERE", statement):
+            kind = "lookup"
+        else:
+            kind = "rows"
+        plans[kind].append("\n".join(str(row[0] if postgres else row[-1]) for row in rows))
+    return page, plans
+
+
+def assert_reads_no_table_scan(found_plan: str) -> None:
+    if db.engine.dialect.name == "postgresql":
+        assert "Seq Scan" not in found_plan, found_plan
+    else:
+        assert "SCAN documents\n" not in found_plan + "\n", found_plan
+
+
+def test_the_search_box_reads_the_search_index_never_every_document(filled):
+    postgres = db.engine.dialect.name == "postgresql"
+    nip = f"{filled.id}{4321:09d}"
+    dashed = f"{nip[:3]}-{nip[3:6]}-{nip[6:8]}-{nip[8:]}"
+    rare = {
+        "rzadki50000": ("ix_documents_search_text", 1),  # a sender
+        "łódź": ("ix_documents_search_text", ROWS // 5000),  # "ŁÓDŹ", in Polish capitals
+        "fv 4321/1": ("ix_documents_search_number", 1),  # written otherwise than "FV/004321/1"
+        dashed: ("ix_documents_search_nips", 1),
+    }
+    for typed, (postgres_index, found) in rare.items():
+        page, plans = searched(filled, typed)
+        assert len(page.documents) == found, typed
+        dated, *_ = plans["rows"]
+        if postgres:
+            assert "ix_documents_search_text" in dated and postgres_index in dated, dated
+        else:
+            # The FTS table says which documents hold the text; they are read by their ids.
+            (lookup,) = plans["lookup"]
+            assert FTS_MATCH in lookup, lookup
+            assert "SEARCH documents USING INTEGER PRIMARY KEY" in dated, dated
+        for found_plan in plans["lookup"] + plans["count"] + plans["rows"]:
+            assert_reads_no_table_scan(found_plan)
+
+    # A quarter of the documents come from this sender: the page is read from the newest rows, in
+    # order; on SQLite the FTS table counts them. (PostgreSQL's planner may count them either way.)
+    page, plans = searched(filled, "dostawca")
+    assert len(page.documents) == 50 and page.total_capped
+    assert any(INDEX in found_plan for found_plan in plans["rows"]), plans["rows"]
+    for found_plan in plans["lookup"] + plans["rows"]:
+        assert_reads_no_table_scan(found_plan)
+    if not postgres:
+        (count_plan,) = plans["count"]
+        assert FTS_MATCH in count_plan and "SCAN documents\n" not in count_plan + "\n", count_plan

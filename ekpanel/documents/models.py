@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ekpanel.documents import search_index
 from ekpanel.extensions import db
 from ekpanel.timeutil import utcnow
 
@@ -104,3 +105,6 @@ class Document(db.Model):
     server = relationship("MailServer")
     status_changed_by = relationship("User", foreign_keys=[status_changed_by_id])
     allowed_by = relationship("User", foreign_keys=[allowed_by_id])
+
+
+search_index.attach(Document.__table__)

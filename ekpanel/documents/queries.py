@@ -5,21 +5,25 @@ Pages are keyset pages over the index ``(company_id, received_at, id)``: a page 
 received (a message with no usable date) come after all dated ones, on both databases: the two
 groups are read by two index range scans, never by ``NULLS LAST`` (which PostgreSQL cannot serve
 from the index backwards).
+
+The search box's text is found through an index on each database (ekpanel.documents.search and
+search_index); on SQLite, how many documents the FTS table finds decides how a page is read
+(looked_up, _read).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Text, cast, func, or_, select, tuple_
+from sqlalchemy import func, select, tuple_
 
+from ekpanel.documents import search_index
 from ekpanel.documents.models import STATUS_NEW, STATUS_REGISTERED, Document
+from ekpanel.documents.search import TextSearch, text_search
 from ekpanel.extensions import db
-from ekpanel.invoices import normalise_invoice_number, normalise_nip
 from ekpanel.servers.models import MailServer
-from ekpanel.textsearch import contains_pattern
 from ekpanel.timeutil import day_start_utc
 
 PAGE_SIZE = 50
@@ -30,8 +34,10 @@ STATUSES = (STATUS_NEW, STATUS_REGISTERED)
 VERDICTS = ("confirmed", "unconfirmed", "failed")
 NOT_VERIFIED = "none"
 STAMP_FORMAT = "%Y%m%dT%H%M%S%f"  # a moment in a URL: list cursors, the refresh's "since"
-# Fewer digits than this are part of too many things (dates, amounts) to be looked for in NIPs.
-_NIP_SEARCH_DIGITS = 4
+# SQLite: a text the FTS table finds in more of a company's documents than this is read along the list
+# (see looked_up and _read), through a window of the WINDOW next rows first.
+FEW_FOUND = 1_000
+WINDOW = 2_000
 
 
 @dataclass(frozen=True)
@@ -81,8 +87,42 @@ class DocumentPage:
     total_capped: bool  # True: there are more than ``total`` documents
 
 
-def filter_conditions(company_id: int, filters: DocumentFilters, timezone: str) -> list:
-    conditions = [Document.company_id == company_id]
+@dataclass(frozen=True)
+class Selection:
+    """The documents the filters select: the company's, the conditions of the filters but the text,
+    and the typed text's search."""
+
+    company_id: int
+    filters: list
+    text: TextSearch | None = None
+    # SQLite: the ids the FTS table found, when they are few (see looked_up).
+    found: tuple[int, ...] | None = None
+
+    @property
+    def base(self) -> list:
+        """Every condition but the text's."""
+        return [Document.company_id == self.company_id, *self.filters]
+
+    @property
+    def text_conditions(self) -> list:
+        if self.text is None:
+            return []
+        if self.found is not None:
+            return [Document.id.in_(self.found)]
+        return [self.text.condition]
+
+    @property
+    def conditions(self) -> list:
+        return [*self.base, *self.text_conditions]
+
+    @property
+    def common(self) -> bool:
+        """SQLite: the FTS table finds the text in more than FEW_FOUND of the company's documents."""
+        return self.text is not None and bool(self.text.fts) and self.found is None
+
+
+def selection(company_id: int, filters: DocumentFilters, timezone: str) -> Selection:
+    conditions = []
     if filters.status in STATUSES:
         conditions.append(Document.status == filters.status)
     if filters.verdict in VERDICTS:
@@ -95,30 +135,18 @@ def filter_conditions(company_id: int, filters: DocumentFilters, timezone: str) 
         conditions.append(Document.received_at < day_start_utc(filters.date_to + timedelta(days=1), timezone))
     if filters.with_warnings:
         conditions.append(Document.warnings.is_not(None))
-    text = filters.text.strip()
-    if text:
-        conditions.append(or_(*_text_matches(text)))
-    return conditions
+    # A NUL cannot be typed, PostgreSQL holds none, and FTS5 would end the text there: it is left out.
+    text = filters.text.replace("\x00", "").strip()
+    if not text:
+        return Selection(company_id, conditions)
+    return Selection(
+        company_id, conditions, text_search(company_id, text, db.session.get_bind().dialect.name)
+    )
 
 
-def _text_matches(text: str) -> list:
-    """Sender, subject, file name, invoice number (as typed, or written otherwise: "FV 1/2026" finds
-    "FV/0001/2026") and, for digits, the NIPs the document names ("526-025-02-74" finds 5260250274)."""
-    pattern = contains_pattern(text)
-    matches = [
-        Document.sender.ilike(pattern, escape="\\"),
-        Document.subject.ilike(pattern, escape="\\"),
-        Document.filename.ilike(pattern, escape="\\"),
-        Document.invoice_number.ilike(pattern, escape="\\"),
-    ]
-    number = normalise_invoice_number(text)
-    if number:
-        matches.append(Document.invoice_number_normalised.like(contains_pattern(number), escape="\\"))
-    digits = normalise_nip(text)
-    if len(digits) >= _NIP_SEARCH_DIGITS and digits.isdigit():
-        # The JSON list as text: '["5260250274", ...]' on both databases.
-        matches.append(cast(Document.nips, Text).like(f"%{digits}%"))
-    return matches
+def filter_conditions(company_id: int, filters: DocumentFilters, timezone: str) -> list:
+    """Every condition of the filters, the text's too."""
+    return selection(company_id, filters, timezone).conditions
 
 
 def list_query(conditions: list, limit: int = PAGE_SIZE):
@@ -131,37 +159,78 @@ def list_query(conditions: list, limit: int = PAGE_SIZE):
     )
 
 
-def _older_than(conditions: list, cursor: Cursor | None, limit: int) -> list[Document]:
+def looked_up(chosen: Selection) -> tuple[Selection, tuple[int, bool] | None]:
+    """SQLite: ask the FTS table once which documents hold the text, for the page and its count.
+
+    How many it finds decides how a page is read (_read), which SQLite's planner cannot know, as
+    PostgreSQL's does from its statistics. Up to FEW_FOUND, their ids are the text's condition from
+    here on; beyond, the page is read along the list, and the count (returned) is the FTS table's.
+    """
+    if chosen.text is None or not chosen.text.fts:
+        return chosen, None
+    ids = tuple(db.session.scalars(search_index.fts_ids(chosen.text.fts).limit(FEW_FOUND + 1)))
+    if len(ids) <= FEW_FOUND:
+        return replace(chosen, found=ids), None
+    return chosen, capped_count(chosen)
+
+
+def _read(chosen: Selection, query, keys: tuple, descending: bool, limit: int) -> list[Document]:
+    """Up to ``limit`` rows of ``query`` (the base conditions and the cursor in it) that the text
+    selects, in the order of ``keys``.
+
+    When the FTS table finds the text in many documents (SQLite, see looked_up), the next ``WINDOW``
+    rows of the list, read in order with LIKE, hold a page as a rule ("faktura" or a year is in every
+    one); when they do not, the list is walked in its order and each row looked up among what the FTS
+    table found. Sorting all it found would cost as much as there are ("faktura": 100 000).
+    """
+    ordered = query.order_by(*(key.desc() if descending else key.asc() for key in keys))
+    if not chosen.common:
+        return list(db.session.scalars(ordered.where(*chosen.text_conditions).limit(limit)))
+    # The window's far end, so that the index is read no further than the window.
+    last = db.session.execute(ordered.with_only_columns(*keys).offset(WINDOW - 1).limit(1)).first()
+    window = ordered
+    if last is not None:
+        bound = tuple_(*keys) if len(keys) > 1 else keys[0]
+        value = tuple(last) if len(keys) > 1 else last[0]
+        window = ordered.where(bound >= value if descending else bound <= value)
+    rows = list(db.session.scalars(window.where(chosen.text.like).limit(limit)))
+    if len(rows) == limit or last is None:
+        return rows  # a page, or the window was every row there is
+    # ``+ 0``: not by id (the FTS table found too many to sort), but along the list's index.
+    walked = ordered.where((Document.id + 0).in_(search_index.fts_ids(chosen.text.fts)))
+    return list(db.session.scalars(walked.limit(limit)))
+
+
+def _older_than(chosen: Selection, cursor: Cursor | None, limit: int) -> list[Document]:
     """Up to ``limit`` documents after ``cursor`` in list order (newest first)."""
     received, ident = Document.received_at, Document.id
     rows: list[Document] = []
     if cursor is None or cursor.received_at is not None:
-        query = list_query(conditions, limit)
+        query = select(Document).where(*chosen.base, received.is_not(None))
         if cursor is not None:
             # A row-value comparison is one range of the index on both databases.
             query = query.where(tuple_(received, ident) < (cursor.received_at, cursor.id))
-        rows = list(db.session.scalars(query))
+        rows = _read(chosen, query, (received, ident), True, limit)
     if len(rows) < limit:
-        query = select(Document).where(*conditions, received.is_(None))
+        query = select(Document).where(*chosen.base, received.is_(None))
         if cursor is not None and cursor.received_at is None:
             query = query.where(ident < cursor.id)
-        rows += db.session.scalars(query.order_by(ident.desc()).limit(limit - len(rows)))
+        rows += _read(chosen, query, (ident,), True, limit - len(rows))
     return rows
 
 
-def _newer_than(conditions: list, cursor: Cursor, limit: int) -> list[Document]:
+def _newer_than(chosen: Selection, cursor: Cursor, limit: int) -> list[Document]:
     """Up to ``limit`` documents before ``cursor`` in list order, nearest first."""
     received, ident = Document.received_at, Document.id
     rows: list[Document] = []
     if cursor.received_at is None:
-        query = select(Document).where(*conditions, received.is_(None), ident > cursor.id)
-        rows = list(db.session.scalars(query.order_by(ident.asc()).limit(limit)))
+        query = select(Document).where(*chosen.base, received.is_(None), ident > cursor.id)
+        rows = _read(chosen, query, (ident,), False, limit)
     if len(rows) < limit:
-        query = select(Document).where(*conditions, received.is_not(None))
+        query = select(Document).where(*chosen.base, received.is_not(None))
         if cursor.received_at is not None:
             query = query.where(tuple_(received, ident) > (cursor.received_at, cursor.id))
-        query = query.order_by(received.asc(), ident.asc()).limit(limit - len(rows))
-        rows += db.session.scalars(query)
+        rows += _read(chosen, query, (received, ident), False, limit - len(rows))
     return rows
 
 
@@ -176,9 +245,21 @@ def all_documents(company_id: int, filters: DocumentFilters, *, timezone: str) -
         yield from db.session.scalars(query.execution_options(yield_per=500))
 
 
-def capped_count(conditions: list) -> tuple[int, bool]:
+def capped_count(chosen: Selection) -> tuple[int, bool]:
     """How many documents match, counting no further than COUNT_CAP."""
-    inner = select(Document.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    if chosen.common and not chosen.filters:
+        # The FTS table finds the company's documents by itself: no need to read them.
+        found = search_index.fts_table()
+        inner = select(found.c.rowid).where(search_index.fts_matches(chosen.text.fts))
+    elif chosen.common:
+        # Read from the FTS table as it finds them, so counting stops at the cap (not: all of them
+        # first); ``+ 0`` keeps SQLite from looking the FTS table up once per document.
+        found = search_index.fts_table()
+        inner = select(Document.id).join_from(found, Document, Document.id == found.c.rowid + 0)
+        inner = inner.where(search_index.fts_matches(chosen.text.fts), *chosen.base)
+    else:
+        inner = select(Document.id).where(*chosen.conditions)
+    inner = inner.limit(COUNT_CAP + 1).subquery()
     count = db.session.scalar(select(func.count()).select_from(inner)) or 0
     return min(count, COUNT_CAP), count > COUNT_CAP
 
@@ -193,23 +274,22 @@ def document_page(
     size: int = PAGE_SIZE,
 ) -> DocumentPage:
     """One page of the list: the first, the one ``after`` a cursor (older), or ``before`` it (newer)."""
-    conditions = filter_conditions(company_id, filters, timezone)
+    chosen, counted = looked_up(selection(company_id, filters, timezone))
     if before is not None:
-        rows = _newer_than(conditions, before, size + 1)
+        rows = _newer_than(chosen, before, size + 1)
         if len(rows) > size:
             documents = list(reversed(rows[:size]))
-            return DocumentPage(
-                documents, Cursor.of(documents[0]), Cursor.of(documents[-1]), *capped_count(conditions)
-            )
+            total, capped = counted or capped_count(chosen)
+            return DocumentPage(documents, Cursor.of(documents[0]), Cursor.of(documents[-1]), total, capped)
         after = None  # fewer than a page of newer documents: that is the first page
-    rows = _older_than(conditions, after, size + 1)
+    rows = _older_than(chosen, after, size + 1)
     documents = rows[:size]
     newer = Cursor.of(documents[0]) if after is not None and documents else None
     older = Cursor.of(documents[-1]) if len(rows) > size else None
     if after is None and older is None:
         total, capped = len(documents), False  # all of it is on this page: no second scan to count
     else:
-        total, capped = capped_count(conditions)
+        total, capped = counted or capped_count(chosen)
     return DocumentPage(documents, newer, older, total, capped)
 
 
