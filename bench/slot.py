@@ -269,12 +269,14 @@ def stop_workers(workers: list[subprocess.Popen]) -> None:
 # -- the slot ----------------------------------------------------------------------------------
 
 
-def fire_slot(app, connection: redis.Redis, slot: datetime) -> tuple[float, list[str]]:
+def fire_slot(app, connection: redis.Redis, slot: datetime, report: bool = False) -> tuple[float, list[str]]:
     """The clock's work for ``slot``; then wait until every check job has ended. (seconds, job ids)"""
     started = time.perf_counter()
     with app.app_context():
         enqueued = enqueue_slot_checks(slot, connection)
         db.session.remove()
+    if report:
+        print(f"  the clock enqueued {len(enqueued)} checks in {time.perf_counter() - started:.1f} s")
     job_ids = [job.id for _server, job, _created in enqueued]
     waiting = list(job_ids)
     while waiting:
@@ -364,6 +366,7 @@ def main() -> None:
         "--rtt-ms", type=float, default=0.0, help="round trip to the mail server (delay proxy)"
     )
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--profile", type=int, default=0, metavar="K", help="then profile K checks here")
     parser.add_argument(
         "--cold", action="store_true", help="no first slot: the measured one meets no cursors"
     )
@@ -449,7 +452,7 @@ def main() -> None:
         sampler.start()
         trips_before = proxy.stats.round_trips if proxy else 0
         cpu_before, dovecot_before = cpu_seconds(roots), cpu_seconds([dovecot.pid])
-        seconds, job_ids = fire_slot(app, connection, today.replace(hour=12, minute=0))
+        seconds, job_ids = fire_slot(app, connection, today.replace(hour=12, minute=0), report=True)
         cpu, dovecot_cpu = cpu_seconds(roots) - cpu_before, cpu_seconds([dovecot.pid]) - dovecot_before
         sampler.stopped.set()
         sampler.join()
@@ -468,6 +471,34 @@ def main() -> None:
             print(f"  IMAP round trips per check (proxy): {(proxy.stats.round_trips - trips_before) / n:.1f}")
         peak_rss, peak_pss = sampler.peak_rss / 2**20, sampler.peak_pss / 2**20
         print(f"  workers' peak memory: RSS {peak_rss:.0f} MiB, PSS {peak_pss:.0f} MiB")
+        if args.profile:
+            profile_checks(app, mailboxes, args.profile)
+
+
+def profile_checks(app, mailboxes: Mailboxes, count: int) -> None:
+    """The check job's function in this process, under cProfile, for ``count`` mailboxes with new mail."""
+    import cProfile
+    import pstats
+
+    from ekpanel.checks.job import check_server
+
+    for n, login in enumerate(mailboxes.logins[:count]):
+        mailboxes.deliver(login, new_mail(10_000 + n))
+    with app.app_context():
+        server_ids = db.session.scalars(select(MailServer.id).order_by(MailServer.id).limit(count)).all()
+        db.session.remove()
+    profiler = cProfile.Profile(time.process_time)  # CPU, not waiting
+    started = time.process_time()
+    for server_id in server_ids:
+        with app.app_context():
+            profiler.runcall(check_server, server_id, "schedule")
+            db.session.remove()
+    print(
+        f"profiled {count} checks in-process: {(time.process_time() - started) / count * 1000:.1f} ms CPU each"
+    )
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(40)
 
 
 def database(kind: str, tmp: Path, stack: contextlib.ExitStack) -> str:

@@ -56,6 +56,8 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         "MAX_FORWARDED_MULTIPLE": float(get("MAX_FORWARDED_MULTIPLE", "4")),
         "IMAP_TIMEOUT": float(get("IMAP_TIMEOUT", "30")),
         "CHECK_TIMEOUT": int(get("CHECK_TIMEOUT", "1800")),
+        # Jobs one worker process runs at a time (threads of its work-horse); 0: rq's forking worker.
+        "WORKER_THREADS": int(get("WORKER_THREADS", "8")),
         "CHECK_TIMES": get("CHECK_TIMES", "05:00,12:00,14:00"),
         "MISFIRE_MINUTES": int(get("MISFIRE_MINUTES", "60")),
         "LOG_DAYS": int(get("LOG_DAYS", "90")),
