@@ -74,11 +74,17 @@ def release(server_id: int, folder: RemoteFolder, refs: list[str]) -> None:
         )
 
 
-def forget_folder(server_id: int, folder: RemoteFolder) -> None:
-    """The folder is scanned in full again (its UIDs changed): every message in it will be met anew."""
-    db.session.execute(
-        delete(HeldMessage).where(HeldMessage.server_id == server_id, HeldMessage.folder == folder.ref)
-    )
+def forget_folder(server_id: int, folder: RemoteFolder) -> bool:
+    """The folder is scanned in full again (its UIDs changed): every message in it will be met anew.
+
+    True when there was something to forget. Looked for first: on SQLite a DELETE takes the write
+    lock even when it deletes nothing, and the check goes on talking to its mail server meanwhile.
+    """
+    rows = (HeldMessage.server_id == server_id, HeldMessage.folder == folder.ref)
+    if db.session.scalar(select(HeldMessage.id).where(*rows).limit(1)) is None:
+        return False
+    db.session.execute(delete(HeldMessage).where(*rows))
+    return True
 
 
 def needing_person(server_id: int) -> list[HeldMessage]:

@@ -199,10 +199,12 @@ class Recorder:
 
 
 def prune_decisions(server_id: int, log_days: int) -> None:
-    """Forget the decisions of this server older than ``log_days``."""
+    """Forget the decisions of this server older than ``log_days`` (the check's first commit)."""
     cutoff = utcnow() - timedelta(days=max(log_days, 1))
-    db.session.execute(delete(Decision).where(Decision.server_id == server_id, Decision.created_at < cutoff))
-    db.session.commit()
+    db.session.execute(
+        delete(Decision).where(Decision.server_id == server_id, Decision.created_at < cutoff),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def naive_utc(value: datetime | None) -> datetime | None:

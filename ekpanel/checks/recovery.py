@@ -31,12 +31,19 @@ _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DE
 
 def close_server_checks_left_running(server_id: int) -> int:
     """Mark the server's running checks interrupted; call it only while holding the server's lock."""
+    closed = mark_server_checks_left_running(server_id)
+    db.session.commit()
+    return closed
+
+
+def mark_server_checks_left_running(server_id: int) -> int:
+    """The same without the commit: the next check commits it with its own row (``run_check``)."""
     result = db.session.execute(
         update(Check)
         .where(Check.server_id == server_id, Check.outcome == Outcome.RUNNING)
-        .values(outcome=Outcome.INTERRUPTED, finished_at=utcnow())
+        .values(outcome=Outcome.INTERRUPTED, finished_at=utcnow()),
+        execution_options={"synchronize_session": False},
     )
-    db.session.commit()
     if result.rowcount:
         log.warning(
             "Server %s: %s check(s) left running by a dead worker closed as interrupted",
