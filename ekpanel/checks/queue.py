@@ -106,9 +106,10 @@ def enqueue_slot_checks(now: datetime, connection: redis.Redis | None = None) ->
     if slot is None:
         return []
     connection = connection or redis_connection()
+    _forget_dead_jobs(connection)  # once for the whole slot, not once per server
     enqueued = []
     for server_id in scheduled_server_ids():
-        job, created = _enqueue(server_id, TRIGGER_SCHEDULE, None, connection, slot=slot)
+        job, created = _enqueue(server_id, TRIGGER_SCHEDULE, None, connection, slot=slot, cleaned=True)
         enqueued.append((server_id, job, created))
     return enqueued
 
@@ -131,10 +132,11 @@ def _enqueue(
     connection: redis.Redis,
     *,
     slot: datetime | None = None,
+    cleaned: bool = False,
 ) -> tuple[Job, bool]:
     queue = check_queue(connection)
-    # Jobs whose worker died are failed (or re-queued for retry) first, so they do not count as running.
-    StartedJobRegistry(queue=queue).cleanup()
+    if not cleaned:
+        _forget_dead_jobs(connection)
     guard = connection.lock(
         f"ekpanel:check:server:{server_id}:enqueue", timeout=_ENQUEUE_LOCK_SECONDS, blocking_timeout=10
     )
@@ -182,6 +184,11 @@ def _enqueue(
         if slot is not None:
             connection.set(slot_key(server_id, slot), job.id, ex=SLOT_CLAIM_TTL)
         return job, created
+
+
+def _forget_dead_jobs(connection: redis.Redis) -> None:
+    """Jobs whose worker died are failed (or re-queued for retry) first, so they do not count as running."""
+    StartedJobRegistry(queue=check_queue(connection)).cleanup()
 
 
 def _retry_now(job: Job, queue: Queue) -> None:
