@@ -32,6 +32,7 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import select
 
 from ekpanel.checks.keys import (
+    DOCUMENTS_QUEUE,
     check_queue,
     fetch_job,
     job_timeout,
@@ -215,7 +216,7 @@ def request_extraction(document_ids: list[int]) -> bool:
     if not document_ids:
         return False
     try:
-        check_queue(_best_effort_connection()).enqueue(
+        Queue(DOCUMENTS_QUEUE, connection=_best_effort_connection()).enqueue(
             extract_documents,
             list(document_ids),
             job_timeout=extraction_job_timeout(len(document_ids)),

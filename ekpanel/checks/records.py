@@ -11,16 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ekpanel.checks.models import Decision
+from ekpanel.checks.counts import CheckCounts
+from ekpanel.checks.models import Check, Decision
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
 from ekpanel.mail import vocabulary
 from ekpanel.mail.decide import Verdict
 from ekpanel.mail.mailbox import MessageSummary, RemoteFolder
-from ekpanel.mail.texts import Text, note
+from ekpanel.mail.texts import Note, Text, note
 from ekpanel.timeutil import utcnow
 
 _DUPLICATE = note(Text.DUPLICATE_MESSAGE)
@@ -196,6 +197,31 @@ class Recorder:
             "sender_evidence": check.to_json() if check is not None else None,
             "allowed_by_id": item.allowed_by,
         }
+
+
+_CHECKS = Check.__table__
+# Built once: a check runs it at each commit, and building it costs more than running it.
+_UPDATE_CHECK = _CHECKS.update().where(_CHECKS.c.id == bindparam("check"))
+
+
+def save_progress(check_id: int, counts: CheckCounts, warnings: list[Note]) -> None:
+    """The check's counts and warnings so far, into the open transaction."""
+    notes = [warning.to_json() for warning in warnings] or None
+    db.session.execute(_UPDATE_CHECK, {"check": check_id, **counts.to_json(), "warning_notes": notes})
+
+
+def save_end(check_id: int, outcome: str, error_code: str | None, error: Note | None) -> None:
+    """How the check ended, into the open transaction."""
+    db.session.execute(
+        _UPDATE_CHECK,
+        {
+            "check": check_id,
+            "finished_at": utcnow(),
+            "outcome": outcome,
+            "error_code": error_code[:40] if error_code else None,
+            "error_note": error.to_json() if error else None,
+        },
+    )
 
 
 def prune_decisions(server_id: int, log_days: int) -> None:

@@ -38,16 +38,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from ekpanel.checks import held, sender_exceptions
 from ekpanel.checks.counts import CheckCounts
+from ekpanel.checks.cursors import FolderCursors
 from ekpanel.checks.mailboxes import mailbox_access, sender_settings
-from ekpanel.checks.models import Check, FolderState
+from ekpanel.checks.models import Check
 from ekpanel.checks.progress import RunProgress
 from ekpanel.checks.queue import request_extraction
-from ekpanel.checks.records import Recorder, TakenMessage, prune_decisions
+from ekpanel.checks.records import Recorder, TakenMessage, prune_decisions, save_end, save_progress
 from ekpanel.checks.recovery import mark_server_checks_left_running
 from ekpanel.documents.storage import PdfWriter
 from ekpanel.extensions import db
@@ -61,7 +60,6 @@ from ekpanel.mail.texts import Note, Text, note
 from ekpanel.mail.vocabulary import Decision, ErrorCode, Outcome
 from ekpanel.mail.whitelist import SenderWhitelist
 from ekpanel.servers.models import MailServer
-from ekpanel.timeutil import utcnow
 
 __all__ = ["CheckResult", "run_check"]
 
@@ -171,9 +169,7 @@ class _Run:
         self.year_folder: RemoteFolder | None = None
         self.writer = PdfWriter(settings.storage_dir)
         self.held_refs: set[str] = set()  # the current folder's held messages being tried again
-        # Folder ref -> its cursor after the last batch moved: written with the next commit.
-        self.cursors: dict[str, dict] = {}
-        self.cursor_rows: set[str] = set()  # folders whose cursor row exists
+        self.cursors = FolderCursors(server.id)
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -206,7 +202,7 @@ class _Run:
 
     def check_folder(self, mailbox: Mailbox, folder: RemoteFolder) -> None:
         self.progress.folder = folder.display
-        saved = self.saved_cursor(folder)
+        saved = self.cursors.saved(folder)
         rescan = saved is None or saved[1] != self.config_hash
         cursor = FolderCursor() if rescan else saved[0]
         examined_before = self.counts.examined
@@ -230,12 +226,9 @@ class _Run:
             to_move = self.handle_batch(mailbox, folder, batch)
             if to_move:
                 self.move_taken(mailbox, folder, to_move)
-            self.cursors[folder.ref] = {  # after the move: committed with whatever comes next
-                "uidvalidity": new_cursor.uidvalidity,
-                "last_uid": new_cursor.last_uid,
-                "delta_link": new_cursor.delta_link,
-                "config_hash": self.config_hash,
-            }
+            self.cursors.advance(
+                folder, new_cursor, self.config_hash
+            )  # after the move; the next commit writes it
             self.report()
             if not self.keep_going():
                 raise _LockLost
@@ -264,18 +257,6 @@ class _Run:
         if to_move:
             self.move_taken(mailbox, folder, to_move)
         self.report()
-
-    def saved_cursor(self, folder: RemoteFolder) -> tuple[FolderCursor, str | None] | None:
-        """Where the last check of the folder stopped, and the configuration it was under."""
-        row = db.session.execute(
-            select(
-                FolderState.uidvalidity, FolderState.last_uid, FolderState.delta_link, FolderState.config_hash
-            ).where(FolderState.server_id == self.server_id, FolderState.folder == folder.ref)
-        ).first()
-        if row is None:
-            return None
-        self.cursor_rows.add(folder.ref)
-        return FolderCursor(row.uidvalidity, row.last_uid, row.delta_link), row.config_hash
 
     def handle_batch(
         self, mailbox: Mailbox, folder: RemoteFolder, batch: list[MessageSummary]
@@ -393,32 +374,8 @@ class _Run:
 
     def write_progress(self) -> None:
         """The counts so far and the folders' cursors, into the transaction the next commit ends."""
-        db.session.execute(
-            update(Check)
-            .where(Check.id == self.check_id)
-            .values(
-                **self.counts.to_json(),
-                warning_notes=[warning.to_json() for warning in self.warnings] or None,
-            ),
-            execution_options={"synchronize_session": False},
-        )
-        for ref, values in self.cursors.items():
-            if ref not in self.cursor_rows:
-                try:
-                    with db.session.begin_nested():
-                        db.session.execute(
-                            insert(FolderState).values(server_id=self.server_id, folder=ref, **values)
-                        )
-                    self.cursor_rows.add(ref)
-                    continue
-                except IntegrityError:  # another check of this server wrote it just now
-                    self.cursor_rows.add(ref)
-            db.session.execute(
-                update(FolderState)
-                .where(FolderState.server_id == self.server_id, FolderState.folder == ref)
-                .values(**values, updated_at=utcnow()),
-                execution_options={"synchronize_session": False},
-            )
+        save_progress(self.check_id, self.counts, self.warnings)
+        self.cursors.write()
 
     def report(self) -> None:
         if self.report_progress is not None:
@@ -433,17 +390,7 @@ class _Run:
         else:
             outcome = Outcome.OK
         self.write_progress()
-        db.session.execute(
-            update(Check)
-            .where(Check.id == self.check_id)
-            .values(
-                finished_at=utcnow(),
-                outcome=outcome,
-                error_code=error.code[:40] if error else None,
-                error_note=error.note.to_json() if error else None,
-            ),
-            execution_options={"synchronize_session": False},
-        )
+        save_end(self.check_id, outcome, error.code if error else None, error.note if error else None)
         db.session.commit()
         return CheckResult(
             check_id=self.check_id,
