@@ -42,6 +42,7 @@ class DelayProxy:
         self.stats = ProxyStats()
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.AbstractServer | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
         self._thread = threading.Thread(target=self._loop.run_forever, name="delay-proxy", daemon=True)
 
     def start(self) -> DelayProxy:
@@ -54,14 +55,18 @@ class DelayProxy:
         async def close() -> None:
             if self._server is not None:
                 self._server.close()
+            for writer in self._writers:
+                writer.transport.abort()
             for task in asyncio.all_tasks():
                 if task is not asyncio.current_task():
                     task.cancel()
+            await asyncio.sleep(0.05)  # the cancelled tasks unwind, the aborted transports close
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(close(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
 
     def __enter__(self) -> DelayProxy:
         return self.start()
@@ -83,6 +88,7 @@ class DelayProxy:
         except OSError:
             client_writer.close()
             return
+        self._writers.update((client_writer, server_writer))
         last_from_client = [False]
 
         def from_client(size: int) -> None:
@@ -100,9 +106,12 @@ class DelayProxy:
                 self._pipe(client_reader, server_writer, from_client),
                 self._pipe(server_reader, client_writer, from_server),
             )
+        except asyncio.CancelledError:
+            pass  # the proxy stops (asyncio 3.11 would report a cancelled connection as an error)
         finally:
             for writer in (client_writer, server_writer):
                 writer.close()
+                self._writers.discard(writer)
 
     async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, seen) -> None:
         """Copy ``source`` to ``sink``, each chunk ``self.delay`` after it arrived."""
