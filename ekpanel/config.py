@@ -31,7 +31,8 @@ def instance_file_secret(instance_dir: Path, filename: str, make) -> str:
 
 def engine_options(database_url: str, worker_threads: int) -> dict:
     """The pool: on PostgreSQL as many connections kept as a worker runs checks at once, so each
-    goes from job to job instead of being opened again (SQLite's are a file opened in microseconds)."""
+    goes from job to job instead of being opened again (SQLite's are a file opened in microseconds,
+    and an in-memory one takes no pool size)."""
     options: dict = {"pool_pre_ping": True}
     if not database_url.startswith("sqlite"):
         options["pool_size"] = max(5, worker_threads)
@@ -51,11 +52,9 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         return get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
     redis_url = get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    database_url = get("DATABASE_URL", f"sqlite:///{instance_dir / 'ekpanel.sqlite3'}")
-    worker_threads = int(get("WORKER_THREADS", "8"))
     return {
         "INSTANCE_DIR": str(instance_dir),
-        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_DATABASE_URI": get("DATABASE_URL", f"sqlite:///{instance_dir / 'ekpanel.sqlite3'}"),
         "REDIS_URL": redis_url,
         "SECRET_KEY": env.get("EKPANEL_SECRET_KEY")
         or instance_file_secret(instance_dir, "secret_key", lambda: secrets.token_urlsafe(48)),
@@ -68,7 +67,7 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         "IMAP_TIMEOUT": float(get("IMAP_TIMEOUT", "30")),
         "CHECK_TIMEOUT": int(get("CHECK_TIMEOUT", "1800")),
         # Jobs one worker process runs at a time (threads of its work-horse); 0: rq's forking worker.
-        "WORKER_THREADS": worker_threads,
+        "WORKER_THREADS": int(get("WORKER_THREADS", "8")),
         "CHECK_TIMES": get("CHECK_TIMES", "05:00,12:00,14:00"),
         "MISFIRE_MINUTES": int(get("MISFIRE_MINUTES", "60")),
         "LOG_DAYS": int(get("LOG_DAYS", "90")),
@@ -83,7 +82,6 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         "CA_BUNDLE": env.get("EKPANEL_CA_BUNDLE", ""),
         "BABEL_DEFAULT_LOCALE": "pl",
         "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_DIR / "translations"),
-        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url, worker_threads),
         # Counts shared by every web process through Redis, which the panel needs anyway; if Redis is
         # down, each process counts alone rather than refusing everything.
         "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URL", redis_url),
