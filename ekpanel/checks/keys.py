@@ -16,6 +16,9 @@ from rq.job import Job
 CHECK_QUEUE = "ekpanel-checks"
 DOCUMENTS_QUEUE = "ekpanel-documents"
 QUEUES = (CHECK_QUEUE, DOCUMENTS_QUEUE)
+# The queues whose jobs may wait for a time (the checks' retries, the alerts' delays), which rq's
+# scheduler in a worker puts on them when it comes.
+SCHEDULED_QUEUES = (CHECK_QUEUE,)
 
 
 def redis_connection() -> redis.Redis:

@@ -47,6 +47,7 @@ from rq.timeouts import TimerDeathPenalty
 from rq.utils import now
 from rq.worker import BaseWorker, WorkerStatus
 
+from ekpanel.checks.keys import SCHEDULED_QUEUES
 from ekpanel.extensions import db
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,16 @@ class WarmWorker(BaseWorker):
         if self._horse is not None:
             return self._horse.reap(block=True)
         return None, None, None
+
+    def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO", *args) -> None:
+        """rq's scheduler, for the queues that have jobs waiting for their time (retries, delayed
+        alerts): the checks' queue. The reading of documents is never delayed."""
+        queues = self.queues
+        self.queues = [queue for queue in queues if queue.name in SCHEDULED_QUEUES]
+        try:
+            super()._start_scheduler(burst, logging_level, *args)
+        finally:
+            self.queues = queues
 
     def _shutdown(self) -> None:
         """The first SIGTERM/SIGINT: no more jobs; when none runs, stop now (even mid-dequeue)."""
