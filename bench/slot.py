@@ -448,7 +448,7 @@ def main() -> None:
             "EKPANEL_REDIS_URL": redis_server.url,
             "EKPANEL_TIMEZONE": TIMEZONE,
         }
-        if args.threads:
+        if args.threads is not None:
             env["EKPANEL_WORKER_THREADS"] = str(args.threads)
         workers = start_workers(args.workers, env, tmp)
         stack.callback(stop_workers, workers)
@@ -472,22 +472,36 @@ def main() -> None:
         sampler = MemorySampler(roots)
         sampler.start()
         trips_before = proxy.stats.round_trips if proxy else 0
-        cpu_before, dovecot_before = cpu_seconds(roots), cpu_seconds([dovecot.pid])
+        others = [
+            dovecot.pid,
+            redis_server.pid,
+            *database_backends(database_url),
+        ]  # and this process: the clock
+        cpu_before, others_before, own_before = cpu_seconds(roots), cpu_seconds(others), time.process_time()
+        dovecot_before = cpu_seconds([dovecot.pid])
         seconds, n = fire_slot(app, connection, today.replace(hour=12, minute=0), report=True)
         cpu, dovecot_cpu = cpu_seconds(roots) - cpu_before, cpu_seconds([dovecot.pid]) - dovecot_before
+        everything = cpu + cpu_seconds(others) - others_before + time.process_time() - own_before
         sampler.stopped.set()
         sampler.join()
         reading = wait_for_documents_queue(connection)
 
         result = outcomes(app)
+        threads = (
+            args.threads if args.threads is not None else int(os.environ.get("EKPANEL_WORKER_THREADS", 8))
+        )
         print(
             f"slot of {n} mailboxes (3 new messages each), {args.workers} workers"
-            + (f" x {args.threads} threads" if args.threads else "")
+            + (" (rq's forking worker)" if args.threads == 0 else f" x {threads} threads")
             + f", {args.db}, {args.rtt_ms:g} ms round trip:"
             + f" {seconds:.1f} s ({seconds / n * 1000:.1f} ms a mailbox)"
         )
         print(f"  checks: {result}")
         print(f"  worker CPU per check: {cpu / n * 1000:.1f} ms; Dovecot's: {dovecot_cpu / n * 1000:.1f} ms")
+        print(
+            f"  CPU of the whole slot (workers, Dovecot, Redis, database, the clock): {everything:.0f} s,"
+            f" so at least {everything / (os.cpu_count() or 1):.0f} s on {os.cpu_count()} idle cores"
+        )
         if proxy:
             print(f"  IMAP round trips per check (proxy): {(proxy.stats.round_trips - trips_before) / n:.1f}")
         peak_rss, peak_pss = sampler.peak_rss / 2**20, sampler.peak_pss / 2**20
@@ -530,6 +544,19 @@ def profile_checks(app, mailboxes: Mailboxes, count: int) -> None:
     stats = pstats.Stats(profiler)
     stats.sort_stats("tottime").print_stats(25)
     stats.sort_stats("cumulative").print_stats(50)
+
+
+def database_backends(database_url: str) -> list[int]:
+    """The PostgreSQL server processes serving the bench's database (the workers' pooled connections)."""
+    if not database_url.startswith("postgresql"):
+        return []
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    admin = database_url.replace("postgresql+psycopg", "postgresql").rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin) as connection:
+        rows = connection.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)).fetchall()
+    return [pid for (pid,) in rows]
 
 
 def database(kind: str, tmp: Path, stack: contextlib.ExitStack) -> str:
