@@ -226,11 +226,12 @@ class _Run:
             to_move = self.handle_batch(mailbox, folder, batch)
             if to_move:
                 self.move_taken(mailbox, folder, to_move)
-            self.cursors.advance(
-                folder, new_cursor, self.config_hash
-            )  # after the move; the next commit writes it
+            # After the move; the next commit writes it.
+            self.cursors.advance(folder, new_cursor, self.config_hash)
             self.report()
             if not self.keep_going():
+                self.write_progress()  # as far as this check got, as it always was before stopping
+                db.session.commit()
                 raise _LockLost
         if to_retry:
             self.retry_held(mailbox, folder, to_retry)
