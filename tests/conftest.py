@@ -6,13 +6,19 @@ or a helper in tests/support/.
 
 from __future__ import annotations
 
+import functools
 import os
+import secrets
+import shutil
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from werkzeug.security import generate_password_hash
 
 from ekpanel import create_app
+from ekpanel.accounts import models as account_models
+from ekpanel.accounts import operations as account_operations
 from ekpanel.extensions import db
 from ekpanel.mail import connect
 from tests import hypothesis_settings  # noqa: F401  (loads the Hypothesis profiles)
@@ -29,6 +35,23 @@ pytest_plugins = [
 ]
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+
+
+# scrypt as the panel makes it (n=2**15) costs about 0.1 s a hash, and most tests make a user and log in:
+# minutes of the suite. Tests hash at n=2**10, the same code on the same algorithm; a test whose subject
+# is the cost itself (the login's timing) is marked ``real_password_cost``.
+_CHEAP_SCRYPT = "scrypt:1024:8:1"
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(request, monkeypatch):
+    if request.node.get_closest_marker("real_password_cost"):
+        return
+    cheap = functools.partial(generate_password_hash, method=_CHEAP_SCRYPT)
+    monkeypatch.setattr(account_models, "generate_password_hash", cheap)
+    monkeypatch.setattr(account_operations, "generate_password_hash", cheap)
+    stand_in = cheap(secrets.token_urlsafe(16))
+    monkeypatch.setattr(account_operations, "_stand_in_hash", lambda: stand_in)
 
 
 @pytest.fixture(scope="session")
@@ -53,11 +76,35 @@ def postgres_database():
             private.stop()
 
 
+@pytest.fixture(scope="session")
+def sqlite_schema(tmp_path_factory) -> Path:
+    """An empty SQLite database with every table, made once per test process.
+
+    ``db.create_all`` on SQLite syncs the disk after each of its ~60 statements, half a second a test;
+    a test copies this file instead, and ``create_all`` then finds every table there.
+    """
+    folder = tmp_path_factory.mktemp("schema")
+    path = folder / "ekpanel.sqlite3"
+    app = create_app(app_config(folder, f"sqlite:///{path}"))
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_schema, tmp_path) -> str:
+    """A test's own SQLite database, every table there and empty."""
+    path = tmp_path / "ekpanel.sqlite3"
+    shutil.copyfile(sqlite_schema, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
+def database_url(request):
     """Each database test runs on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ekpanel.sqlite3'}"
+        return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("postgres_database")
 
 
@@ -75,9 +122,9 @@ def app(database_url, tmp_path):
 
 
 @pytest.fixture
-def sqlite_app(tmp_path):
+def sqlite_app(sqlite_url, tmp_path):
     """For tests whose subject is not the database (pages in the browser, the mail protocol)."""
-    app = create_app(app_config(tmp_path, f"sqlite:///{tmp_path / 'ekpanel.sqlite3'}"))
+    app = create_app(app_config(tmp_path, sqlite_url))
     fresh_g_per_request(app)
     with app.app_context():
         db.create_all()

@@ -375,6 +375,54 @@ def test_the_digest_warns_of_a_failing_mailbox_of_the_company(alerts_app, smtp_s
     assert "- Uwaga: skrzynka faktury@firma-x.pl (imap.firma-x.pl) nie działa od 2026-03-09 17:00." in text
 
 
+def test_the_digest_counts_the_new_documents_to_look_at_and_links_to_those_with_warnings(
+    alerts_app, smtp_server
+):
+    company = make_company("Delta")
+    make_user("operator", email="op@biuro.example", companies=[company])
+    same = {
+        "code": "same_invoice",
+        "params": {"seller_nip": "5260250274", "number": "FV/1", "document_id": 1},
+    }
+    same_ksef = {"code": "same_ksef_number", "params": {"ksef_number": "x", "document_id": 1}}
+    changed = {"code": "changed_account", "params": {"seller_nip": "5260250274", "new": "a", "old": "b"}}
+    informs = {"code": "ksef", "params": {"ksef_number": "x"}}
+    created = datetime(2026, 3, 10, 5, 0)
+    make_document(company, created_at=created, warnings=[same, changed])
+    make_document(company, created_at=created, warnings=[same_ksef, same])  # one document, counted once
+    make_document(company, created_at=created, warnings=[informs])  # KSeF only informs: no line
+    make_document(company, created_at=created, extraction_status="unreadable", extraction_failure="malformed")
+    make_document(company, created_at=created, extraction_status="ok")
+    make_document(company, created_at=datetime(2026, 3, 8, 5, 0), warnings=[same])  # an earlier digest's
+
+    detect.digests(settings(alerts_app), datetime(2026, 3, 10, 7, 0, tzinfo=WAW), NOW)
+    send_due(NOW)
+
+    text = smtp_server.received[0].text()
+    assert "- Nowe dokumenty: 5" in text
+    lines = [line for line in text.splitlines() if line.startswith("- Uwaga")]
+    assert lines == [
+        "- Uwaga: ta sama faktura co we wcześniejszym dokumencie: 2.",
+        "- Uwaga: zmieniony rachunek sprzedawcy: 1.",
+        "- Uwaga: nie udało się odczytać PDF-u: 1.",
+    ]
+    assert f"Dokumenty z ostrzeżeniami: {BASE_URL}/companies/{company.id}/documents?warnings=y" in text
+    html = smtp_server.received[0].html()
+    assert f'href="{BASE_URL}/companies/{company.id}/documents?warnings=y"' in html
+
+
+def test_a_digest_with_nothing_to_look_at_has_no_warning_lines_and_no_warnings_link(alerts_app, smtp_server):
+    company = make_company("Epsilon")
+    make_user("operator", email="op@biuro.example", companies=[company])
+    make_document(company, created_at=datetime(2026, 3, 10, 5, 0), extraction_status="ok")
+
+    detect.digests(settings(alerts_app), datetime(2026, 3, 10, 7, 0, tzinfo=WAW), NOW)
+    send_due(NOW)
+
+    text = smtp_server.received[0].text()
+    assert "Uwaga" not in text and "ostrzeżeniami" not in text
+
+
 # --- once, whoever raises it ---------------------------------------------------------------------
 
 

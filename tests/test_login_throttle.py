@@ -131,6 +131,7 @@ def test_a_wrong_current_password_on_the_account_page_is_throttled_too(throttled
     assert "Zbyt wiele prób z nieprawidłowym obecnym hasłem." in refused.get_data(as_text=True)
 
 
+@pytest.mark.real_password_cost
 def test_a_login_takes_as_long_whether_the_login_exists_or_not(sqlite_app):
     """Medians over 30 interleaved tries, compared as a ratio: the hash dominates every path.
 

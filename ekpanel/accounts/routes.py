@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -145,15 +146,14 @@ def too_many_attempts(error):
     else:
         page = render_template("errors/error.html", status=429)
     response = make_response(page, 429)
-    # Redis keeps the count's time to live in whole seconds, so the reset is only known to the second:
-    # rounding up would turn a fresh one-minute window into 61 s.
-    response.headers["Retry-After"] = str(max(1, round(retry_at.timestamp() - time.time())))
+    response.headers["Retry-After"] = str(max(1, math.ceil(retry_at.timestamp() - time.time())))
     return response
 
 
 def _retry_at() -> datetime:
     """When every limit this request broke allows again, in the office's time zone."""
-    resets = [limit.reset_at for limit in limiter.current_limits if limit.breached]
+    # The window's own reset time: ``reset_at`` is rounded up to the next whole second.
+    resets = [limit.window.reset_time for limit in limiter.current_limits if limit.breached]
     stamp = max(resets, default=time.time() + 60)
     return datetime.fromtimestamp(stamp, ZoneInfo(current_app.config["TIMEZONE"]))
 

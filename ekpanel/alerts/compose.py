@@ -23,6 +23,16 @@ from ekpanel.checks.models import stored_note
 from ekpanel.templating import render_note
 from ekpanel.timeutil import utcnow
 
+# The digest's lines about its new documents (kinds from ekpanel.alerts.detect.DIGEST_WARNINGS), in order.
+DIGEST_DOCUMENT_LINES = {
+    "same_invoice": lambda count: _(
+        "Uwaga: ta sama faktura co we wcześniejszym dokumencie: %(count)s.", count=count
+    ),
+    "other_company": lambda count: _("Uwaga: inna firma? (brak NIP-u firmy): %(count)s.", count=count),
+    "changed_account": lambda count: _("Uwaga: zmieniony rachunek sprzedawcy: %(count)s.", count=count),
+    "unreadable": lambda count: _("Uwaga: nie udało się odczytać PDF-u: %(count)s.", count=count),
+}
+
 
 @dataclass(frozen=True)
 class Link:
@@ -283,8 +293,20 @@ class Composer:
                 )
             if company.get("held"):
                 lines.append(_("Uwaga: wiadomości do wyjaśnienia: %(count)s.", count=company["held"]))
-            url = self.url("documents.company_documents", company_id=company["id"])
-            sections.append(Section(company["name"], lines, [Link(_("Przekazane dokumenty - e-mail"), url)]))
+            to_look_at = company.get("documents_to_look_at", {})
+            lines += [
+                line(to_look_at[kind]) for kind, line in DIGEST_DOCUMENT_LINES.items() if kind in to_look_at
+            ]
+            links = [
+                Link(
+                    _("Przekazane dokumenty - e-mail"),
+                    self.url("documents.company_documents", company_id=company["id"]),
+                )
+            ]
+            if any(kind != "unreadable" for kind in to_look_at):
+                warned = self.url("documents.company_documents", company_id=company["id"], warnings="y")
+                links.append(Link(_("Dokumenty z ostrzeżeniami"), warned))
+            sections.append(Section(company["name"], lines, links))
         span = {
             "since": self.when(p["since"], with_date=True),
             "until": self.when(p["until"], with_date=True),

@@ -16,6 +16,7 @@ expire within 30, 7 or 1 days, and each person's digest of new documents.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -30,7 +31,9 @@ from ekpanel.alerts.topics import EventKind, Topic
 from ekpanel.checks.models import HELD_NEEDS_PERSON, Check, Decision, HeldMessage
 from ekpanel.companies.models import Company
 from ekpanel.documents.models import Document
+from ekpanel.documents.warnings import WarningCode
 from ekpanel.extensions import db
+from ekpanel.invoices import Status
 from ekpanel.mail.vocabulary import ErrorCode, Outcome, Reason
 from ekpanel.servers.models import MailServer
 from ekpanel.timeutil import utcnow
@@ -398,8 +401,43 @@ def _digest_companies(user: User, since: datetime, until: datetime) -> list[dict
                     HeldMessage.server_id == server.id, HeldMessage.state == HELD_NEEDS_PERSON
                 )
             )
-        rows.append({"id": company_id, "name": name, "count": count, "failing": failing, "held": held})
+        rows.append(
+            {
+                "id": company_id,
+                "name": name,
+                "count": count,
+                "failing": failing,
+                "held": held,
+                "documents_to_look_at": _documents_to_look_at(company_id, since, until),
+            }
+        )
     return rows
+
+
+# The warnings a bookkeeper acts on, by what the digest calls them; "KSeF" only informs.
+DIGEST_WARNINGS = {
+    WarningCode.OTHER_COMPANY: "other_company",
+    WarningCode.SAME_INVOICE: "same_invoice",
+    WarningCode.SAME_KSEF_NUMBER: "same_invoice",
+    WarningCode.CHANGED_ACCOUNT: "changed_account",
+}
+
+
+def _documents_to_look_at(company_id: int, since: datetime, until: datetime) -> dict[str, int]:
+    """Of the company's new documents, how many carry each warning, and how many could not be read.
+
+    A document read after the digest was made is counted in no digest: warnings come with reading.
+    """
+    counts: Counter[str] = Counter()
+    new_documents = select(Document.warnings, Document.extraction_status).where(
+        Document.company_id == company_id, Document.created_at > since, Document.created_at <= until
+    )
+    for warnings, extraction_status in db.session.execute(new_documents):
+        kinds = {DIGEST_WARNINGS.get(warning.get("code")) for warning in warnings or ()}
+        counts.update(kind for kind in kinds if kind is not None)
+        if extraction_status == Status.UNREADABLE:
+            counts["unreadable"] += 1
+    return dict(counts)
 
 
 def _local_date(moment: datetime, zone: ZoneInfo) -> date:
