@@ -6,7 +6,7 @@ PostgreSQL the tests use (``EKPANEL_TEST_POSTGRES_URL``, 127.0.0.1:5432, or a pr
     .venv/bin/python bench/slot.py -n 5000                       # goal 1, SQLite
     .venv/bin/python bench/slot.py -n 5000 --db postgresql       # goal 1, PostgreSQL
     .venv/bin/python bench/slot.py -n 1000 --rtt-ms 30           # goal 2: a remote mail server
-    .venv/bin/python bench/slot.py -n 300 --workers 2 --threads 4
+    .venv/bin/python bench/slot.py -n 300 --workers 2 --threads 4 --profile 100
 
 What it does:
 
@@ -23,11 +23,16 @@ What it does:
 5. fires the measured slot and waits for every check job to end.
 
 It prints the slot's time (from the clock's first enqueue to the last check's end), the workers'
-CPU per check (every worker process and its children), Dovecot's, the IMAP commands and round
-trips of one such check (measured on one more mailbox in this process, and over the whole slot
-through the proxy), and the workers' peak memory (the sum of their processes' RSS, and of PSS,
-which counts pages shared after fork once). Targets (issue 14): 5,000 mailboxes <= 300 s on both
-databases; 1,000 at 30 ms <= 120 s with <= 1 GiB; <= 50 ms worker CPU per check.
+CPU per check (every worker process and its children), Dovecot's, the CPU of the whole slot (with
+Redis, PostgreSQL's processes serving it and the clock: what two free cores would need), the IMAP
+commands and round trips of one such check (measured on one more mailbox in this process, and over
+the whole slot through the proxy), the workers' peak memory (the sum of their processes' RSS, and of
+PSS, which counts pages shared after fork once), and how long the reading of the new documents' PDFs,
+queued behind the checks, took after them. ``--profile K`` then runs K checks in this process, plain
+and under cProfile. ``-t 0`` runs rq's forking worker, one job at a time (as before issue 14).
+
+Targets (issue 14): 5,000 mailboxes <= 300 s on both databases; 1,000 at 30 ms <= 120 s with
+<= 1 GiB for the workers; <= 50 ms worker CPU per check.
 """
 
 from __future__ import annotations
