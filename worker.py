@@ -3,9 +3,11 @@
     .venv/bin/python worker.py           # until SIGTERM or Ctrl-C
     .venv/bin/python worker.py --burst   # run what is queued, then exit
 
-The scheduler component is on, so transient failures are retried after their intervals. rq's own
-signal handling stops it: the first SIGTERM/SIGINT is a warm shutdown (the running check ends first),
-a second one kills the work-horse (safe: the check takes every message exactly once on the next run).
+EKPANEL_WORKER_THREADS checks at a time, in a work-horse forked once (ekpanel.checks.runner; the
+README's "How many workers"). The scheduler component is on, so transient failures are retried after
+their intervals. The first SIGTERM/SIGINT is a warm shutdown (no more jobs; the running checks end
+first), a second one kills the work-horse (safe: the check takes every message exactly once on the
+next run).
 """
 
 from __future__ import annotations

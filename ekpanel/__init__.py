@@ -6,7 +6,7 @@ from flask import Flask, request
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ekpanel.config import PROJECT_DIR, load_config
+from ekpanel.config import PROJECT_DIR, engine_options, load_config
 from ekpanel.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
@@ -14,6 +14,11 @@ def create_app(config: dict | None = None) -> Flask:
     """The application factory: settings from the environment, then ``config`` on top (tests use it)."""
     settings = load_config()
     settings.update(config or {})
+    # From the database the app really uses (a test's, say), unless given.
+    settings.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        engine_options(settings["SQLALCHEMY_DATABASE_URI"], int(settings["WORKER_THREADS"])),
+    )
     app = Flask(
         __name__,
         instance_path=settings["INSTANCE_DIR"],

@@ -29,6 +29,16 @@ def instance_file_secret(instance_dir: Path, filename: str, make) -> str:
     return path.read_text().strip()
 
 
+def engine_options(database_url: str, worker_threads: int) -> dict:
+    """The pool: on PostgreSQL as many connections kept as a worker runs checks at once, so each
+    goes from job to job instead of being opened again (SQLite's are a file opened in microseconds,
+    and an in-memory one takes no pool size)."""
+    options: dict = {"pool_pre_ping": True}
+    if not database_url.startswith("sqlite"):
+        options["pool_size"] = max(5, worker_threads)
+    return options
+
+
 def load_config(env: dict[str, str] | None = None) -> dict:
     """The Flask config for this process, read from ``env`` (the process environment by default)."""
     env = os.environ if env is None else env
@@ -56,6 +66,8 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         "MAX_FORWARDED_MULTIPLE": float(get("MAX_FORWARDED_MULTIPLE", "4")),
         "IMAP_TIMEOUT": float(get("IMAP_TIMEOUT", "30")),
         "CHECK_TIMEOUT": int(get("CHECK_TIMEOUT", "1800")),
+        # Jobs one worker process runs at a time (threads of its work-horse); 0: rq's forking worker.
+        "WORKER_THREADS": int(get("WORKER_THREADS", "8")),
         "CHECK_TIMES": get("CHECK_TIMES", "05:00,12:00,14:00"),
         "MISFIRE_MINUTES": int(get("MISFIRE_MINUTES", "60")),
         "LOG_DAYS": int(get("LOG_DAYS", "90")),
@@ -70,7 +82,6 @@ def load_config(env: dict[str, str] | None = None) -> dict:
         "CA_BUNDLE": env.get("EKPANEL_CA_BUNDLE", ""),
         "BABEL_DEFAULT_LOCALE": "pl",
         "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_DIR / "translations"),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # Counts shared by every web process through Redis, which the panel needs anyway; if Redis is
         # down, each process counts alone rather than refusing everything.
         "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URL", redis_url),

@@ -28,12 +28,26 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
+# How long a SQLite writer waits for another's commit before "database is locked": a worker runs
+# several checks at once, and each commits in a few milliseconds.
+SQLITE_BUSY_MS = 30_000
+
+
 @event.listens_for(Engine, "connect")
-def _sqlite_unicode_lower(dbapi_connection, _connection_record) -> None:
+def _sqlite_settings(dbapi_connection, _connection_record) -> None:
     """SQLite's lower() folds ASCII only, so on the embedded database a search for "łódź" (an
-    ILIKE, which SQLite does as lower() LIKE lower()) missed "ŁÓDŹ". Python's lower() folds all."""
+    ILIKE, which SQLite does as lower() LIKE lower()) missed "ŁÓDŹ". Python's lower() folds all.
+
+    Write-ahead logging lets the pages and the checks read while a check commits, and writers wait
+    their turn instead of failing. ``synchronous`` stays FULL: a check moves messages only once
+    their documents are committed, so a commit must be on disk, not only in the log in memory.
+    """
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")  # kept in the file; an in-memory database stays so
+        cursor.close()
 
 
 def _lower(value):

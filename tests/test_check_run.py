@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from ekpanel.checks.models import Check, Decision
@@ -112,3 +112,26 @@ def test_documents_committed_meanwhile_by_another_check_make_a_duplicate_not_an_
     assert recorder.commit_taken(folder, [taken]) == [0]
     assert len(documents()) == 1
     assert [(d.decision, d.reason) for d in decisions(server_id=server.id)] == [("skipped", "duplicate")]
+
+
+def test_a_check_commits_its_row_its_documents_and_its_end(sqlite_app, dovecot):
+    """Three commits for new mail, two for none, whatever the folders (issue 14): one more is a
+    decision, not a drift. The cursors go with the end, after the move."""
+    box = new_box(dovecot)
+    server = make_dovecot_server(box)  # INBOX and spam
+    run_check(server.id, trigger="cli")
+    box.user.append("INBOX", m.with_pdf())
+    box.user.append("INBOX", m.with_pdf(sender=m.STRANGER))
+    commits = []
+    listener = lambda session: commits.append(session)  # noqa: E731
+
+    event.listen(Session, "after_commit", listener)
+    try:
+        run_check(server.id, trigger="cli")
+        with_mail = len(commits)
+        run_check(server.id, trigger="cli")
+    finally:
+        event.remove(Session, "after_commit", listener)
+
+    assert (with_mail, len(commits) - with_mail) == (3, 2)
+    assert sorted(d.decision for d in decisions(server_id=server.id)) == ["skipped", "taken"]

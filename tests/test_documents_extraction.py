@@ -12,7 +12,7 @@ import pytest
 from rq import Queue
 from sqlalchemy import select
 
-from ekpanel.checks.keys import CHECK_QUEUE
+from ekpanel.checks.keys import DOCUMENTS_QUEUE
 from ekpanel.checks.run import run_check
 from ekpanel.checks.workers import make_worker
 from ekpanel.documents.extraction import extract_documents
@@ -240,7 +240,7 @@ def test_the_check_asks_a_worker_to_read_what_it_took_and_the_worker_does(
     assert result.counts.documents == 2
     taken = db.session.scalars(select(Document).order_by(Document.id)).all()
     assert [d.extraction_status for d in taken] == ["pending", "pending"]  # intake read nothing
-    [job] = Queue(CHECK_QUEUE, connection=redis_conn).get_jobs()
+    [job] = Queue(DOCUMENTS_QUEUE, connection=redis_conn).get_jobs()  # behind the checks
     assert job.func_name == "ekpanel.documents.extraction.extract_documents"
     assert sorted(job.args[0]) == [d.id for d in taken]
 

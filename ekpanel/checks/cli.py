@@ -12,7 +12,6 @@ from sqlalchemy import select
 from ekpanel.checks.keys import redis_connection
 from ekpanel.checks.lock import CLI_HOLDER_PREFIX, ServerLock
 from ekpanel.checks.models import TRIGGER_CLI
-from ekpanel.checks.recovery import close_server_checks_left_running
 from ekpanel.checks.run import CheckResult, run_check
 from ekpanel.companies.models import Company
 from ekpanel.extensions import db
@@ -58,9 +57,12 @@ def _run_unless_running(server_id: int, label: str) -> CheckResult | None:
         click.echo(f"serwer {server_id} ({label}): sprawdzanie już trwa ({holder}); pominięto.")
         return None
     try:
-        if lock is not None:
-            close_server_checks_left_running(server_id)
-        result = run_check(server_id, trigger=TRIGGER_CLI, keep_going=lock.reassert if lock else None)
+        result = run_check(
+            server_id,
+            trigger=TRIGGER_CLI,
+            keep_going=lock.reassert if lock else None,
+            close_left_running=lock is not None,  # the lock is ours: a check still marked running is dead
+        )
     finally:
         if lock is not None:
             lock.release()

@@ -5,7 +5,7 @@ The check (``ekpanel.checks.run``) calls these inside its transaction; it commit
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from ekpanel.checks.models import HELD_NEEDS_PERSON, HELD_RETRY_REQUESTED, HELD_RETRYING, HeldMessage
 from ekpanel.checks.records import naive_utc
@@ -14,20 +14,22 @@ from ekpanel.mail.mailbox import MessageSummary, RemoteFolder
 from ekpanel.mail.texts import Note
 from ekpanel.timeutil import utcnow
 
+_HELD = HeldMessage.__table__
+# Built once: every check of every folder asks it.
+_TO_RETRY = (
+    select(_HELD.c.message_ref)
+    .where(
+        _HELD.c.server_id == bindparam("server"),
+        _HELD.c.folder == bindparam("folder"),
+        _HELD.c.state.in_((HELD_RETRYING, HELD_RETRY_REQUESTED)),
+    )
+    .order_by(_HELD.c.id)
+)
+
 
 def refs_to_retry(server_id: int, folder: RemoteFolder) -> list[str]:
     """The folder's held messages the next check fetches again."""
-    return list(
-        db.session.scalars(
-            select(HeldMessage.message_ref)
-            .where(
-                HeldMessage.server_id == server_id,
-                HeldMessage.folder == folder.ref,
-                HeldMessage.state.in_((HELD_RETRYING, HELD_RETRY_REQUESTED)),
-            )
-            .order_by(HeldMessage.id)
-        )
-    )
+    return list(db.session.scalars(_TO_RETRY, {"server": server_id, "folder": folder.ref}))
 
 
 def record_failure(
@@ -74,11 +76,17 @@ def release(server_id: int, folder: RemoteFolder, refs: list[str]) -> None:
         )
 
 
-def forget_folder(server_id: int, folder: RemoteFolder) -> None:
-    """The folder is scanned in full again (its UIDs changed): every message in it will be met anew."""
-    db.session.execute(
-        delete(HeldMessage).where(HeldMessage.server_id == server_id, HeldMessage.folder == folder.ref)
-    )
+def forget_folder(server_id: int, folder: RemoteFolder) -> bool:
+    """The folder is scanned in full again (its UIDs changed): every message in it will be met anew.
+
+    True when there was something to forget. Looked for first: on SQLite a DELETE takes the write
+    lock even when it deletes nothing, and the check goes on talking to its mail server meanwhile.
+    """
+    rows = (HeldMessage.server_id == server_id, HeldMessage.folder == folder.ref)
+    if db.session.scalar(select(HeldMessage.id).where(*rows).limit(1)) is None:
+        return False
+    db.session.execute(delete(HeldMessage).where(*rows))
+    return True
 
 
 def needing_person(server_id: int) -> list[HeldMessage]:

@@ -22,7 +22,6 @@ from ekpanel.checks.progress import (
     update_meta,
 )
 from ekpanel.checks.queue import enqueue_alert_evaluation
-from ekpanel.checks.recovery import close_server_checks_left_running
 from ekpanel.mail.vocabulary import ErrorCode, Outcome
 
 log = logging.getLogger(__name__)
@@ -55,7 +54,6 @@ def check_server(server_id: int, trigger: str, user_id: int | None = None) -> di
         return {"already_running": True, "running_job_id": holder}
 
     try:
-        close_server_checks_left_running(server_id)
         update_meta(job, state=STATE_CHECKING, progress=RunProgress().to_json())
         result = run.run_check(
             server_id,
@@ -64,6 +62,7 @@ def check_server(server_id: int, trigger: str, user_id: int | None = None) -> di
             job_id=job_id,
             progress=_progress_writer(job),
             keep_going=lock.reassert,
+            close_left_running=True,  # the lock is ours: a check still marked running is dead
         )
     except LookupError:  # the server was deleted after the job was queued: nothing to check, ever
         update_meta(job, state=STATE_FAILED, error_code=ErrorCode.SERVER_MISSING, error_note=None)

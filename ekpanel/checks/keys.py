@@ -11,9 +11,14 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-# The project's queues, in the order a worker serves them.
+# The project's queues, in the order a worker serves them: a check waiting goes before the reading
+# of documents taken earlier, so a slot's intake is not held up by the PDFs its first checks took.
 CHECK_QUEUE = "ekpanel-checks"
-QUEUES = (CHECK_QUEUE,)
+DOCUMENTS_QUEUE = "ekpanel-documents"
+QUEUES = (CHECK_QUEUE, DOCUMENTS_QUEUE)
+# The queues whose jobs may wait for a time (the checks' retries, the alerts' delays), which rq's
+# scheduler in a worker puts on them when it comes.
+SCHEDULED_QUEUES = (CHECK_QUEUE,)
 
 
 def redis_connection() -> redis.Redis:

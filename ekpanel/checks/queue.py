@@ -32,6 +32,7 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import select
 
 from ekpanel.checks.keys import (
+    DOCUMENTS_QUEUE,
     check_queue,
     fetch_job,
     job_timeout,
@@ -106,9 +107,10 @@ def enqueue_slot_checks(now: datetime, connection: redis.Redis | None = None) ->
     if slot is None:
         return []
     connection = connection or redis_connection()
+    _forget_dead_jobs(connection)  # once for the whole slot, not once per server
     enqueued = []
     for server_id in scheduled_server_ids():
-        job, created = _enqueue(server_id, TRIGGER_SCHEDULE, None, connection, slot=slot)
+        job, created = _enqueue(server_id, TRIGGER_SCHEDULE, None, connection, slot=slot, cleaned=True)
         enqueued.append((server_id, job, created))
     return enqueued
 
@@ -131,10 +133,11 @@ def _enqueue(
     connection: redis.Redis,
     *,
     slot: datetime | None = None,
+    cleaned: bool = False,
 ) -> tuple[Job, bool]:
     queue = check_queue(connection)
-    # Jobs whose worker died are failed (or re-queued for retry) first, so they do not count as running.
-    StartedJobRegistry(queue=queue).cleanup()
+    if not cleaned:
+        _forget_dead_jobs(connection)
     guard = connection.lock(
         f"ekpanel:check:server:{server_id}:enqueue", timeout=_ENQUEUE_LOCK_SECONDS, blocking_timeout=10
     )
@@ -184,6 +187,11 @@ def _enqueue(
         return job, created
 
 
+def _forget_dead_jobs(connection: redis.Redis) -> None:
+    """Jobs whose worker died are failed (or re-queued for retry) first, so they do not count as running."""
+    StartedJobRegistry(queue=check_queue(connection)).cleanup()
+
+
 def _retry_now(job: Job, queue: Queue) -> None:
     """An operator asking for a check should not wait minutes for a retry: a job waiting for one is
     due at once, and the workers' scheduler puts it on the queue within a second or so."""
@@ -208,7 +216,7 @@ def request_extraction(document_ids: list[int]) -> bool:
     if not document_ids:
         return False
     try:
-        check_queue(_best_effort_connection()).enqueue(
+        Queue(DOCUMENTS_QUEUE, connection=_best_effort_connection()).enqueue(
             extract_documents,
             list(document_ids),
             job_timeout=extraction_job_timeout(len(document_ids)),

@@ -11,19 +11,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from ekpanel.checks.models import Decision
+from ekpanel.checks.counts import CheckCounts
+from ekpanel.checks.models import Check, Decision
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
 from ekpanel.mail import vocabulary
 from ekpanel.mail.decide import Verdict
 from ekpanel.mail.mailbox import MessageSummary, RemoteFolder
-from ekpanel.mail.texts import Text, note
+from ekpanel.mail.texts import Note, Text, note
 from ekpanel.timeutil import utcnow
 
 _DUPLICATE = note(Text.DUPLICATE_MESSAGE)
+
+# Statements built once: a check runs each at every batch, and building one costs more than running it.
+_DECISIONS = Decision.__table__
+_DOCUMENTS = Document.__table__
+_RECORDED_SKIPS = select(_DECISIONS.c.message_key, _DECISIONS.c.reason).where(
+    _DECISIONS.c.server_id == bindparam("server"),
+    _DECISIONS.c.decision == vocabulary.Decision.SKIPPED,
+    _DECISIONS.c.message_key.in_(bindparam("keys", expanding=True)),
+)
+_EXISTING = select(_DOCUMENTS.c.message_key, _DOCUMENTS.c.sha256).where(
+    _DOCUMENTS.c.company_id == bindparam("company"),
+    _DOCUMENTS.c.message_key.in_(bindparam("keys", expanding=True)),
+)
+_INSERT_DECISIONS = _DECISIONS.insert()
+_INSERT_DOCUMENTS = _DOCUMENTS.insert().returning(_DOCUMENTS.c.id)
+_PRUNE = _DECISIONS.delete().where(
+    _DECISIONS.c.server_id == bindparam("server"), _DECISIONS.c.created_at < bindparam("cutoff")
+)
 
 
 @dataclass
@@ -56,13 +75,7 @@ class Recorder:
         """(message key, reason) of skips already recorded for this server: not recorded again."""
         if not keys:
             return set()
-        rows = db.session.execute(
-            select(Decision.message_key, Decision.reason).where(
-                Decision.server_id == self.server_id,
-                Decision.decision == vocabulary.Decision.SKIPPED,
-                Decision.message_key.in_(keys),
-            )
-        )
+        rows = db.session.execute(_RECORDED_SKIPS, {"server": self.server_id, "keys": list(keys)})
         return {(row.message_key, row.reason) for row in rows}
 
     def record(self, folder: RemoteFolder, message: MessageSummary, key: str, verdict: Verdict) -> None:
@@ -87,7 +100,7 @@ class Recorder:
             return created
         except IntegrityError:
             self._rollback()
-        self._insert(Decision, queued)
+        self._insert_decisions(queued)
         self._commit()
         created = []
         for item in taken:
@@ -141,23 +154,19 @@ class Recorder:
             )
             decisions.append(self._decision(folder, item.message, item.key, verdict))
             created.append(count)
-        self._insert(Decision, decisions)
+        self._insert_decisions(decisions)
         if documents:
-            self._inserted_ids += db.session.scalars(insert(Document).returning(Document.id), documents).all()
+            self._inserted_ids += db.session.scalars(_INSERT_DOCUMENTS, documents).all()
         return created
 
     @staticmethod
-    def _insert(model: type, rows: list[dict]) -> None:
+    def _insert_decisions(rows: list[dict]) -> None:
         if rows:
-            db.session.execute(insert(model), rows)
+            db.session.execute(_INSERT_DECISIONS, rows)
 
     def _existing(self, keys: set[str]) -> set[tuple[str, str]]:
         """(message key, SHA-256) of this company's documents from these messages."""
-        rows = db.session.execute(
-            select(Document.message_key, Document.sha256).where(
-                Document.company_id == self.company_id, Document.message_key.in_(keys)
-            )
-        )
+        rows = db.session.execute(_EXISTING, {"company": self.company_id, "keys": list(keys)})
         return set(rows.tuples())
 
     def _decision(self, folder: RemoteFolder, message: MessageSummary, key: str, verdict: Verdict) -> dict:
@@ -198,11 +207,34 @@ class Recorder:
         }
 
 
+_CHECKS = Check.__table__
+# Built once: a check runs it at each commit, and building it costs more than running it.
+_UPDATE_CHECK = _CHECKS.update().where(_CHECKS.c.id == bindparam("check"))
+
+
+def save_progress(check_id: int, counts: CheckCounts, warnings: list[Note]) -> None:
+    """The check's counts and warnings so far, into the open transaction."""
+    notes = [warning.to_json() for warning in warnings] or None
+    db.session.execute(_UPDATE_CHECK, {"check": check_id, **counts.to_json(), "warning_notes": notes})
+
+
+def save_end(check_id: int, outcome: str, error_code: str | None, error: Note | None) -> None:
+    """How the check ended, into the open transaction."""
+    db.session.execute(
+        _UPDATE_CHECK,
+        {
+            "check": check_id,
+            "finished_at": utcnow(),
+            "outcome": outcome,
+            "error_code": error_code[:40] if error_code else None,
+            "error_note": error.to_json() if error else None,
+        },
+    )
+
+
 def prune_decisions(server_id: int, log_days: int) -> None:
-    """Forget the decisions of this server older than ``log_days``."""
-    cutoff = utcnow() - timedelta(days=max(log_days, 1))
-    db.session.execute(delete(Decision).where(Decision.server_id == server_id, Decision.created_at < cutoff))
-    db.session.commit()
+    """Forget the decisions of this server older than ``log_days`` (the check's first commit)."""
+    db.session.execute(_PRUNE, {"server": server_id, "cutoff": utcnow() - timedelta(days=max(log_days, 1))})
 
 
 def naive_utc(value: datetime | None) -> datetime | None:

@@ -14,7 +14,7 @@ import logging
 
 import redis
 from rq.job import JobStatus
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ekpanel.checks.keys import fetch_job, lock_seconds
 from ekpanel.checks.lock import is_abandoned
@@ -26,17 +26,26 @@ from ekpanel.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
+_CHECKS = Check.__table__
+# Built once: every check starts with it.
+_CLOSE_LEFT_RUNNING = (
+    _CHECKS.update()
+    .where(_CHECKS.c.server_id == bindparam("server"), _CHECKS.c.outcome == Outcome.RUNNING)
+    .values(outcome=Outcome.INTERRUPTED)
+)
 _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 def close_server_checks_left_running(server_id: int) -> int:
     """Mark the server's running checks interrupted; call it only while holding the server's lock."""
-    result = db.session.execute(
-        update(Check)
-        .where(Check.server_id == server_id, Check.outcome == Outcome.RUNNING)
-        .values(outcome=Outcome.INTERRUPTED, finished_at=utcnow())
-    )
+    closed = mark_server_checks_left_running(server_id)
     db.session.commit()
+    return closed
+
+
+def mark_server_checks_left_running(server_id: int) -> int:
+    """The same without the commit: the next check commits it with its own row (``run_check``)."""
+    result = db.session.execute(_CLOSE_LEFT_RUNNING, {"server": server_id, "finished_at": utcnow()})
     if result.rowcount:
         log.warning(
             "Server %s: %s check(s) left running by a dead worker closed as interrupted",

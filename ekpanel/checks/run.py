@@ -11,10 +11,14 @@ what makes it safe to cut off at any point:
 3. only then are the messages moved to ``eksiegowy<year>``, and a worker asked to read the new
    documents' PDFs (a job on the queue, best effort: ``ekpanel.documents.extraction``; the check
    never reads them itself);
-4. only then does the folder's cursor advance (committed with the check's counts).
+4. only then does the folder's cursor advance: it is kept here and committed with the next
+   commit, the next batch's documents or the check's end (with its counts and outcome).
 
 A crash after 2 finds the message again; its documents exist (unique company + message key +
-PDF hash), so it is recorded as a duplicate and moved, and nothing is taken twice.
+PDF hash), so it is recorded as a duplicate and moved, and nothing is taken twice. A crash after
+3 leaves the cursor behind: the next check reads the batch again and finds its taken messages gone.
+A check of a few new messages so commits three times: its row, the documents, its end. Nothing
+is written while the mail server is asked something (on SQLite that would hold the write lock).
 
 Sender verification (the server's "Weryfikacja nadawcy", ``ekpanel.mail.sender``): each taken
 message's documents carry the receiving server's verdict; under *Wymagaj* a message whose sender
@@ -34,19 +38,20 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from ekpanel.checks import held, sender_exceptions
 from ekpanel.checks.counts import CheckCounts
+from ekpanel.checks.cursors import FolderCursors
 from ekpanel.checks.mailboxes import mailbox_access, sender_settings
-from ekpanel.checks.models import Check, FolderState
+from ekpanel.checks.models import Check
 from ekpanel.checks.progress import RunProgress
 from ekpanel.checks.queue import request_extraction
-from ekpanel.checks.records import Recorder, TakenMessage, prune_decisions
+from ekpanel.checks.records import Recorder, TakenMessage, prune_decisions, save_end, save_progress
+from ekpanel.checks.recovery import mark_server_checks_left_running
 from ekpanel.documents.storage import PdfWriter
 from ekpanel.extensions import db
 from ekpanel.mail import connect
+from ekpanel.mail.connect import MailboxAccess
 from ekpanel.mail.decide import Verdict, decide_all, message_key
 from ekpanel.mail.folders import resolve_folder, year_folder_name
 from ekpanel.mail.mailbox import FolderCursor, Mailbox, MailboxError, MessageSummary, RemoteFolder
@@ -55,7 +60,6 @@ from ekpanel.mail.texts import Note, Text, note
 from ekpanel.mail.vocabulary import Decision, ErrorCode, Outcome
 from ekpanel.mail.whitelist import SenderWhitelist
 from ekpanel.servers.models import MailServer
-from ekpanel.timeutil import utcnow
 
 __all__ = ["CheckResult", "run_check"]
 
@@ -84,31 +88,36 @@ def run_check(
     job_id: str | None = None,
     progress: ProgressReport | None = None,
     keep_going: Callable[[], bool] | None = None,
+    close_left_running: bool = False,
 ) -> CheckResult:
     """Check one server now. ``keep_going`` is asked at every batch boundary (the job: is the
-    server's lock still ours?); False ends the check there, with a warning."""
+    server's lock still ours?); False ends the check there, with a warning. ``close_left_running``:
+    the caller holds the server's lock, so the server's checks still marked running are dead ones,
+    closed as interrupted in this check's first commit."""
     server = db.session.get(MailServer, server_id)
     if server is None:
         raise LookupError(f"no mail server {server_id}")
     settings = MailSettings.from_config(current_app.config)
+    if close_left_running:
+        mark_server_checks_left_running(server_id)
     check = Check(
         server_id=server.id, trigger=trigger, user_id=user_id, job_id=job_id, outcome=Outcome.RUNNING
     )
     db.session.add(check)
+    prune_decisions(server.id, settings.log_days)
+    db.session.flush()
+    run = _Run(server, check, settings, progress, keep_going)  # all it needs of the rows, read now
     db.session.commit()
-    check_id = check.id
-    run = _Run(server, check, settings, progress, keep_going)
     error: MailboxError | None = None
     try:
-        prune_decisions(server.id, settings.log_days)
         run.execute()
     except MailboxError as failure:
         error = failure
     except Exception as failure:
-        current_app.logger.exception("check %s of server %s failed unexpectedly", check_id, server_id)
+        current_app.logger.exception("check %s of server %s failed unexpectedly", run.check_id, server_id)
         error = MailboxError(ErrorCode.UNEXPECTED, note(Text.UNEXPECTED, error=repr(failure)), transient=True)
     db.session.rollback()  # anything half-done of the failing message goes; committed work stays
-    return run.finish(db.session.get(Check, check_id), error)
+    return run.finish(error)
 
 
 def config_hash(server: MailServer) -> str:
@@ -137,7 +146,11 @@ class _Run:
         keep_going: Callable[[], bool] | None = None,
     ) -> None:
         self.server_id = server.id
-        self.server = server  # its secret is decrypted only as the mailbox opens, inside execute()
+        # Read before the first commit expires the row; an unreadable secret fails the check (execute).
+        try:
+            self.access: MailboxAccess | MailboxError = mailbox_access(server)
+        except MailboxError as error:
+            self.access = error
         self.recorder = Recorder(
             check_id=check.id, server_id=server.id, company_id=server.company_id, server_label=server.label
         )
@@ -156,12 +169,14 @@ class _Run:
         self.year_folder: RemoteFolder | None = None
         self.writer = PdfWriter(settings.storage_dir)
         self.held_refs: set[str] = set()  # the current folder's held messages being tried again
+        self.cursors = FolderCursors(server.id)
 
     # -- the run -----------------------------------------------------------------------------
 
     def execute(self) -> None:
-        access = mailbox_access(self.server)
-        with connect.open_mailbox(access, self.settings) as mailbox, self.writer:
+        if isinstance(self.access, MailboxError):
+            raise self.access
+        with connect.open_mailbox(self.access, self.settings) as mailbox, self.writer:
             folders = mailbox.list_folders()
             resolved: list[RemoteFolder] = []
             for name in self.folder_names:
@@ -187,23 +202,22 @@ class _Run:
 
     def check_folder(self, mailbox: Mailbox, folder: RemoteFolder) -> None:
         self.progress.folder = folder.display
-        state = self.folder_state(folder)
-        rescan = state.config_hash != self.config_hash
-        cursor = (
-            FolderCursor() if rescan else FolderCursor(state.uidvalidity, state.last_uid, state.delta_link)
-        )
+        saved = self.cursors.saved(folder)
+        rescan = saved is None or saved[1] != self.config_hash
+        cursor = FolderCursor() if rescan else saved[0]
         examined_before = self.counts.examined
         self.report()
         self.held_refs = set()
         # Messages that failed before are tried again after the new ones; a folder read in full
         # again (its configuration or its UIDs changed) meets them anew instead.
         to_retry = [] if rescan else held.refs_to_retry(self.server_id, folder)
-        if rescan:
-            held.forget_folder(self.server_id, folder)
+        if rescan and held.forget_folder(self.server_id, folder):
+            db.session.commit()
         first = True
         for batch, new_cursor in mailbox.new_messages(folder, cursor, self.whitelist.admits):
             if first and cursor.uidvalidity is not None and new_cursor.uidvalidity != cursor.uidvalidity:
-                held.forget_folder(self.server_id, folder)
+                if held.forget_folder(self.server_id, folder):
+                    db.session.commit()
                 to_retry = []
             first = False
             self.progress.to_examine = examined_before + (
@@ -212,17 +226,13 @@ class _Run:
             to_move = self.handle_batch(mailbox, folder, batch)
             if to_move:
                 self.move_taken(mailbox, folder, to_move)
-            state = db.session.merge(state)
-            state.uidvalidity = new_cursor.uidvalidity
-            state.last_uid = new_cursor.last_uid
-            state.delta_link = new_cursor.delta_link
-            state.config_hash = self.config_hash
-            self.save_counts()
-            db.session.commit()
+            # After the move; the next commit writes it.
+            self.cursors.advance(folder, new_cursor, self.config_hash)
             self.report()
             if not self.keep_going():
+                self.write_progress()  # as far as this check got, as it always was before stopping
+                db.session.commit()
                 raise _LockLost
-        db.session.commit()
         if to_retry:
             self.retry_held(mailbox, folder, to_retry)
         allowed_refs = sender_exceptions.refs_to_fetch(self.server_id, folder) if self.allowed else []
@@ -247,25 +257,7 @@ class _Run:
         to_move = self.handle_batch(mailbox, folder, found)
         if to_move:
             self.move_taken(mailbox, folder, to_move)
-        self.save_counts()
-        db.session.commit()
         self.report()
-
-    def folder_state(self, folder: RemoteFolder) -> FolderState:
-        """The folder's cursor row, created on its first check (once, though two checks may race)."""
-        query = select(FolderState).where(
-            FolderState.server_id == self.server_id, FolderState.folder == folder.ref
-        )
-        state = db.session.scalars(query).first()
-        if state is not None:
-            return state
-        try:
-            with db.session.begin_nested():
-                state = FolderState(server_id=self.server_id, folder=folder.ref)
-                db.session.add(state)
-            return state
-        except IntegrityError:  # another check of this server created it just now
-            return db.session.scalars(query).one()
 
     def handle_batch(
         self, mailbox: Mailbox, folder: RemoteFolder, batch: list[MessageSummary]
@@ -321,6 +313,7 @@ class _Run:
             )
             for message, key, verdict, files in storing
         ]
+        self.write_progress()  # the cursors of batches moved before this one go with its commit
         for count in self.recorder.commit_taken(folder, taken):
             if count:
                 self.counts.taken += 1
@@ -380,31 +373,30 @@ class _Run:
 
     # -- bookkeeping -------------------------------------------------------------------------
 
-    def save_counts(self) -> None:
-        check = db.session.get(Check, self.check_id)
-        check.counts = CheckCounts(**self.counts.to_json())  # a new value: the composite sees the change
-        check.warning_notes = [warning.to_json() for warning in self.warnings] or None
+    def write_progress(self) -> None:
+        """The counts so far and the folders' cursors, into the transaction the next commit ends."""
+        save_progress(self.check_id, self.counts, self.warnings)
+        self.cursors.write()
 
     def report(self) -> None:
         if self.report_progress is not None:
             self.report_progress(self.progress)
 
-    def finish(self, check: Check, error: MailboxError | None) -> CheckResult:
-        self.save_counts()
-        check.finished_at = utcnow()
+    def finish(self, error: MailboxError | None) -> CheckResult:
+        """The check's last commit: its counts, cursors, outcome."""
         if error is not None:
-            check.outcome = Outcome.FAILED
-            check.error_code = error.code[:40]
-            check.error_note = error.note.to_json()
+            outcome = Outcome.FAILED
         elif self.counts.errors or self.warnings:
-            check.outcome = Outcome.PARTIAL
+            outcome = Outcome.PARTIAL
         else:
-            check.outcome = Outcome.OK
+            outcome = Outcome.OK
+        self.write_progress()
+        save_end(self.check_id, outcome, error.code if error else None, error.note if error else None)
         db.session.commit()
         return CheckResult(
-            check_id=check.id,
+            check_id=self.check_id,
             server_id=self.server_id,
-            outcome=Outcome(check.outcome),
+            outcome=outcome,
             counts=CheckCounts(**self.counts.to_json()),
             error_code=error.code if error else None,
             error=error.note if error else None,

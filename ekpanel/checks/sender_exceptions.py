@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -71,13 +71,16 @@ def for_keys(server_id: int, keys: set[str]) -> dict[str, SenderException]:
     return {row.message_key: row for row in rows}
 
 
+_EXCEPTIONS = SenderException.__table__
+# Built once: every check asks it.
+_PENDING = select(_EXCEPTIONS.c.message_key, _EXCEPTIONS.c.id, _EXCEPTIONS.c.allowed_by_id).where(
+    _EXCEPTIONS.c.server_id == bindparam("server"), _EXCEPTIONS.c.used_at.is_(None)
+)
+
+
 def pending(server_id: int) -> dict[str, Allowance]:
     """Message key → allowance, for every message of the server allowed and not yet taken."""
-    rows = db.session.execute(
-        select(SenderException.message_key, SenderException.id, SenderException.allowed_by_id).where(
-            SenderException.server_id == server_id, SenderException.used_at.is_(None)
-        )
-    )
+    rows = db.session.execute(_PENDING, {"server": server_id})
     return {row.message_key: Allowance(row.id, row.allowed_by_id) for row in rows}
 
 
