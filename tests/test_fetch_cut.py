@@ -49,6 +49,15 @@ def test_a_cut_structure_decides_as_the_whole(structure, max_parts, after):
     assert outcome(data, max_parts=max_parts) == outcome(data)
 
 
+@settings(max_examples=100)
+@given(structures, st.integers(0, 7))
+def test_a_structure_followed_by_a_literal_is_cut_and_decides_as_the_whole(structure, max_parts):
+    # As Dovecot answers the check's structure FETCH: the Authentication-Results fields come
+    # after the structure, as a literal in the same chunk.
+    data = [(b"1 (UID 7 BODYSTRUCTURE " + structure + b" BODY[HEADER.FIELDS (X)] {4}", b"X:\r\n"), b")"]
+    assert outcome(data, max_parts=max_parts) == outcome(data)
+
+
 def test_ten_thousand_parts_are_cut_and_beyond_the_bound():
     data = [b"1 (UID 7 BODYSTRUCTURE " + multipart([LEAVES[0]] * 10_000) + b" RFC822.SIZE 9)"]
     response = parse_fetch(data, max_parts=500)
@@ -57,3 +66,19 @@ def test_ten_thousand_parts_are_cut_and_beyond_the_bound():
     summary = summary_from_fetch(7, response[7], max_parts=500)
     assert summary.parse_error == summary_from_fetch(7, parse_fetch(data)[7], max_parts=500).parse_error
     assert summary.parse_error.params == {"limit": 500}
+
+
+def test_ten_thousand_parts_before_a_literal_are_cut_as_well():
+    structure = multipart([LEAVES[0]] * 10_000)
+    data = [(b"1 (UID 7 BODYSTRUCTURE " + structure + b" BODY[HEADER.FIELDS (X)] {4}", b"X:\r\n"), b")"]
+    response = parse_fetch(data, max_parts=500)
+    assert isinstance(response[7][b"BODYSTRUCTURE"], PartialStructure)
+    assert response[7][b"BODY[HEADER.FIELDS (X)]"] == b"X:\r\n"
+    assert summary_from_fetch(7, response[7], max_parts=500).parse_error.params == {"limit": 500}
+
+
+def test_a_cut_structure_holds_about_the_bound_s_parts_not_six_times_as_many():
+    data = [b"1 (UID 7 BODYSTRUCTURE " + multipart([LEAVES[0]] * 10_000) + b")"]
+    prefix = parse_fetch(data, max_parts=500)[7][b"BODYSTRUCTURE"].prefix
+    children = prefix[0] if isinstance(prefix[0], list) else [item for item in prefix if isinstance(item, tuple)]
+    assert 500 < len(children) <= 502

@@ -35,6 +35,7 @@ from ekpanel.mail.structure import (
     StructureBoundExceeded,
     StructureError,
     WalkBound,
+    check_bodystructure,
     parts_from_bodystructure,
 )
 from ekpanel.mail.texts import Note, Text, note
@@ -44,16 +45,17 @@ _TOKEN = re.compile(
     rb"""(?P<space>[ \t\r\n]+)
       | (?P<open>\()
       | (?P<close>\))
-      | "(?P<quoted>(?:[^"\\]|\\.)*)"
+      | "(?P<quoted>(?:[^"\\]++|\\.)*+)"
       | (?P<literal>~?\{\d+\+?\})$  # ~{n}: a BINARY literal8 (RFC 3516)
       | (?P<atom>[^\s()"{\[\]]+(?:\[[^\]]*\](?:<\d+>)?)?)
       | (?P<junk>.)  # anything else is not IMAP""",
     re.VERBOSE | re.DOTALL,
 )
 _ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
-# What _TOKEN reads other than parentheses and literals, and lists of it nested a few deep, as
-# possessive patterns (no backtracking): one match skips a run of whole parts of a structure.
-_PLAIN_TOKEN = rb"""[ \t\r\n]|"(?:[^"\\]|\\.)*+"|[^\s()"{\[\]]++(?:\[[^\]]*+\](?:<\d++>)?)?"""
+# What _TOKEN reads as spaces, atoms (without a [section]) and quoted strings, and lists of it
+# nested a few deep, as possessive patterns (no backtracking): one match skips a run of whole
+# parts of a structure. A run of atoms and spaces is one step: a part is a dozen, not thirty.
+_PLAIN_TOKEN = rb'[^()"{\[\]\x0b\x0c]++|"(?:[^"\\]++|\\.)*+"'
 _LIST = rb"\((?:" + _PLAIN_TOKEN + rb")*+\)"
 for _level in range(4):
     _LIST = rb"\((?:" + _PLAIN_TOKEN + rb"|" + _LIST + rb")*+\)"
@@ -64,10 +66,12 @@ _WHOLE_ITEMS = re.compile(rb"(?:" + _PLAIN_TOKEN + rb"|" + _LIST + rb")*+", re.D
 _MAX_DIGITS = 20
 # BodyData.create recurses once per nesting level of multiparts, and so does imapclient's parser.
 _MAX_NESTING = 100
-# A BODYSTRUCTURE is cut once it opens this many lists per part the walk may examine: a part
-# is one list, its parameters and disposition a few more; the walk needs the cut one only when
-# it finds no more than its bound of parts in it (see PartialStructure).
-_LISTS_PER_PART = 6
+# A BODYSTRUCTURE is cut once it opens more lists right after a parenthesis than the walk may
+# examine parts: a multipart's parts follow each other so, "((" and ")(" (RFC 3501 body-type-mpart),
+# and parameters, dispositions and envelopes come after a space. Only addresses in an envelope
+# count wrongly, too early; the walk needs the whole only when it finds no more than its bound of
+# parts in the cut one (see PartialStructure).
+_PART_OPENERS = (ord("("), ord(")"))
 # imapclient's parser meets a hostile response with these as well as its own ProtocolError.
 _IMAPCLIENT_FAILURES = (
     ProtocolError,
@@ -137,7 +141,7 @@ def parse_fetch(data: list[Any], *, max_parts: int | None = None) -> dict[int, d
     built in part: a :class:`PartialStructure` (a message of 10 000 parts is 200 000 tokens).
     """
     result: dict[int, dict[bytes, Any]] = {}
-    cut_after = None if max_parts is None else _LISTS_PER_PART * (max_parts + 1)
+    cut_after = None if max_parts is None else max_parts + 1
     for seq, items, deepest in _responses(data, cut_after):
         if len(items) % 2:
             raise FetchSyntaxError(f"odd number of items in {reprlib.repr(items)}")
@@ -225,7 +229,8 @@ def _responses(data: list[Any], cut_after: int | None = None) -> Iterator[tuple[
 
     One loop over the tokens of every chunk, building the nested tuples as it goes: a message
     with 10 000 parts is 200 000 tokens, and a generator per stage doubled their cost. With
-    ``cut_after``, a BODYSTRUCTURE that opens more lists than that becomes a PartialStructure.
+    ``cut_after``, a BODYSTRUCTURE that opens more lists than that right after a parenthesis
+    (as parts of a multipart are) becomes a PartialStructure.
     """
     stack: list[list[Any]] = []
     seq: int | None = None
@@ -236,7 +241,7 @@ def _responses(data: list[Any], cut_after: int | None = None) -> Iterator[tuple[
         text, literal = chunk if isinstance(chunk, tuple) and len(chunk) == 2 else (chunk, None)
         if not isinstance(text, bytes) or not isinstance(literal, (bytes, type(None))):
             raise FetchSyntaxError(f"a chunk that is not bytes: {reprlib.repr(chunk)}")
-        structure: tuple[int, int] | None = None  # (where the BODYSTRUCTURE began, lists opened)
+        structure: tuple[int, int] | None = None  # (where the BODYSTRUCTURE began, parts opened)
         resume: int | None = 0
         while resume is not None:
             tokens, resume = _TOKEN.finditer(text, resume), None
@@ -246,12 +251,13 @@ def _responses(data: list[Any], cut_after: int | None = None) -> Iterator[tuple[
                     continue
                 if kind == "open":
                     if structure is not None:
-                        structure = (structure[0], structure[1] + 1)
+                        if text[match.start() - 1] in _PART_OPENERS:
+                            structure = (structure[0], structure[1] + 1)
                     elif cut_after is not None and _starts_structure(stack):
                         structure = (match.start(), 1)
                     stack.append([])
                     deepest = max(deepest, len(stack))
-                    if structure is not None and structure[1] > cut_after and literal is None:
+                    if structure is not None and structure[1] > cut_after:
                         resume = _cut_structure(stack, text, structure[0], match.end())
                         structure = None
                         if resume is not None:
@@ -395,10 +401,10 @@ def summary_from_fetch(
 
 
 def _walk_structure(structure: Any, *, max_parts: int, max_depth: int) -> tuple[list[AttachmentPart], bool]:
-    """:func:`parts_from_bodystructure`, of a PartialStructure too: where the walk over its
+    """:func:`parts_from_bodystructure`, of a PartialStructure too: where the count over its
     prefix stops, the walk over the whole stops the same way; only when it ends is the whole read."""
     if isinstance(structure, PartialStructure):
-        parts_from_bodystructure(structure.prefix, max_parts=max_parts, max_depth=max_depth)
+        check_bodystructure(structure.prefix, max_parts=max_parts, max_depth=max_depth)
         structure = structure.complete()
     return parts_from_bodystructure(structure, max_parts=max_parts, max_depth=max_depth)
 
