@@ -42,13 +42,14 @@ from ekpanel.mail.texts import Note, Text, note
 from ekpanel.mail.whitelist import SenderProblem, read_sender
 
 _TOKEN = re.compile(
-    rb"""(?P<space>[ \t\r\n]+)
-      | (?P<open>\()
-      | (?P<close>\))
-      | "(?P<quoted>(?:[^"\\]++|\\.)*+)"
-      | (?P<literal>~?\{\d+\+?\})$  # ~{n}: a BINARY literal8 (RFC 3516)
-      | (?P<atom>[^\s()"{\[\]]+(?:\[[^\]]*\](?:<\d+>)?)?)
-      | (?P<junk>.)  # anything else is not IMAP""",
+    rb"""[ \t\r\n]*+  # spaces before a token are part of its match: one step less per token
+    (?:   (?P<open>\()
+        | (?P<close>\))
+        | "(?P<quoted>(?:[^"\\]++|\\.)*+)"
+        | (?P<literal>~?\{\d+\+?\})$  # ~{n}: a BINARY literal8 (RFC 3516)
+        | (?P<atom>[^\s()"{\[\]]+(?:\[[^\]]*\](?:<\d+>)?)?)
+        | (?P<junk>.)  # anything else is not IMAP
+    )""",
     re.VERBOSE | re.DOTALL,
 )
 _ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
@@ -247,16 +248,15 @@ def _responses(data: list[Any], cut_after: int | None = None) -> Iterator[tuple[
             tokens, resume = _TOKEN.finditer(text, resume), None
             for match in tokens:
                 kind = match.lastgroup
-                if kind == "space":
-                    continue
                 if kind == "open":
                     if structure is not None:
-                        if text[match.start() - 1] in _PART_OPENERS:
+                        if text[match.start(kind) - 1] in _PART_OPENERS:
                             structure = (structure[0], structure[1] + 1)
                     elif cut_after is not None and _starts_structure(stack):
-                        structure = (match.start(), 1)
+                        structure = (match.start(kind), 1)
                     stack.append([])
-                    deepest = max(deepest, len(stack))
+                    if len(stack) > deepest:
+                        deepest = len(stack)
                     if structure is not None and structure[1] > cut_after:
                         resume = _cut_structure(stack, text, structure[0], match.end())
                         structure = None
@@ -278,11 +278,25 @@ def _responses(data: list[Any], cut_after: int | None = None) -> Iterator[tuple[
                     yield seq, list(done), deepest
                     seq, deepest = None, 0
                     continue
-                value = _value(match, kind)
-                if kind == "literal":
+                # The two kinds of nearly every value, read here rather than in a call per token.
+                if kind == "quoted":
+                    value = match.group(kind)
+                    if b"\\" in value:
+                        value = _ESCAPE.sub(rb"\1", value)
+                elif kind == "atom":
+                    value = match.group(kind)
+                    if value.isdigit() and len(value) <= _MAX_DIGITS:
+                        value = int(value)
+                    elif value.upper() == b"NIL":
+                        value = None
+                elif kind == "literal":
                     if literal is None:
                         raise FetchSyntaxError("literal marker without a literal")
                     value, literal = literal, None
+                else:
+                    raise FetchSyntaxError(
+                        f"cannot read {text[match.start(kind) : match.start(kind) + 40]!r}"
+                    )
                 if stack:
                     stack[-1].append(value)
                 elif seq is None and isinstance(value, int):
@@ -319,20 +333,6 @@ def _cut_structure(stack: list[list[Any]], text: bytes, start: int, position: in
         stack[-1].append(done)
     stack[0][-1] = PartialStructure(stack[0][-1], text, start, position)
     return position
-
-
-def _value(match: re.Match[bytes], kind: str | None) -> Any:
-    if kind == "quoted":
-        quoted = match.group("quoted")
-        return _ESCAPE.sub(rb"\1", quoted) if b"\\" in quoted else quoted
-    if kind == "atom":
-        atom = match.group("atom")
-        if atom.isdigit() and len(atom) <= _MAX_DIGITS:
-            return int(atom)
-        return None if atom.upper() == b"NIL" else atom
-    if kind == "literal":
-        return None  # the literal's bytes come with the chunk
-    raise FetchSyntaxError(f"cannot read {match.string[match.start() : match.start() + 40]!r}")
 
 
 def sequence_set(uids: list[int]) -> str:
