@@ -36,6 +36,7 @@ from ekpanel.mail.structure import (
     StructureError,
     WalkBound,
     check_bodystructure,
+    is_forwarded_type,
     parts_from_bodystructure,
 )
 from ekpanel.mail.texts import Note, Text, note
@@ -73,6 +74,7 @@ _MAX_NESTING = 100
 # count wrongly, too early; the walk needs the whole only when it finds no more than its bound of
 # parts in the cut one (see PartialStructure).
 _PART_OPENERS = (ord("("), ord(")"))
+_PART_OPENER = re.compile(rb"[()]\(")
 # imapclient's parser meets a hostile response with these as well as its own ProtocolError.
 _IMAPCLIENT_FAILURES = (
     ProtocolError,
@@ -110,6 +112,11 @@ class PartialStructure:
     short examines no fewer items than before the cut, and what follows the cut only adds
     parts after). So when the walk over ``prefix`` stops (a bound, an unreadable part), the
     walk over the whole stops there the same way; only when it ends can it not tell.
+
+    The prefix serves only that count (:func:`check_bodystructure`), so it is a sketch: a list
+    that begins with two items which are no forwarded message's media type (a part that holds
+    no other, its parameters, an envelope) keeps those two and then :data:`CUT`. The count reads
+    of such a list only that it is one, whether it begins with a list, and those two items.
     """
 
     def __init__(self, prefix: Any, text: bytes, start: int, end: int) -> None:
@@ -141,9 +148,16 @@ def parse_fetch(data: list[Any], *, max_parts: int | None = None) -> dict[int, d
     With ``max_parts``, a BODYSTRUCTURE far bigger than a walk bounded by it examines is only
     built in part: a :class:`PartialStructure` (a message of 10 000 parts is 200 000 tokens).
     """
-    result: dict[int, dict[bytes, Any]] = {}
     cut_after = None if max_parts is None else max_parts + 1
-    for seq, items, deepest in _responses(data, cut_after):
+    try:
+        return _fields(data, cut_after, sketch=cut_after is not None)
+    except _SketchUnfinished:  # a structure sketched before a literal inside it: read again, whole
+        return _fields(data, cut_after, sketch=False)
+
+
+def _fields(data: list[Any], cut_after: int | None, *, sketch: bool) -> dict[int, dict[bytes, Any]]:
+    result: dict[int, dict[bytes, Any]] = {}
+    for seq, items, deepest in _responses(data, cut_after, sketch=sketch):
         if len(items) % 2:
             raise FetchSyntaxError(f"odd number of items in {reprlib.repr(items)}")
         fields: dict[bytes, Any] = {b"SEQ": seq}
@@ -224,14 +238,22 @@ def _any_internal_date(value: Any) -> datetime | None:
         return None
 
 
-def _responses(data: list[Any], cut_after: int | None = None) -> Iterator[tuple[int, list[Any], int]]:
+class _SketchUnfinished(Exception):
+    """A sketched structure goes on past its chunk (a literal in it): it cannot be read whole."""
+
+
+def _responses(
+    data: list[Any], cut_after: int | None = None, *, sketch: bool = False
+) -> Iterator[tuple[int, list[Any], int]]:
     """(sequence number, top-level items, deepest nesting) per ``* n FETCH (...)`` response, from
     imaplib's chunks: text, or (text ending in a literal marker, the literal's bytes).
 
     One loop over the tokens of every chunk, building the nested tuples as it goes: a message
     with 10 000 parts is 200 000 tokens, and a generator per stage doubled their cost. With
     ``cut_after``, a BODYSTRUCTURE that opens more lists than that right after a parenthesis
-    (as parts of a multipart are) becomes a PartialStructure.
+    (as parts of a multipart are) becomes a PartialStructure. With ``sketch`` too, one that
+    has that many ahead of it is sketched as it is read (see PartialStructure), and read again
+    whole when it ends before the cut after all.
     """
     stack: list[list[Any]] = []
     seq: int | None = None
@@ -243,6 +265,7 @@ def _responses(data: list[Any], cut_after: int | None = None) -> Iterator[tuple[
         if not isinstance(text, bytes) or not isinstance(literal, (bytes, type(None))):
             raise FetchSyntaxError(f"a chunk that is not bytes: {reprlib.repr(chunk)}")
         structure: tuple[int, int] | None = None  # (where the BODYSTRUCTURE began, parts opened)
+        sketching = False
         resume: int | None = 0
         while resume is not None:
             tokens, resume = _TOKEN.finditer(text, resume), None
@@ -254,22 +277,28 @@ def _responses(data: list[Any], cut_after: int | None = None) -> Iterator[tuple[
                             structure = (structure[0], structure[1] + 1)
                     elif cut_after is not None and _starts_structure(stack):
                         structure = (match.start(kind), 1)
+                        sketching = sketch and _parts_ahead(text, match.start(kind), cut_after)
                     stack.append([])
                     if len(stack) > deepest:
                         deepest = len(stack)
                     if structure is not None and structure[1] > cut_after:
                         resume = _cut_structure(stack, text, structure[0], match.end())
-                        structure = None
                         if resume is not None:
+                            structure, sketching = None, False
                             break
-                        cut_after = None  # unbalanced: read on, and let the reading say so
+                        if sketching:  # sketched lists cannot be read on
+                            raise _SketchUnfinished
+                        structure, cut_after = None, None  # unbalanced: read on, and let the reading say so
                     continue
                 if kind == "close":
                     if not stack:
                         raise FetchSyntaxError("unbalanced parenthesis")
                     done = tuple(stack.pop())
                     if len(stack) == 1:
-                        structure = None
+                        if sketching:  # it ended before the cut after all: read it whole
+                            done, nested = _whole_structure(text[structure[0] : match.end()])
+                            deepest = max(deepest, nested)
+                        structure, sketching = None, False
                     if stack:
                         stack[-1].append(done)
                         continue
@@ -298,15 +327,48 @@ def _responses(data: list[Any], cut_after: int | None = None) -> Iterator[tuple[
                         f"cannot read {text[match.start(kind) : match.start(kind) + 40]!r}"
                     )
                 if stack:
-                    stack[-1].append(value)
+                    items = stack[-1]
+                    items.append(value)
+                    if sketching and len(items) == 2 and not isinstance(items[0], tuple):
+                        resume = _skip_to_close(text, match.end(), items)
+                        if resume is not None:
+                            break
                 elif seq is None and isinstance(value, int):
                     seq = value
                 elif value != b"FETCH" or seq is None:  # imaplib keeps "FETCH" out; be lenient
                     raise FetchSyntaxError(f"unexpected {reprlib.repr(value)} between responses")
+        if sketching:
+            raise _SketchUnfinished
         if literal is not None:
             raise FetchSyntaxError("a literal that no marker asked for")
     if stack or seq is not None:
         raise FetchSyntaxError("truncated response")
+
+
+def _parts_ahead(text: bytes, position: int, count: int) -> bool:
+    """Whether ``text`` opens at least ``count`` lists right after a parenthesis from ``position``
+    on (quoted strings not told apart: more is only a sketch read again)."""
+    return any(seen >= count for seen, _match in enumerate(_PART_OPENER.finditer(text, position), 1))
+
+
+def _skip_to_close(text: bytes, position: int, items: list[Any]) -> int | None:
+    """For a list being sketched whose two first ``items`` were just read: where its closing
+    parenthesis is, :data:`CUT` added to ``items``; None, adding nothing, when it is to be read
+    on (it may be a forwarded message, or what follows is not whole lists and plain tokens)."""
+    if is_forwarded_type(items[0], items[1]):
+        return None
+    end = _WHOLE_ITEMS.match(text, position).end()
+    if text[end : end + 1] != b")":
+        return None
+    items.append(CUT)
+    return end
+
+
+def _whole_structure(text: bytes) -> tuple[Any, int]:
+    """The structure ``text`` (from its opening to its closing parenthesis) read whole, and how
+    deep its lists go, counted as in its response."""
+    _seq, items, deepest = next(_responses([b"0 (BODYSTRUCTURE " + text + b")"]))
+    return items[1], deepest
 
 
 def _starts_structure(stack: list[list[Any]]) -> bool:

@@ -300,8 +300,7 @@ class _ImapWalk(_Walk):
         # A forwarded message the server described the inside of: envelope, then body.
         if not (_is_sequence(_at(node, 7)) and _is_sequence(_at(node, 8))):
             return None
-        content_type = _media_type(_nstring(_at(node, 0)), _nstring(_at(node, 1)))
-        return node[8] if content_type in _FORWARDED_TYPES else None
+        return node[8] if is_forwarded_type(_at(node, 0), _at(node, 1)) else None
 
     def leaf(self, leaf: _Leaf) -> AttachmentPart:
         node = leaf.node
@@ -352,6 +351,12 @@ class _MimeWalk(_Walk):
             disposition=_mime_disposition(node),
             in_forwarded=leaf.forwarded,
         )
+
+
+def is_forwarded_type(maintype: Any, subtype: Any) -> bool:
+    """Whether a BODYSTRUCTURE part that begins with these two items is a forwarded message
+    (the only kind of part the walk looks inside of; its body is the part's ninth item)."""
+    return _media_type(_nstring(maintype), _nstring(subtype)) in _FORWARDED_TYPES
 
 
 def _join(prefix: str, number: int) -> str:
