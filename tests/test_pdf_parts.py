@@ -28,6 +28,9 @@ from ekpanel.mail.structure import (
     StructureBoundExceeded,
     StructureError,
     WalkBound,
+    _media_type,
+    _nstring,
+    is_forwarded_type,
     mime_part_bytes,
     mime_structure,
     parts_from_bodystructure,
@@ -740,6 +743,25 @@ raw_names = st.one_of(
     st.lists(name_pieces, max_size=8).map("".join),
     st.tuples(st.one_of(st.none(), st.text(max_size=10)), st.none(), st.one_of(st.text(), st.binary())),
 )
+
+
+@given(
+    st.one_of(
+        st.none(),
+        st.integers(),
+        st.binary(max_size=12),
+        st.text(max_size=12),
+        st.sampled_from([b"message", b"MESSAGE", b" Message", b"message/rfc822", b"x message", b"messages"]),
+    ),
+    st.one_of(st.none(), st.binary(max_size=8), st.sampled_from([b"rfc822", b"GLOBAL", b"rfc822 x", b""])),
+)
+@example(b"MESSAGE", b"RFC822")
+@example(b" message/global", None)
+@example("message", "rfc822")
+def test_a_forwarded_message_s_type_is_told_by_its_letters_first(maintype, subtype):
+    # is_forwarded_type's shortcut (no "message" in the main type), against the whole reading.
+    whole = _media_type(_nstring(maintype), _nstring(subtype)) in ("message/rfc822", "message/global")
+    assert is_forwarded_type(maintype, subtype) == whole
 
 
 @given(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E)), st.integers(0, 300))

@@ -356,7 +356,10 @@ class _MimeWalk(_Walk):
 def is_forwarded_type(maintype: Any, subtype: Any) -> bool:
     """Whether a BODYSTRUCTURE part that begins with these two items is a forwarded message
     (the only kind of part the walk looks inside of; its body is the part's ninth item)."""
-    return _media_type(_nstring(maintype), _nstring(subtype)) in _FORWARDED_TYPES
+    text = _nstring(maintype)
+    if text is None or "message" not in text.lower():  # the media type's own letters: most parts
+        return False
+    return _media_type(text, _nstring(subtype)) in _FORWARDED_TYPES
 
 
 def _join(prefix: str, number: int) -> str:
