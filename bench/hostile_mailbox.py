@@ -198,13 +198,11 @@ def measure(normal: int, hostile_count: int, rounds: int) -> dict:
                 summary = f"documents {counts.documents}, errors {counts.errors}, outcome {result.outcome}"
                 return {"seconds": elapsed, "cpu": cpu, "dovecot": dovecot, "peak": peak, "summary": summary}
 
-            timed = [
-                (
-                    first_check(f"czysta-czas{n}@example.test", False),
-                    first_check(f"wroga-czas{n}@example.test", False),
-                )
-                for n in range(rounds)
-            ]
+            timed = []
+            for n in range(rounds):  # every other round the hostile mailbox first: load drifts
+                order = ["czysta", "wroga"] if n % 2 == 0 else ["wroga", "czysta"]
+                checks = {kind: first_check(f"{kind}-czas{n}@example.test", False) for kind in order}
+                timed.append((checks["czysta"], checks["wroga"]))
             traced = [first_check(f"{kind}-pamiec@example.test", True) for kind in ("czysta", "wroga")]
     return {"timed": timed, "traced": traced, "largest": largest}
 
