@@ -10,6 +10,9 @@ from ekpanel.checks.models import Decision, HeldMessage
 from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
+from ekpanel.mail.imap import ImapMailbox
+from ekpanel.mail.mailbox import FolderCursor
+from ekpanel.mail.settings import MailSettings
 from ekpanel.mail.texts import Text, note
 from tests.factories import make_dovecot_server, make_held_message, make_user
 from tests.support import messages as m
@@ -93,6 +96,25 @@ def test_a_message_too_big_to_describe_is_held_back_and_the_invoice_after_it_is_
     fourth = run_check(server.id, trigger="schedule")  # waits for a person now: not tried again
     assert (fourth.outcome, fourth.counts.examined) == ("ok", 0)
     assert document_count() == 1 and [m_["uid"] for m_ in box.user.list("INBOX")] == [culprit]
+
+
+def test_a_message_too_long_to_describe_costs_no_second_look_at_its_headers(dovecot):
+    box = new_box(dovecot)
+    box.user.append("INBOX", many_parts(1800, 240))
+    box.user.append("INBOX", m.with_pdf(subject="Faktura po ataku"))
+    settings = MailSettings(ca_bundle=str(box.server.ca_path), imap_max_line_bytes=1024 * 1024)
+    login = (box.user.login, box.user.password, settings)
+
+    with ImapMailbox("127.0.0.1", box.port, box.encryption, *login) as mailbox:
+        inbox = next(folder for folder in mailbox.list_folders() if folder.ref == "INBOX")
+        [(batch, _cursor)] = mailbox.new_messages(inbox, FolderCursor(), needs_structure=lambda sender: True)
+        fetches = mailbox.stats.count("UID FETCH")
+
+    assert [(s.subject, s.parse_error) for s in batch] == [
+        ("Tysiace czesci", note(Text.IMAP_RESPONSE_TOO_LONG, limit="1 MB")),
+        ("Faktura po ataku", None),
+    ]
+    assert fetches == 3  # the headers, the culprit's structure, the invoice's: the culprit's headers once
 
 
 def test_messages_needing_a_person_are_listed_and_an_administrator_sends_one_for_another_try(

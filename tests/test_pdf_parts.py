@@ -28,6 +28,9 @@ from ekpanel.mail.structure import (
     StructureBoundExceeded,
     StructureError,
     WalkBound,
+    _media_type,
+    _nstring,
+    is_forwarded_type,
     mime_part_bytes,
     mime_structure,
     parts_from_bodystructure,
@@ -678,6 +681,22 @@ def test_message_with_more_parts_than_the_bound_stops_the_walk_naming_the_bound(
 
 
 @pytest.mark.parametrize(
+    "structure",
+    [lambda: many_pdfs_bodystructure(10_000), lambda: nested_bodystructure(DEFAULT_MAX_DEPTH + 1)],
+    ids=["parts", "depth"],
+)
+def test_a_structure_beyond_a_bound_is_counted_not_read(structure, monkeypatch):
+    # A message beyond a bound is decided by the bound: 500 file names decoded would be for nothing.
+    structure = structure()
+    read = []
+    monkeypatch.setattr("ekpanel.mail.structure.decode_filename", lambda raw: read.append(raw))
+    with pytest.raises(StructureBoundExceeded) as raised:
+        parts_from_bodystructure(structure)
+    assert read == []
+    assert len(raised.value.parts) == len(read)  # what was found is read when asked for
+
+
+@pytest.mark.parametrize(
     "walk",
     [
         lambda depth, **bounds: parts_from_bodystructure(nested_bodystructure(depth), **bounds),
@@ -724,6 +743,33 @@ raw_names = st.one_of(
     st.lists(name_pieces, max_size=8).map("".join),
     st.tuples(st.one_of(st.none(), st.text(max_size=10)), st.none(), st.one_of(st.text(), st.binary())),
 )
+
+
+@given(
+    st.one_of(
+        st.none(),
+        st.integers(),
+        st.binary(max_size=12),
+        st.text(max_size=12),
+        st.sampled_from([b"message", b"MESSAGE", b" Message", b"message/rfc822", b"x message", b"messages"]),
+    ),
+    st.one_of(st.none(), st.binary(max_size=8), st.sampled_from([b"rfc822", b"GLOBAL", b"rfc822 x", b""])),
+)
+@example(b"MESSAGE", b"RFC822")
+@example(b" message/global", None)
+@example("message", "rfc822")
+def test_a_forwarded_message_s_type_is_told_by_its_letters_first(maintype, subtype):
+    # is_forwarded_type's shortcut (no "message" in the main type), against the whole reading.
+    whole = _media_type(_nstring(maintype), _nstring(subtype)) in ("message/rfc822", "message/global")
+    assert is_forwarded_type(maintype, subtype) == whole
+
+
+@given(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E)), st.integers(0, 300))
+def test_a_printable_ascii_name_reads_as_it_would_through_the_look_at_every_character(name, at):
+    # Printable ASCII takes a shortcut; an invisible character sends the same name the long
+    # way, which drops it again.
+    at = min(at, len(name))
+    assert decode_filename(name) == decode_filename(name[:at] + "\u200b" + name[at:])
 
 
 @given(raw_names)

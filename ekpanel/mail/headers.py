@@ -217,6 +217,10 @@ def _split_parameters(data: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def _decode_params(pairs: list[tuple[str, str]]) -> list[tuple[str, Any]]:
+    if not any("*" in key for key, _value in pairs):
+        # No RFC 2231 piece: decode_params would unquote each value, quote it, and _unquote
+        # undo that again. Most parts' parameters are so; a message may have hundreds of parts.
+        return [(key, email.utils.unquote(value)) for key, value in pairs]
     try:
         decoded = email.utils.decode_params([("", ""), *pairs])
     except TypeError:

@@ -35,25 +35,29 @@ from ekpanel.mail.structure import (
     StructureBoundExceeded,
     StructureError,
     WalkBound,
+    check_bodystructure,
+    is_forwarded_type,
     parts_from_bodystructure,
 )
 from ekpanel.mail.texts import Note, Text, note
 from ekpanel.mail.whitelist import SenderProblem, read_sender
 
 _TOKEN = re.compile(
-    rb"""(?P<space>[ \t\r\n]+)
-      | (?P<open>\()
-      | (?P<close>\))
-      | "(?P<quoted>(?:[^"\\]|\\.)*)"
-      | (?P<literal>~?\{\d+\+?\})$  # ~{n}: a BINARY literal8 (RFC 3516)
-      | (?P<atom>[^\s()"{\[\]]+(?:\[[^\]]*\](?:<\d+>)?)?)
-      | (?P<junk>.)  # anything else is not IMAP""",
+    rb"""[ \t\r\n]*+  # spaces before a token are part of its match: one step less per token
+    (?:   (?P<open>\()
+        | (?P<close>\))
+        | "(?P<quoted>(?:[^"\\]++|\\.)*+)"
+        | (?P<literal>~?\{\d+\+?\})$  # ~{n}: a BINARY literal8 (RFC 3516)
+        | (?P<atom>[^\s()"{\[\]]+(?:\[[^\]]*\](?:<\d+>)?)?)
+        | (?P<junk>.)  # anything else is not IMAP
+    )""",
     re.VERBOSE | re.DOTALL,
 )
 _ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
-# What _TOKEN reads other than parentheses and literals, and lists of it nested a few deep, as
-# possessive patterns (no backtracking): one match skips a run of whole parts of a structure.
-_PLAIN_TOKEN = rb"""[ \t\r\n]|"(?:[^"\\]|\\.)*+"|[^\s()"{\[\]]++(?:\[[^\]]*+\](?:<\d++>)?)?"""
+# What _TOKEN reads as spaces, atoms (without a [section]) and quoted strings, and lists of it
+# nested a few deep, as possessive patterns (no backtracking): one match skips a run of whole
+# parts of a structure. A run of atoms and spaces is one step: a part is a dozen, not thirty.
+_PLAIN_TOKEN = rb'[^()"{\[\]\x0b\x0c]++|"(?:[^"\\]++|\\.)*+"'
 _LIST = rb"\((?:" + _PLAIN_TOKEN + rb")*+\)"
 for _level in range(4):
     _LIST = rb"\((?:" + _PLAIN_TOKEN + rb"|" + _LIST + rb")*+\)"
@@ -64,10 +68,13 @@ _WHOLE_ITEMS = re.compile(rb"(?:" + _PLAIN_TOKEN + rb"|" + _LIST + rb")*+", re.D
 _MAX_DIGITS = 20
 # BodyData.create recurses once per nesting level of multiparts, and so does imapclient's parser.
 _MAX_NESTING = 100
-# A BODYSTRUCTURE is cut once it opens this many lists per part the walk may examine: a part
-# is one list, its parameters and disposition a few more; the walk needs the cut one only when
-# it finds no more than its bound of parts in it (see PartialStructure).
-_LISTS_PER_PART = 6
+# A BODYSTRUCTURE is cut once it opens more lists right after a parenthesis than the walk may
+# examine parts: a multipart's parts follow each other so, "((" and ")(" (RFC 3501 body-type-mpart),
+# and parameters, dispositions and envelopes come after a space. Only addresses in an envelope
+# count wrongly, too early; the walk needs the whole only when it finds no more than its bound of
+# parts in the cut one (see PartialStructure).
+_PART_OPENERS = (ord("("), ord(")"))
+_PART_OPENER = re.compile(rb"[()]\(")
 # imapclient's parser meets a hostile response with these as well as its own ProtocolError.
 _IMAPCLIENT_FAILURES = (
     ProtocolError,
@@ -105,6 +112,11 @@ class PartialStructure:
     short examines no fewer items than before the cut, and what follows the cut only adds
     parts after). So when the walk over ``prefix`` stops (a bound, an unreadable part), the
     walk over the whole stops there the same way; only when it ends can it not tell.
+
+    The prefix serves only that count (:func:`check_bodystructure`), so it is a sketch: a list
+    that begins with two items which are no forwarded message's media type (a part that holds
+    no other, its parameters, an envelope) keeps those two and then :data:`CUT`. The count reads
+    of such a list only that it is one, whether it begins with a list, and those two items.
     """
 
     def __init__(self, prefix: Any, text: bytes, start: int, end: int) -> None:
@@ -136,9 +148,16 @@ def parse_fetch(data: list[Any], *, max_parts: int | None = None) -> dict[int, d
     With ``max_parts``, a BODYSTRUCTURE far bigger than a walk bounded by it examines is only
     built in part: a :class:`PartialStructure` (a message of 10 000 parts is 200 000 tokens).
     """
+    cut_after = None if max_parts is None else max_parts + 1
+    try:
+        return _fields(data, cut_after, sketch=cut_after is not None)
+    except _SketchUnfinished:  # a structure sketched before a literal inside it: read again, whole
+        return _fields(data, cut_after, sketch=False)
+
+
+def _fields(data: list[Any], cut_after: int | None, *, sketch: bool) -> dict[int, dict[bytes, Any]]:
     result: dict[int, dict[bytes, Any]] = {}
-    cut_after = None if max_parts is None else _LISTS_PER_PART * (max_parts + 1)
-    for seq, items, deepest in _responses(data, cut_after):
+    for seq, items, deepest in _responses(data, cut_after, sketch=sketch):
         if len(items) % 2:
             raise FetchSyntaxError(f"odd number of items in {reprlib.repr(items)}")
         fields: dict[bytes, Any] = {b"SEQ": seq}
@@ -219,13 +238,22 @@ def _any_internal_date(value: Any) -> datetime | None:
         return None
 
 
-def _responses(data: list[Any], cut_after: int | None = None) -> Iterator[tuple[int, list[Any], int]]:
+class _SketchUnfinished(Exception):
+    """A sketched structure goes on past its chunk (a literal in it): it cannot be read whole."""
+
+
+def _responses(
+    data: list[Any], cut_after: int | None = None, *, sketch: bool = False
+) -> Iterator[tuple[int, list[Any], int]]:
     """(sequence number, top-level items, deepest nesting) per ``* n FETCH (...)`` response, from
     imaplib's chunks: text, or (text ending in a literal marker, the literal's bytes).
 
     One loop over the tokens of every chunk, building the nested tuples as it goes: a message
     with 10 000 parts is 200 000 tokens, and a generator per stage doubled their cost. With
-    ``cut_after``, a BODYSTRUCTURE that opens more lists than that becomes a PartialStructure.
+    ``cut_after``, a BODYSTRUCTURE that opens more lists than that right after a parenthesis
+    (as parts of a multipart are) becomes a PartialStructure. With ``sketch`` too, one that
+    has that many ahead of it is sketched as it is read (see PartialStructure), and read again
+    whole when it ends before the cut after all.
     """
     stack: list[list[Any]] = []
     seq: int | None = None
@@ -236,34 +264,41 @@ def _responses(data: list[Any], cut_after: int | None = None) -> Iterator[tuple[
         text, literal = chunk if isinstance(chunk, tuple) and len(chunk) == 2 else (chunk, None)
         if not isinstance(text, bytes) or not isinstance(literal, (bytes, type(None))):
             raise FetchSyntaxError(f"a chunk that is not bytes: {reprlib.repr(chunk)}")
-        structure: tuple[int, int] | None = None  # (where the BODYSTRUCTURE began, lists opened)
+        structure: tuple[int, int] | None = None  # (where the BODYSTRUCTURE began, parts opened)
+        sketching = False
         resume: int | None = 0
         while resume is not None:
             tokens, resume = _TOKEN.finditer(text, resume), None
             for match in tokens:
                 kind = match.lastgroup
-                if kind == "space":
-                    continue
                 if kind == "open":
                     if structure is not None:
-                        structure = (structure[0], structure[1] + 1)
+                        if text[match.start(kind) - 1] in _PART_OPENERS:
+                            structure = (structure[0], structure[1] + 1)
                     elif cut_after is not None and _starts_structure(stack):
-                        structure = (match.start(), 1)
+                        structure = (match.start(kind), 1)
+                        sketching = sketch and _parts_ahead(text, match.start(kind), cut_after)
                     stack.append([])
-                    deepest = max(deepest, len(stack))
-                    if structure is not None and structure[1] > cut_after and literal is None:
+                    if len(stack) > deepest:
+                        deepest = len(stack)
+                    if structure is not None and structure[1] > cut_after:
                         resume = _cut_structure(stack, text, structure[0], match.end())
-                        structure = None
                         if resume is not None:
+                            structure, sketching = None, False
                             break
-                        cut_after = None  # unbalanced: read on, and let the reading say so
+                        if sketching:  # sketched lists cannot be read on
+                            raise _SketchUnfinished
+                        structure, cut_after = None, None  # unbalanced: read on, and let the reading say so
                     continue
                 if kind == "close":
                     if not stack:
                         raise FetchSyntaxError("unbalanced parenthesis")
                     done = tuple(stack.pop())
                     if len(stack) == 1:
-                        structure = None
+                        if sketching:  # it ended before the cut after all: read it whole
+                            done, nested = _whole_structure(text[structure[0] : match.end()])
+                            deepest = max(deepest, nested)
+                        structure, sketching = None, False
                     if stack:
                         stack[-1].append(done)
                         continue
@@ -272,21 +307,68 @@ def _responses(data: list[Any], cut_after: int | None = None) -> Iterator[tuple[
                     yield seq, list(done), deepest
                     seq, deepest = None, 0
                     continue
-                value = _value(match, kind)
-                if kind == "literal":
+                # The two kinds of nearly every value, read here rather than in a call per token.
+                if kind == "quoted":
+                    value = match.group(kind)
+                    if b"\\" in value:
+                        value = _ESCAPE.sub(rb"\1", value)
+                elif kind == "atom":
+                    value = match.group(kind)
+                    if value.isdigit() and len(value) <= _MAX_DIGITS:
+                        value = int(value)
+                    elif value.upper() == b"NIL":
+                        value = None
+                elif kind == "literal":
                     if literal is None:
                         raise FetchSyntaxError("literal marker without a literal")
                     value, literal = literal, None
+                else:
+                    raise FetchSyntaxError(
+                        f"cannot read {text[match.start(kind) : match.start(kind) + 40]!r}"
+                    )
                 if stack:
-                    stack[-1].append(value)
+                    items = stack[-1]
+                    items.append(value)
+                    if sketching and len(items) == 2 and not isinstance(items[0], tuple):
+                        resume = _skip_to_close(text, match.end(), items)
+                        if resume is not None:
+                            break
                 elif seq is None and isinstance(value, int):
                     seq = value
                 elif value != b"FETCH" or seq is None:  # imaplib keeps "FETCH" out; be lenient
                     raise FetchSyntaxError(f"unexpected {reprlib.repr(value)} between responses")
+        if sketching:
+            raise _SketchUnfinished
         if literal is not None:
             raise FetchSyntaxError("a literal that no marker asked for")
     if stack or seq is not None:
         raise FetchSyntaxError("truncated response")
+
+
+def _parts_ahead(text: bytes, position: int, count: int) -> bool:
+    """Whether ``text`` opens at least ``count`` lists right after a parenthesis from ``position``
+    on (quoted strings not told apart: more is only a sketch read again)."""
+    return any(seen >= count for seen, _match in enumerate(_PART_OPENER.finditer(text, position), 1))
+
+
+def _skip_to_close(text: bytes, position: int, items: list[Any]) -> int | None:
+    """For a list being sketched whose two first ``items`` were just read: where its closing
+    parenthesis is, :data:`CUT` added to ``items``; None, adding nothing, when it is to be read
+    on (it may be a forwarded message, or what follows is not whole lists and plain tokens)."""
+    if is_forwarded_type(items[0], items[1]):
+        return None
+    end = _WHOLE_ITEMS.match(text, position).end()
+    if text[end : end + 1] != b")":
+        return None
+    items.append(CUT)
+    return end
+
+
+def _whole_structure(text: bytes) -> tuple[Any, int]:
+    """The structure ``text`` (from its opening to its closing parenthesis) read whole, and how
+    deep its lists go, counted as in its response."""
+    _seq, items, deepest = next(_responses([b"0 (BODYSTRUCTURE " + text + b")"]))
+    return items[1], deepest
 
 
 def _starts_structure(stack: list[list[Any]]) -> bool:
@@ -313,20 +395,6 @@ def _cut_structure(stack: list[list[Any]], text: bytes, start: int, position: in
         stack[-1].append(done)
     stack[0][-1] = PartialStructure(stack[0][-1], text, start, position)
     return position
-
-
-def _value(match: re.Match[bytes], kind: str | None) -> Any:
-    if kind == "quoted":
-        quoted = match.group("quoted")
-        return _ESCAPE.sub(rb"\1", quoted) if b"\\" in quoted else quoted
-    if kind == "atom":
-        atom = match.group("atom")
-        if atom.isdigit() and len(atom) <= _MAX_DIGITS:
-            return int(atom)
-        return None if atom.upper() == b"NIL" else atom
-    if kind == "literal":
-        return None  # the literal's bytes come with the chunk
-    raise FetchSyntaxError(f"cannot read {match.string[match.start() : match.start() + 40]!r}")
 
 
 def sequence_set(uids: list[int]) -> str:
@@ -395,10 +463,10 @@ def summary_from_fetch(
 
 
 def _walk_structure(structure: Any, *, max_parts: int, max_depth: int) -> tuple[list[AttachmentPart], bool]:
-    """:func:`parts_from_bodystructure`, of a PartialStructure too: where the walk over its
+    """:func:`parts_from_bodystructure`, of a PartialStructure too: where the count over its
     prefix stops, the walk over the whole stops the same way; only when it ends is the whole read."""
     if isinstance(structure, PartialStructure):
-        parts_from_bodystructure(structure.prefix, max_parts=max_parts, max_depth=max_depth)
+        check_bodystructure(structure.prefix, max_parts=max_parts, max_depth=max_depth)
         structure = structure.complete()
     return parts_from_bodystructure(structure, max_parts=max_parts, max_depth=max_depth)
 

@@ -128,7 +128,7 @@ def read_summaries(
         structures = [
             found
             for group in _size_groups(sorted(wanted), sizes)
-            for found in _fetch_summaries(session, group, STRUCTURE_ITEMS)
+            for found in _fetch_summaries(session, group, STRUCTURE_ITEMS, headers_known=True)
         ]
         for found in structures:
             summary = wanted[int(found.ref)]
@@ -156,11 +156,17 @@ def _size_groups(uids: list[int], sizes: dict[int, int]) -> Iterator[list[int]]:
 
 
 def _fetch_summaries(
-    session: ImapSession, uids: list[int], items: list[str], sizes: dict[int, int] | None = None
+    session: ImapSession,
+    uids: list[int],
+    items: list[str],
+    sizes: dict[int, int] | None = None,
+    *,
+    headers_known: bool = False,
 ) -> list[MessageSummary]:
     """The batch's summaries; when the batch's answer cannot be read, one message at a time, so
     that only the message at fault becomes an error (with ``parse_error``) and the others go on.
-    ``sizes`` gets each message's RFC822.SIZE when ``items`` ask for it."""
+    ``sizes`` gets each message's RFC822.SIZE when ``items`` ask for it; with ``headers_known``,
+    the caller has read the messages' headers already, so a message at fault is not asked again."""
     with_structure = "BODYSTRUCTURE" in items
     try:
         with session.errors():
@@ -181,8 +187,12 @@ def _fetch_summaries(
     if _cut_short(failure):
         session.resynchronise()
     if len(uids) > 1:
-        return [summary for uid in uids for summary in _fetch_summaries(session, [uid], items, sizes)]
-    return _unreadable(session, uids[0], failure)
+        return [
+            summary
+            for uid in uids
+            for summary in _fetch_summaries(session, [uid], items, sizes, headers_known=headers_known)
+        ]
+    return _unreadable(session, uids[0], failure, headers_known=headers_known)
 
 
 def newest_authentication_results(session: ImapSession, exists: int, count: int) -> list[tuple[str, ...]]:
@@ -238,26 +248,34 @@ def _cut_short(failure: Exception) -> bool:
     return "got more than" in str(failure)
 
 
-def _unreadable(session: ImapSession, uid: int, failure: Exception) -> list[MessageSummary]:
-    """The message whose answer could not be read, as an error the check records and holds back."""
+def _unreadable(
+    session: ImapSession, uid: int, failure: Exception, *, headers_known: bool
+) -> list[MessageSummary]:
+    """The message whose answer could not be read, as an error the check records and holds back;
+    its headers asked for again unless the caller has them (``headers_known``)."""
     if _cut_short(failure):
         why = note(Text.IMAP_RESPONSE_TOO_LONG, limit=f"{imaplib._MAXLINE // (1024 * 1024)} MB")
     else:
         why = note(Text.IMAP_STRUCTURE_UNREADABLE)
-    try:
-        with session.errors():
-            response = session.client.fetch([uid], [HEADER_ITEM, "RFC822.SIZE"])
-        summary = summary_from_fetch(uid, response[uid], with_structure=False) if uid in response else None
-    except MailboxError as error:
-        if error.code != ErrorCode.PROTOCOL_ERROR:
-            raise
-        session.resynchronise()
-        summary = None
-    except MESSAGE_FAULTS:
-        summary = None
-    if summary is None:  # not even its headers: still an error with its UID, never a stopped mailbox
+    summary = None if headers_known else _headers_again(session, uid)
+    if summary is None:  # its headers with the caller, or unreadable: an error with its UID all the same
         summary = MessageSummary(
             ref=str(uid), message_id=None, sender=None, subject="", received_at=None, header_hash=f"uid:{uid}"
         )
     summary.parse_error = why
     return [summary]
+
+
+def _headers_again(session: ImapSession, uid: int) -> MessageSummary | None:
+    """The summary of one message from its headers alone; None when they cannot be read."""
+    try:
+        with session.errors():
+            response = session.client.fetch([uid], [HEADER_ITEM, "RFC822.SIZE"])
+        return summary_from_fetch(uid, response[uid], with_structure=False) if uid in response else None
+    except MailboxError as error:
+        if error.code != ErrorCode.PROTOCOL_ERROR:
+            raise
+        session.resynchronise()
+        return None
+    except MESSAGE_FAULTS:
+        return None

@@ -76,7 +76,22 @@ def decode_filename(raw: RawValue) -> str | None:
 
 
 def _sanitise(name: str) -> str | None:
-    name = unicodedata.normalize("NFC", name)
+    if not (name.isascii() and name.isprintable()):
+        # Printable ASCII is already NFC and has no control or invisible characters: only
+        # other names need the look at every character (a name of 240 is 240 lookups).
+        name = _visible(unicodedata.normalize("NFC", name))
+    name = " ".join(name.split())
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = name[1:-1].strip()
+    name = _strip_path(name)
+    # A leading dot hides the file; trailing dots and spaces are dropped by Windows anyway.
+    name = name.lstrip(". ").rstrip(". ")
+    if not name:
+        return None
+    return _fit_length(name)
+
+
+def _visible(name: str) -> str:
     cleaned = []
     for ch in name:
         category = unicodedata.category(ch)
@@ -86,15 +101,7 @@ def _sanitise(name: str) -> str | None:
             continue
         else:
             cleaned.append(ch)
-    name = " ".join("".join(cleaned).split())
-    if len(name) >= 2 and name[0] == name[-1] == '"':
-        name = name[1:-1].strip()
-    name = _strip_path(name)
-    # A leading dot hides the file; trailing dots and spaces are dropped by Windows anyway.
-    name = name.lstrip(". ").rstrip(". ")
-    if not name:
-        return None
-    return _fit_length(name)
+    return "".join(cleaned)
 
 
 def _strip_path(name: str) -> str:

@@ -16,17 +16,22 @@ The walk has two bounds, keyword arguments of every entry point: parts examined 
 included) and nesting depth (multiparts and forwarded messages). Beyond one it stops with
 :class:`StructureBoundExceeded`, which names the bound; anything that is not a structure at all
 is a :class:`StructureError`. Nothing else escapes, whatever the input.
+
+The walk goes twice: first it only counts, reading of each part no more than the bounds need;
+only a structure within them has its parts read (names decoded, sizes, dispositions). A message
+beyond a bound costs its count, not 500 decoded file names.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.policy import compat32
 from enum import StrEnum
-from typing import Any
+from functools import cached_property
+from typing import Any, NamedTuple
 
 from ekpanel.mail.headers import ParamValue, header_parameters, header_text, parameters
 from ekpanel.mail.mailbox import AttachmentPart
@@ -57,19 +62,34 @@ class WalkBound(StrEnum):
     DEPTH = "depth"  # containers (multiparts, forwarded messages) within containers
 
 
+Found = tuple[list[AttachmentPart], bool]  # the parts, and whether the message has attachments
+
+
 class StructureBoundExceeded(StructureError):
     """The structure is bigger than a bound of the walk: ``bound`` says which, ``limit`` is its
     value, and ``parts`` / ``has_attachments`` are what the walk had found when it stopped
-    (the caller decides by the bound; the parts found are not all the message has)."""
+    (the caller decides by the bound; the parts found are not all the message has). Those are
+    read only when asked for: the caller deciding by the bound never pays for them."""
 
     def __init__(
-        self, bound: WalkBound, limit: int, parts: list[AttachmentPart], has_attachments: bool
+        self, bound: WalkBound, limit: int, found: Callable[[], Found] = lambda: ([], False)
     ) -> None:
         super().__init__(f"the message's structure is beyond the {bound} bound ({limit})")
         self.bound = bound
         self.limit = limit
-        self.parts = parts
-        self.has_attachments = has_attachments
+        self._find = found
+
+    @cached_property
+    def _found(self) -> Found:
+        return self._find()
+
+    @property
+    def parts(self) -> list[AttachmentPart]:
+        return self._found[0]
+
+    @property
+    def has_attachments(self) -> bool:
+        return self._found[1]
 
 
 def parts_from_bodystructure(
@@ -82,6 +102,13 @@ def parts_from_bodystructure(
     ``max_parts`` parts or nested deeper than ``max_depth`` a StructureBoundExceeded.
     """
     return _ImapWalk(max_parts, max_depth).run(bs)
+
+
+def check_bodystructure(
+    bs: Any, *, max_parts: int = DEFAULT_MAX_PARTS, max_depth: int = DEFAULT_MAX_DEPTH
+) -> None:
+    """Raise what :func:`parts_from_bodystructure` would raise for ``bs``, reading no part."""
+    _ImapWalk(max_parts, max_depth).outline(bs)
 
 
 def parts_from_mime(
@@ -97,10 +124,10 @@ def mime_structure(
     """Like :func:`parts_from_bodystructure`, for raw MIME bytes."""
     message, complete = _parse_at_most(raw, max_parts, max_depth)
     walk = _MimeWalk(max_parts, max_depth)
-    found = walk.run(message)
-    if not complete:  # parsing stopped past the bound, so the walk must have met it too; make sure
-        raise walk.beyond(WalkBound.PARTS, max_parts)
-    return found
+    leaves = walk.outline(message)
+    if not complete:  # parsing stopped past the bound, so the count must have met it too; make sure
+        raise walk.beyond(WalkBound.PARTS, max_parts, leaves)
+    return walk.read(leaves)
 
 
 def mime_part_bytes(raw: bytes, ref: str) -> bytes:
@@ -150,9 +177,18 @@ def _parse_at_most(raw: bytes, max_parts: int | None, max_depth: int) -> tuple[M
     except RecursionError as exc:
         # The parser recurses once per nested multipart: what it cannot nest into is beyond
         # the depth bound, whichever it is.
-        raise StructureBoundExceeded(WalkBound.DEPTH, max_depth, [], False) from exc
+        raise StructureBoundExceeded(WalkBound.DEPTH, max_depth) from exc
     except Exception as exc:  # the parser's failures are not a closed set
         raise StructureError(f"unparseable message: {exc!r}") from exc
+
+
+class _Leaf(NamedTuple):
+    """A leaf of a structure, found by the count before anything of it is read."""
+
+    node: Any
+    section: str
+    forwarded: bool  # inside a forwarded message
+    has_body: bool  # a forwarded message whose body the walk looks inside
 
 
 class _Walk:
@@ -164,10 +200,14 @@ class _Walk:
 
     def __init__(self, max_parts: int, max_depth: int) -> None:
         self.max_parts, self.max_depth = max_parts, max_depth
-        self.parts: list[AttachmentPart] = []
-        self.has_attachments = False
 
-    def run(self, body: Any) -> tuple[list[AttachmentPart], bool]:
+    def run(self, body: Any) -> Found:
+        return self.read(self.outline(body))
+
+    def outline(self, body: Any) -> list[_Leaf]:
+        """The leaves of the structure in document order, reading of each node only whether it
+        is a container and what it contains; beyond a bound, StructureBoundExceeded."""
+        leaves: list[_Leaf] = []
         # (node, section, inside a forwarded message, depth)
         pending = [(body, self.body_section(body, ""), False, 0)]
         examined = 0
@@ -176,38 +216,45 @@ class _Walk:
             self.check(node, section)
             examined += 1
             if examined > self.max_parts:
-                raise self.beyond(WalkBound.PARTS, self.max_parts)
+                raise self.beyond(WalkBound.PARTS, self.max_parts, leaves)
             if depth > self.max_depth:
-                raise self.beyond(WalkBound.DEPTH, self.max_depth)
+                raise self.beyond(WalkBound.DEPTH, self.max_depth, leaves)
             if self.is_multipart(node):
                 children = list(enumerate(self.children(node), start=1))
                 pending += [
                     (child, _join(section, n), forwarded, depth + 1) for n, child in reversed(children)
                 ]
                 continue
-            part, inner = self.leaf(node, section, forwarded)
-            self.note(part, has_body=inner is not None)
+            inner = self.inner(node)
+            leaves.append(_Leaf(node, section, forwarded, inner is not None))
             if inner is not None:
                 pending.append((inner, self.body_section(inner, section), True, depth + 1))
-        return self.parts, self.has_attachments
+        return leaves
+
+    def read(self, leaves: list[_Leaf]) -> Found:
+        """The parts the leaves are (text bodies and forwarded messages looked inside are not),
+        and whether any of them looks attached."""
+        parts: list[AttachmentPart] = []
+        has_attachments = False
+        for leaf in leaves:
+            part = self.leaf(leaf)
+            # A multipart without a usable boundary is read as one body, like text.
+            is_text = part.content_type.startswith(("text/", "multipart/"))
+            looks_attached = part.disposition == "attachment" or part.filename or not is_text
+            if looks_attached and part.content_type not in _SIGNATURE_TYPES:
+                has_attachments = True
+            # A forwarded message we can look inside is a container, not a leaf.
+            if not is_text and not leaf.has_body:
+                parts.append(part)
+        return parts, has_attachments
 
     def body_section(self, body: Any, prefix: str) -> str:
         """Where a message's body is numbered: a multipart's children under the message's own
         section, a single part as its first (RFC 3501 6.4.5)."""
         return prefix if self.is_multipart(body) else _join(prefix, 1)
 
-    def note(self, part: AttachmentPart, *, has_body: bool) -> None:
-        # A multipart without a usable boundary is read as one body, like text.
-        is_text = part.content_type.startswith(("text/", "multipart/"))
-        looks_attached = part.disposition == "attachment" or part.filename or not is_text
-        if looks_attached and part.content_type not in _SIGNATURE_TYPES:
-            self.has_attachments = True
-        # A forwarded message we can look inside is a container, not a leaf.
-        if not is_text and not has_body:
-            self.parts.append(part)
-
-    def beyond(self, bound: WalkBound, limit: int) -> StructureBoundExceeded:
-        return StructureBoundExceeded(bound, limit, list(self.parts), self.has_attachments)
+    def beyond(self, bound: WalkBound, limit: int, leaves: list[_Leaf]) -> StructureBoundExceeded:
+        return StructureBoundExceeded(bound, limit, lambda: self.read(leaves))
 
     def check(self, node: Any, section: str) -> None:
         raise NotImplementedError
@@ -218,8 +265,12 @@ class _Walk:
     def children(self, node: Any) -> Sequence[Any]:
         raise NotImplementedError
 
-    def leaf(self, node: Any, section: str, forwarded: bool) -> tuple[AttachmentPart, Any]:
-        """The part a leaf is, and the body of the message inside it when it is a forwarded one."""
+    def inner(self, node: Any) -> Any:
+        """The body of the message inside a leaf that is a forwarded one; None for any other."""
+        raise NotImplementedError
+
+    def leaf(self, leaf: _Leaf) -> AttachmentPart:
+        """The part a leaf is."""
         raise NotImplementedError
 
 
@@ -245,28 +296,32 @@ class _ImapWalk(_Walk):
             children.append(item)
         return children
 
-    def leaf(self, node: Any, section: str, forwarded: bool) -> tuple[AttachmentPart, Any]:
+    def inner(self, node: Any) -> Any:
+        # A forwarded message the server described the inside of: envelope, then body.
+        if not (_is_sequence(_at(node, 7)) and _is_sequence(_at(node, 8))):
+            return None
+        return node[8] if is_forwarded_type(_at(node, 0), _at(node, 1)) else None
+
+    def leaf(self, leaf: _Leaf) -> AttachmentPart:
+        node = leaf.node
         content_type = _media_type(_nstring(_at(node, 0)), _nstring(_at(node, 1)))
         params = _imap_params(_at(node, 2))
-        inner = None
-        if content_type in _FORWARDED_TYPES and _is_sequence(_at(node, 7)) and _is_sequence(_at(node, 8)):
-            inner = _at(node, 8)
+        if leaf.has_body:  # a forwarded message
             disposition_at = 11  # envelope, body, lines, md5 come first
         elif content_type.startswith("text/"):
             disposition_at = 9  # lines, md5
         else:
             disposition_at = 8  # md5
         disposition, disposition_params = _imap_disposition(_at(node, disposition_at))
-        part = AttachmentPart(
-            ref=section,
+        return AttachmentPart(
+            ref=leaf.section,
             filename=decode_filename(disposition_params.get("filename") or params.get("name")),
             content_type=content_type,
             size=_number(_at(node, 6)),
             encoding=(_nstring(_at(node, 5)) or "").lower() or None,
             disposition=disposition,
-            in_forwarded=forwarded,
+            in_forwarded=leaf.forwarded,
         )
-        return part, inner
 
 
 class _MimeWalk(_Walk):
@@ -282,17 +337,29 @@ class _MimeWalk(_Walk):
     def children(self, node: Any) -> Sequence[Any]:
         return node.get_payload()
 
-    def leaf(self, node: Any, section: str, forwarded: bool) -> tuple[AttachmentPart, Any]:
-        part = AttachmentPart(
-            ref=section,
+    def inner(self, node: Any) -> Any:
+        return _mime_inner_message(node)
+
+    def leaf(self, leaf: _Leaf) -> AttachmentPart:
+        node = leaf.node
+        return AttachmentPart(
+            ref=leaf.section,
             filename=decode_filename(_mime_filename(node)),
             content_type=_mime_content_type(node),
             size=_mime_size(node),
             encoding=(header_text(node, "content-transfer-encoding") or "").lower() or None,
             disposition=_mime_disposition(node),
-            in_forwarded=forwarded,
+            in_forwarded=leaf.forwarded,
         )
-        return part, _mime_inner_message(node)
+
+
+def is_forwarded_type(maintype: Any, subtype: Any) -> bool:
+    """Whether a BODYSTRUCTURE part that begins with these two items is a forwarded message
+    (the only kind of part the walk looks inside of; its body is the part's ninth item)."""
+    text = _nstring(maintype)
+    if text is None or "message" not in text.lower():  # the media type's own letters: most parts
+        return False
+    return _media_type(text, _nstring(subtype)) in _FORWARDED_TYPES
 
 
 def _join(prefix: str, number: int) -> str:
