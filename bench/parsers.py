@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from imapclient.response_parser import parse_fetch_response
 
+from ekpanel.mail.fetch_response import parse_fetch
 from ekpanel.mail.headers import decode_words, header_fields
-from ekpanel.mail.imap_fetch import parse_fetch, summary_from_fetch
+from ekpanel.mail.imap_fetch import summary_from_fetch
 from ekpanel.mail.pdf import decode_filename
 from ekpanel.mail.structure import StructureError, mime_structure
 from ekpanel.mail.whitelist import SenderWhitelist, parse_entries, sender_address

@@ -10,7 +10,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ekpanel.mail.imap_fetch import CUT, FetchSyntaxError, PartialStructure, parse_fetch, summary_from_fetch
+from ekpanel.mail.fetch_response import CUT, FetchSyntaxError, PartialStructure, parse_fetch
+from ekpanel.mail.imap_fetch import summary_from_fetch
 
 LEAVES = [
     b'("application" "pdf" ("name" "a(1).pdf") NIL NIL "base64" 14 NIL'

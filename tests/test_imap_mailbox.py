@@ -13,9 +13,9 @@ from imapclient.response_parser import parse_fetch_response
 from ekpanel.checks.mailboxes import mailbox_access
 from ekpanel.mail import imap_listing
 from ekpanel.mail.connect import list_folders
+from ekpanel.mail.fetch_response import _internal_date, parse_fetch
 from ekpanel.mail.folders import resolve_folder
 from ekpanel.mail.imap import ImapMailbox
-from ekpanel.mail.imap_fetch import _internal_date, parse_fetch
 from ekpanel.mail.imap_listing import FETCH_ITEMS
 from ekpanel.mail.imap_session import ImapSession
 from ekpanel.mail.mailbox import FolderCursor, MailboxError, RemoteFolder

@@ -1,6 +1,6 @@
 """Properties of the structure parsers: any input gives a result or the module's own error.
 
-The FETCH reader (``imap_fetch``) raises only :class:`FetchSyntaxError`; the walkers
+The FETCH reader (``fetch_response``) raises only :class:`FetchSyntaxError`; the walkers
 (``structure``) only :class:`StructureError`; a summary of a FETCH response never raises.
 Inputs are generated trees of what imapclient hands over (nested tuples and lists of bytes,
 numbers and None), mutations of real BODYSTRUCTURE responses from Dovecot, and mutated MIME.
@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from imapclient.response_types import BodyData
 
-from ekpanel.mail.imap_fetch import FetchSyntaxError, parse_fetch, read_fetch, summary_from_fetch
+from ekpanel.mail.fetch_response import FetchSyntaxError, parse_fetch, read_fetch
+from ekpanel.mail.imap_fetch import summary_from_fetch
 from ekpanel.mail.structure import (
     StructureError,
     mime_part_bytes,

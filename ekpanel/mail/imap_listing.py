@@ -18,7 +18,8 @@ from typing import Any
 
 from imapclient.exceptions import IMAPClientError
 
-from ekpanel.mail.imap_fetch import FetchSyntaxError, read_fetch, sequence_set, summary_from_fetch
+from ekpanel.mail.fetch_response import FetchSyntaxError, read_fetch
+from ekpanel.mail.imap_fetch import sequence_set, summary_from_fetch
 from ekpanel.mail.imap_session import ImapSession
 from ekpanel.mail.mailbox import FolderCursor, MailboxError, MessageSummary, RemoteFolder
 from ekpanel.mail.sender import fields_from_header_block

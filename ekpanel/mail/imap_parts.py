@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from ekpanel.mail.imap_fetch import FetchSyntaxError, decode_transfer_encoding, parse_fetch, sequence_set
+from ekpanel.mail.fetch_response import FetchSyntaxError, parse_fetch
+from ekpanel.mail.imap_fetch import decode_transfer_encoding, sequence_set
 from ekpanel.mail.imap_session import ImapSession
 from ekpanel.mail.mailbox import AttachmentPart, MailboxError, MessageSummary, RemoteFolder
 from ekpanel.mail.texts import Text, note
