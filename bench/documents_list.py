@@ -17,8 +17,9 @@ two letters, nothing to find), each searched ``--search-repeat`` times as the li
 page and its count), through the search index and, in the same run, as before it
 (``tests/support/search_before.py``: a LIKE over every column; on PostgreSQL the trigram indexes
 cannot serve that query, so it runs as it did). It prints the median and p95 of each text, then of
-all the searches together and of those of three characters or more (a shorter text has no trigram:
-it is still read by LIKE).
+all the searches together and of those of three characters or more (a shorter text has no trigram
+of its own: SQLite finds it through the trigrams it begins, PostgreSQL through its pieces of one and
+two characters).
 """
 
 from __future__ import annotations
@@ -116,8 +117,8 @@ def searches() -> list[tuple[str, str]]:
         (f"PL{OWN_NIP}", "the company's own NIP: every invoice"),
         ("2026", "a year: every document"),
         ("faktura", "every document, twice"),
-        ("fv", "two letters (LIKE, no trigram)"),
-        ("ł", "one letter (LIKE, no trigram), 1 in 5 000"),
+        ("fv", "two letters (no trigram of their own)"),
+        ("ł", "one letter (no trigram of its own), 1 in 5 000"),
         ("nieistniejący", "nothing to find"),
     ]
 

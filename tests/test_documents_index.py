@@ -138,19 +138,23 @@ FTS_MATCH = "SCAN documents_search VIRTUAL TABLE INDEX 0:M"  # SQLite's plan of 
 
 def searched(company, typed: str) -> tuple:
     """The first page of the list for ``typed``, and the plans of the statements it ran, by kind:
-    ``lookup`` asks the FTS table alone (SQLite), ``count`` counts, ``rows`` reads documents (the
-    dated ones, then the undated if the page is not full)."""
+    ``terms`` looks a text of one or two characters up (SQLite: in the FTS table's vocabulary,
+    PostgreSQL: in the table of pieces), ``lookup``
+    asks the FTS table alone (SQLite), ``count`` counts, ``rows`` reads documents (the dated ones,
+    then the undated if the page is not full)."""
     with statements_run() as run:
         page = document_page(company.id, DocumentFilters(text=typed), timezone=TIMEZONE)
     postgres = db.engine.dialect.name == "postgresql"
-    plans: dict[str, list[str]] = {"lookup": [], "count": [], "rows": []}
+    plans: dict[str, list[str]] = {"terms": [], "lookup": [], "count": [], "rows": []}
     for statement, parameters in run:
         if "FROM documents" not in statement:
             continue  # the company, reloaded after a commit
         rows = db.session.connection().exec_driver_sql(
             ("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + statement, parameters
         )
-        if "count(*)" in statement:
+        if re.search(r"FROM documents_search_(terms|pieces)", statement):
+            kind = "terms"
+        elif "count(*)" in statement:
             kind = "count"
         elif re.search(r"FROM documents_search\s+WHERE", statement):
             kind = "lookup"
@@ -171,24 +175,32 @@ def test_the_search_box_reads_the_search_index_never_every_document(filled):
     postgres = db.engine.dialect.name == "postgresql"
     nip = f"{filled.id}{4321:09d}"
     dashed = f"{nip[:3]}-{nip[3:6]}-{nip[6:8]}-{nip[8:]}"
+    trigrams = "ix_documents_search_text"
     rare = {
-        "rzadki50000": ("ix_documents_search_text", 1),  # a sender
-        "łódź": ("ix_documents_search_text", ROWS // 5000),  # "ŁÓDŹ", in Polish capitals
-        "fv 4321/1": ("ix_documents_search_number", 1),  # written otherwise than "FV/004321/1"
-        dashed: ("ix_documents_search_nips", 1),
+        "rzadki50000": ((trigrams,), 1),  # a sender
+        "łódź": ((trigrams,), ROWS // 5000),  # "ŁÓDŹ", in Polish capitals
+        "fv 4321/1": ((trigrams, "ix_documents_search_number"), 1),  # written otherwise than "FV/004321/1"
+        dashed: ((trigrams, "ix_documents_search_nips"), 1),
+        # One or two characters, no trigram of their own: looked up first, then read by their ids
+        "ł": (("pk_documents",), ROWS // 5000),
+        "Ód": (("pk_documents",), ROWS // 5000),
     }
-    for typed, (postgres_index, found) in rare.items():
+    for typed, (postgres_indexes, found) in rare.items():
         page, plans = searched(filled, typed)
         assert len(page.documents) == found, typed
         dated, *_ = plans["rows"]
+        if len(typed) < 3:
+            terms = "\n".join(plans["terms"])  # the text, and the invoice number it stands for
+            looked_up_in = "ix_documents_search_pieces" if postgres else "documents_search_terms"
+            assert looked_up_in in terms, terms
         if postgres:
-            assert "ix_documents_search_text" in dated and postgres_index in dated, dated
+            assert all(index in dated for index in postgres_indexes), dated
         else:
             # The FTS table says which documents hold the text; they are read by their ids.
             (lookup,) = plans["lookup"]
             assert FTS_MATCH in lookup, lookup
             assert "SEARCH documents USING INTEGER PRIMARY KEY" in dated, dated
-        for found_plan in plans["lookup"] + plans["count"] + plans["rows"]:
+        for found_plan in plans["terms"] + plans["lookup"] + plans["count"] + plans["rows"]:
             assert_reads_no_table_scan(found_plan)
 
     # A quarter of the documents come from this sender: the page is read from the newest rows, in

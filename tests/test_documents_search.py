@@ -2,8 +2,9 @@
 
 Before: ``ILIKE '%text%'`` on the sender, subject, file name and invoice number, ``LIKE`` on the
 normalised invoice number and on the NIPs' JSON; Polish capitals folded on both databases. Now: the
-FTS table on SQLite (a LIKE for texts under three characters) and trigram indexes on PostgreSQL
-(ekpanel.documents.search_index). Each text below is searched both ways and must find the same
+FTS table on SQLite (a text under three characters through the trigrams it begins) and trigram
+indexes on PostgreSQL (under three characters, the pieces of that length), as
+ekpanel.documents.search_index says. Each text below is searched both ways and must find the same
 documents, in the same order, page after page in both directions.
 """
 
@@ -15,9 +16,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from ekpanel.documents import queries
+from ekpanel.documents import queries, search_index
 from ekpanel.documents.models import Document
 from ekpanel.documents.queries import DocumentFilters, all_documents, document_page
+from ekpanel.documents.search import text_search
 from ekpanel.extensions import db
 from tests.factories import make_company, make_document
 from tests.support.search_before import like_before
@@ -125,6 +127,29 @@ def test_every_text_finds_what_it_found_before_the_indexes(tricky, monkeypatch, 
     assert found_nothing == len(FIND_NOTHING)  # the others find something: the comparison says something
 
 
+def test_a_short_text_in_too_many_trigrams_is_searched_by_like(tricky, monkeypatch):
+    monkeypatch.setattr(search_index, "MAX_SHORT_TERMS", 0)
+    for text in [text for text in TEXTS if search_index.is_short(text.strip())]:
+        expected = found_before(tricky, text)
+        forward, backward, total = found_now(tricky, text, size=2)
+        assert forward == backward == expected and total == len(expected), text
+
+
+def test_on_sqlite_a_short_text_is_looked_up_through_the_trigrams_it_begins(sqlite_app):
+    company = make_company("Alfa")
+    # Two characters alone in a column: the padding after it makes its trigram.
+    short = make_document(company, subject="FV", invoice_number="A1", invoice_number_normalised="A/1")
+    polish = make_document(company, sender="Hurtownia ŁÓDŹ")
+    for typed, document in (("fv", short), ("V", short), ("a1", short), ("ł", polish), ("ÓD", polish)):
+        search = text_search(company.id, typed, "sqlite")
+        assert search.fts, f"{typed!r} was not looked up in the FTS table"
+        assert found_before(company, typed) == [document.id], typed
+        assert db.session.scalars(select(Document.id).where(search.condition)).all() == [document.id], typed
+    # No trigram begins with it: nothing to look for, and no document read.
+    nothing = text_search(company.id, "qx", "sqlite")
+    assert not nothing.fts and db.session.scalars(select(Document.id).where(nothing.condition)).all() == []
+
+
 def test_the_fts_table_follows_documents_added_changed_and_removed(sqlite_app):
     company = make_company("Alfa")
     document = make_document(company, sender="Jednorazowy Dostawca")
@@ -137,6 +162,7 @@ def test_the_fts_table_follows_documents_added_changed_and_removed(sqlite_app):
     document.sender = "Inny Nadawca"
     db.session.commit()
     assert found("jednorazowy") == [] and found("inny nad") == [document.id]
+    assert found("zo") == [] and found("wy") == []  # "Jednorazowy" has left the short texts too
     # Read after intake: the invoice's number and NIPs are written later, and found then.
     db.session.execute(
         update(Document)
@@ -145,11 +171,12 @@ def test_the_fts_table_follows_documents_added_changed_and_removed(sqlite_app):
     )
     db.session.commit()
     assert found("FV 077/2026") == [document.id] and found("526-025-02-74") == [document.id]
+    assert found("77") == [document.id]
     document.status = "registered"  # not an indexed column: the index is not touched
     db.session.commit()
     db.session.delete(document)
     db.session.commit()
-    assert found("inny nad") == []
+    assert found("inny nad") == [] and found("77") == []
     # The FTS index is sound (raises otherwise).
     db.session.execute(db.text("INSERT INTO documents_search(documents_search) VALUES ('integrity-check')"))
 

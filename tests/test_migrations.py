@@ -23,9 +23,15 @@ def _search_schema() -> set[tuple[str, str]]:
     """The search index's objects as the database describes them (whitespace aside)."""
     if db.engine.dialect.name == "postgresql":
         queries = (
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'documents'",
+            "SELECT indexname, indexdef FROM pg_indexes WHERE starts_with(tablename, 'documents')",
             "SELECT column_name, generation_expression FROM information_schema.columns"
             " WHERE table_name = 'documents' AND is_generated = 'ALWAYS'",
+            "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal",
+            "SELECT proname, pg_get_functiondef(oid) FROM pg_proc"
+            " WHERE pronamespace = 'public'::regnamespace",
+            "SELECT table_name, string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position)"
+            " FROM information_schema.columns WHERE starts_with(table_name, 'documents_search')"
+            " GROUP BY table_name",
         )
     else:
         queries = ("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL",)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Text, cast, func, or_
+from sqlalchemy import ColumnElement, Text, and_, cast, false, func, or_
 
 from ekpanel.documents import search_index
 from ekpanel.documents.models import Document
+from ekpanel.extensions import db
 from ekpanel.invoices import normalise_invoice_number, normalise_nip
 from ekpanel.textsearch import contains_pattern
 
@@ -38,10 +39,54 @@ def text_search(company_id: int, text: str, dialect: str) -> TextSearch:
     number = normalise_invoice_number(text)
     digits = normalise_nip(text)
     nip = digits if len(digits) >= NIP_SEARCH_DIGITS and digits.isdigit() else ""
-    like = or_(*like_matches(text, number, nip, dialect))
-    if dialect == "sqlite" and search_index.fts_can_find(text, number):
-        return TextSearch(like, search_index.fts_query(company_id, text, number, nip))
+    matches = like_matches(text, number, nip, dialect)
+    like = or_(*matches)
+    if search_index.SEPARATOR in text:
+        return TextSearch(like)
+    if dialect == "postgresql":
+        return TextSearch(or_(*_narrowed_by_pieces(company_id, text, number, matches)))
+    if dialect == "sqlite":
+        return _fts_search(company_id, text, number, nip, like)
     return TextSearch(like)
+
+
+def _fts_search(company_id: int, text: str, number: str, nip: str, like: ColumnElement[bool]) -> TextSearch:
+    """SQLite: the search as an FTS5 query. A text (or number) of one or two characters is any of the
+    trigrams that begin with it; when very many do, it is in so many documents that the list finds a
+    page of them at once by ``like``, reading along its index."""
+    wanted_in: list[tuple[tuple[str, ...], str | list[str]]] = []
+    for columns, wanted in ((search_index.TEXT_COLUMNS, text), ((search_index.NUMBER_COLUMN,), number)):
+        if wanted and search_index.is_short(wanted):
+            terms = list(db.session.scalars(search_index.starting_terms(wanted, columns)))
+            if len(terms) > search_index.MAX_SHORT_TERMS:
+                return TextSearch(like)
+            if terms:
+                wanted_in.append((columns, terms))
+        elif wanted:
+            wanted_in.append((columns, wanted))
+    if nip:
+        wanted_in.append(((search_index.NIPS_COLUMN,), nip))
+    if not wanted_in:
+        return TextSearch(false())  # no trigram begins with it: no document holds it
+    return TextSearch(like, search_index.fts_query(company_id, wanted_in))
+
+
+def _narrowed_by_pieces(
+    company_id: int, text: str, number: str, matches: list[ColumnElement[bool]]
+) -> list[ColumnElement[bool]]:
+    """PostgreSQL: the trigram indexes serve the matches of a text (or number) of three characters or
+    more. One of one or two characters has no trigram: the table of pieces is asked which documents
+    hold it, and when they are few, the match is narrowed to their ids; when they are many, it is in
+    so many documents that the list finds a page of them at once, reading along its index."""
+    narrowed = list(matches)
+    for position, (text_part, number_part) in enumerate(((text, ""), ("", number))):
+        wanted = text_part or number_part
+        if not wanted or not search_index.is_short(wanted):
+            continue
+        ids = list(db.session.scalars(search_index.with_pieces(company_id, text_part, number_part)))
+        if len(ids) <= search_index.MAX_PIECE_IDS:
+            narrowed[position] = and_(Document.id.in_(ids), matches[position])
+    return narrowed
 
 
 def like_matches(text: str, number: str = "", nip: str = "", dialect: str = "") -> list[ColumnElement[bool]]:

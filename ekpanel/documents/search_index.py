@@ -12,14 +12,26 @@ digits, the NIPs it names. A substring, not a word: "dostaw" finds "faktury@dost
   in the stored column ``search_text`` and compared with the lowered text: that is what ``ILIKE``
   does, without lowering every row it looks at again (``ILIKE`` on a haystack cost the count of a
   common text twice as much). The planner rechecks every row an index gives with the operator
-  itself: the results are exactly the scan's.
+  itself: the results are exactly the scan's. A text of one or two characters has no trigram: the
+  table ``documents_search_pieces`` holds, for each document, every piece of one or two characters
+  of its lowered haystack (and, after a ``PIECE_MARK``, of its lowered normalised invoice number)
+  as an array, under a GIN index; the text is in the haystack exactly when it is one of the pieces.
+  A table of its own, kept by a trigger, because the arrays are long (a hundred pieces): in the
+  rows of ``documents`` they made every walk along the list a third slower. A search asks it first
+  (``with_pieces``) for up to ``MAX_PIECE_IDS`` documents: their ids then select the page; a text
+  in more documents than that is in so many that LIKE finds a page along the list at once.
 - **SQLite** keeps an FTS5 table with the trigram tokenizer, folding case (``case_sensitive 0``, the
   Polish capitals too): a text looked up as one quoted phrase matches where its trigrams stand one
   after another, that is where it is a substring of one column. A query is also one company's (the
   ``company`` column): the FTS table alone finds and counts a company's documents, never walking
-  another's. A text shorter than three characters has no trigram, nor has an invoice number that
-  normalises shorter ("0001" is "1"): it is searched by ``LIKE`` over the haystack, as before
-  (``lower()`` being Python's, see ``ekpanel.extensions``), reading every document of the company.
+  another's. A text of one or two characters has no trigram of its own, nor has an invoice number
+  that normalises that short ("0001" is "1"), but it stands at the start of the trigram that begins
+  where it does: every text column is indexed with two separators after it (``PADDING``), so that
+  this holds at a column's end too, and the trigrams that begin with the text are read off the FTS
+  table's vocabulary (``documents_search_terms``, an ``fts5vocab`` table, its terms in order). The
+  query is then those trigrams, any of them ("ł": "łód" or "łą " ...). A text with more such
+  trigrams than ``MAX_SHORT_TERMS`` ("a", a digit) is in so many documents that the list finds a
+  page of it at once by ``LIKE``: it is searched so, as is a text holding the separator.
 
 The FTS table is *contentless* (``content=''``): it holds the index, not a second copy of the text,
 and triggers on ``documents`` keep it in step, handing it each row's values as they were (FTS5's
@@ -44,17 +56,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Connection,
     Select,
     Table,
+    Text,
+    cast,
     column,
     event,
     func,
+    literal,
     literal_column,
     select,
     table,
 )
+from sqlalchemy.dialects.postgresql import array
 
 FTS_TABLE = "documents_search"
 TEXT_COLUMNS = ("sender", "subject", "filename", "invoice_number")
@@ -66,13 +83,39 @@ COMPANY_COLUMN = "company"
 FTS_COLUMNS = (COMPANY_COLUMN, *TEXT_COLUMNS, NUMBER_COLUMN, NIPS_COLUMN)
 MIN_TRIGRAM_CHARS = 3
 SEPARATOR = "\x1f"  # between the haystack's columns (ASCII unit separator)
-POSTGRES_INDEXES = ("ix_documents_search_text", "ix_documents_search_number", "ix_documents_search_nips")
+# After each text column in the FTS table: a text of one or two characters at the column's end is
+# then the start of a trigram too. A search text holding the separator never reaches the FTS table.
+PADDED_COLUMNS = (*TEXT_COLUMNS, NUMBER_COLUMN)
+PADDING = "char(31, 31)"
+VOCABULARY_TABLE = f"{FTS_TABLE}_terms"
+# More trigrams than this begin with a short text: it is common, and LIKE finds its page at once.
+MAX_SHORT_TERMS = 200
+POSTGRES_INDEXES = (
+    "ix_documents_search_text",
+    "ix_documents_search_number",
+    "ix_documents_search_nips",
+    "ix_documents_search_pieces",  # on PIECES_TABLE
+)
 SEARCH_TEXT_COLUMN = "search_text"  # PostgreSQL: lower(haystack), stored; not in the model
+PIECES_TABLE = f"{FTS_TABLE}_pieces"  # PostgreSQL: each document's pieces of one or two characters
+PIECES_FUNCTION = "ekpanel_search_pieces"
+PIECE_MARK = "\x1e"  # before a piece of the invoice number (ASCII record separator)
+MAX_PIECE_IDS = 1_000
 
 _columns = ", ".join(FTS_COLUMNS)
 _documents_columns = ", ".join(FTS_COLUMNS[1:])
-_new = ", ".join(["'<' || new.company_id || '>'", *(f"new.{name}" for name in FTS_COLUMNS[1:])])
-_old = ", ".join(["'<' || old.company_id || '>'", *(f"old.{name}" for name in FTS_COLUMNS[1:])])
+
+
+def _values(row: str) -> str:
+    """The FTS table's values for a ``documents`` row (``new``, ``old``, or the table itself)."""
+    prefix = f"{row}." if row else ""
+    values = [f"'<' || {prefix}company_id || '>'"]
+    for name in FTS_COLUMNS[1:]:
+        values.append(f"{prefix}{name} || {PADDING}" if name in PADDED_COLUMNS else f"{prefix}{name}")
+    return ", ".join(values)
+
+
+_new, _old = _values("new"), _values("old")
 _haystack_sql = f" || '{SEPARATOR}' || ".join(f"coalesce({name}, '')" for name in TEXT_COLUMNS)
 
 SQLITE_TABLE = (
@@ -96,11 +139,16 @@ SQLITE_DROP_TRIGGERS = tuple(
 # The whole index again, from ``documents`` as they are.
 SQLITE_REBUILD = (
     f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('delete-all')",
-    f"INSERT INTO {FTS_TABLE}(rowid, {_columns})"
-    f" SELECT id, '<' || company_id || '>', {_documents_columns} FROM documents",
+    f"INSERT INTO {FTS_TABLE}(rowid, {_columns}) SELECT id, {_values('')} FROM documents",
 )
-SQLITE_CREATE = (SQLITE_TABLE, *SQLITE_TRIGGERS)
-SQLITE_DROP = (*SQLITE_DROP_TRIGGERS, f"DROP TABLE IF EXISTS {FTS_TABLE}")
+# The FTS table's terms (trigrams), one row per term and column, in order: a range of them is a seek.
+SQLITE_VOCABULARY = f"CREATE VIRTUAL TABLE {VOCABULARY_TABLE} USING fts5vocab({FTS_TABLE}, 'col')"
+SQLITE_CREATE = (SQLITE_TABLE, SQLITE_VOCABULARY, *SQLITE_TRIGGERS)
+SQLITE_DROP = (
+    *SQLITE_DROP_TRIGGERS,
+    f"DROP TABLE IF EXISTS {VOCABULARY_TABLE}",
+    f"DROP TABLE IF EXISTS {FTS_TABLE}",
+)
 
 # Each index expression is the very one the search compares (PostgreSQL matches them as trees).
 POSTGRES_EXTENSION = "CREATE EXTENSION IF NOT EXISTS pg_trgm"
@@ -108,21 +156,62 @@ POSTGRES_COLUMN = (
     f"ALTER TABLE documents ADD COLUMN {SEARCH_TEXT_COLUMN} text"
     f" GENERATED ALWAYS AS (lower({_haystack_sql})) STORED"
 )
+# Every piece of one or two characters of the haystack, and of the number after PIECE_MARK.
+POSTGRES_FUNCTION = (
+    f"CREATE FUNCTION {PIECES_FUNCTION}(haystack text, number text) RETURNS text[]"
+    " LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT array("
+    " SELECT substr(haystack, i, n) FROM generate_series(1, length(haystack)) AS i,"
+    " generate_series(1, 2) AS n WHERE i + n <= length(haystack) + 1"
+    f" UNION SELECT chr({ord(PIECE_MARK)}) || substr(number, i, n)"
+    " FROM generate_series(1, length(number)) AS i,"
+    " generate_series(1, 2) AS n WHERE i + n <= length(number) + 1) $$"
+)
+_pieces_of_new = f"{PIECES_FUNCTION}(NEW.{SEARCH_TEXT_COLUMN}, lower(NEW.{NUMBER_COLUMN}))"
+POSTGRES_PIECES = (
+    f"CREATE TABLE {PIECES_TABLE} (document_id integer PRIMARY KEY REFERENCES documents (id)"
+    " ON DELETE CASCADE, company_id integer NOT NULL, pieces text[] NOT NULL)",
+    # A document's row, written as the document is (in its transaction), deleted with it.
+    f"CREATE FUNCTION {PIECES_TABLE}_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    f" INSERT INTO {PIECES_TABLE} (document_id, company_id, pieces)"
+    f" VALUES (NEW.id, NEW.company_id, {_pieces_of_new}) ON CONFLICT (document_id) DO UPDATE"
+    " SET company_id = excluded.company_id, pieces = excluded.pieces; RETURN NULL; END $$",
+    f"CREATE TRIGGER {PIECES_TABLE}_write AFTER INSERT OR UPDATE OF company_id, {', '.join(PADDED_COLUMNS)}"
+    f" ON documents FOR EACH ROW EXECUTE FUNCTION {PIECES_TABLE}_write()",
+)
+POSTGRES_PIECES_REBUILD = (
+    f"DELETE FROM {PIECES_TABLE}",
+    f"INSERT INTO {PIECES_TABLE} (document_id, company_id, pieces) SELECT id, company_id,"
+    f" {PIECES_FUNCTION}({SEARCH_TEXT_COLUMN}, lower({NUMBER_COLUMN})) FROM documents",
+)
 POSTGRES_INDEX_DDL = (
     f"CREATE INDEX {POSTGRES_INDEXES[0]} ON documents USING gin ({SEARCH_TEXT_COLUMN} gin_trgm_ops)",
     f"CREATE INDEX {POSTGRES_INDEXES[1]} ON documents USING gin ({NUMBER_COLUMN} gin_trgm_ops)",
     f"CREATE INDEX {POSTGRES_INDEXES[2]} ON documents USING gin ((({NIPS_COLUMN})::text) gin_trgm_ops)",
+    f"CREATE INDEX {POSTGRES_INDEXES[3]} ON {PIECES_TABLE} USING gin (pieces)",
 )
-POSTGRES_CREATE = (POSTGRES_EXTENSION, POSTGRES_COLUMN, *POSTGRES_INDEX_DDL)
+POSTGRES_CREATE = (
+    POSTGRES_EXTENSION,
+    POSTGRES_COLUMN,
+    POSTGRES_FUNCTION,
+    *POSTGRES_PIECES,
+    *POSTGRES_INDEX_DDL,
+)
 # The extension stays: it is the database's, and other things may use it. The column goes with the
-# table when the table goes (migrations drop it themselves).
+# table when the table goes (migrations drop it themselves), and the functions after it.
 POSTGRES_DROP = tuple(f"DROP INDEX IF EXISTS {name}" for name in POSTGRES_INDEXES)
+POSTGRES_DROP_ALL = (*POSTGRES_DROP, f"DROP TABLE IF EXISTS {PIECES_TABLE}")
+POSTGRES_DROP_FUNCTIONS = (
+    f"DROP FUNCTION IF EXISTS {PIECES_TABLE}_write()",
+    f"DROP FUNCTION IF EXISTS {PIECES_FUNCTION}(text, text)",
+)
+POSTGRES_PIECES_TRIGGER = f"{PIECES_TABLE}_write"
 
 
 def attach(documents: Table) -> None:
     """Build the search indexes with the ``documents`` table (``create_all``), drop them with it."""
     event.listen(documents, "after_create", _create)
     event.listen(documents, "before_drop", _drop)
+    event.listen(documents, "after_drop", _drop_functions)
 
 
 def _create(_table, connection, **_kw) -> None:
@@ -132,15 +221,21 @@ def _create(_table, connection, **_kw) -> None:
 
 
 def _drop(_table, connection, **_kw) -> None:
-    statements = {"sqlite": SQLITE_DROP, "postgresql": POSTGRES_DROP}.get(connection.dialect.name, ())
+    statements = {"sqlite": SQLITE_DROP, "postgresql": POSTGRES_DROP_ALL}.get(connection.dialect.name, ())
     for statement in statements:
+        connection.exec_driver_sql(statement)
+
+
+def _drop_functions(_table, connection, **_kw) -> None:
+    for statement in {"postgresql": POSTGRES_DROP_FUNCTIONS}.get(connection.dialect.name, ()):
         connection.exec_driver_sql(statement)
 
 
 def is_search_index(name: str | None) -> bool:
     """The FTS table, its shadow tables, the trigram indexes: kept out of the models' metadata."""
     return bool(name) and (
-        name in (*POSTGRES_INDEXES, SEARCH_TEXT_COLUMN, FTS_TABLE) or name.startswith(f"{FTS_TABLE}_")
+        name in (*POSTGRES_INDEXES, SEARCH_TEXT_COLUMN, PIECES_FUNCTION, FTS_TABLE)
+        or name.startswith(f"{FTS_TABLE}_")
     )
 
 
@@ -149,14 +244,16 @@ def built_afterwards(connection: Connection) -> Iterator[None]:
     """Load many documents inside this block: the index is built once at its end, from all of them,
     instead of row by row (on SQLite the triggers cost about three times as much)."""
     dialect = connection.dialect.name
-    for statement in {"sqlite": SQLITE_DROP_TRIGGERS, "postgresql": POSTGRES_DROP}.get(dialect, ()):
+    postgres_off = (*POSTGRES_DROP, f"ALTER TABLE documents DISABLE TRIGGER {POSTGRES_PIECES_TRIGGER}")
+    for statement in {"sqlite": SQLITE_DROP_TRIGGERS, "postgresql": postgres_off}.get(dialect, ()):
         connection.exec_driver_sql(statement)
     yield
     if dialect == "sqlite":
         for statement in (*SQLITE_REBUILD, *SQLITE_TRIGGERS):
             connection.exec_driver_sql(statement)
     elif dialect == "postgresql":
-        for statement in POSTGRES_INDEX_DDL:
+        enable = f"ALTER TABLE documents ENABLE TRIGGER {POSTGRES_PIECES_TRIGGER}"
+        for statement in (*POSTGRES_PIECES_REBUILD, *POSTGRES_INDEX_DDL, enable):
             connection.exec_driver_sql(statement)
 
 
@@ -175,23 +272,50 @@ def search_text() -> ColumnElement[str]:
     return literal_column(f"documents.{SEARCH_TEXT_COLUMN}")
 
 
+def with_pieces(company_id: int, text: str = "", number: str = "") -> Select:
+    """PostgreSQL: the ids of the company's documents whose lowered haystack holds ``text``, or whose
+    normalised invoice number holds ``number`` (lowered: recheck its case), each of one or two
+    characters or empty; at most one more than MAX_PIECE_IDS, to know whether there are more."""
+    pieces = table(PIECES_TABLE, column("document_id"), column("company_id"), column("pieces"))
+    wanted = [func.lower(literal(text, Text))] if text else []
+    if number:
+        wanted.append(literal(PIECE_MARK, Text).op("||")(func.lower(literal(number, Text))))
+    return (
+        select(pieces.c.document_id)
+        .where(pieces.c.company_id == company_id, pieces.c.pieces.op("&&")(cast(array(wanted), ARRAY(Text))))
+        .limit(MAX_PIECE_IDS + 1)
+    )
+
+
 # --- SQLite: what the FTS table finds ---------------------------------------------------------------
 
 
-def fts_can_find(*texts: str) -> bool:
-    """Whether every non-empty text is long enough to have a trigram."""
-    return all(len(text) >= MIN_TRIGRAM_CHARS for text in texts if text)
+def is_short(text: str) -> bool:
+    """Too short to be a trigram: found through the trigrams it begins (``starting_terms``)."""
+    return len(text) < MIN_TRIGRAM_CHARS
 
 
-def fts_query(company_id: int, text: str, number: str = "", nip: str = "") -> str:
-    """The FTS5 query for the company's documents whose text columns contain ``text``, whose
-    normalised invoice number contains ``number``, or whose NIPs contain ``nip`` (both optional)."""
-    query = f"{{{' '.join(TEXT_COLUMNS)}}} : {_phrase(text)}"
-    if number:
-        query += f" OR {NUMBER_COLUMN} : {_phrase(number)}"
-    if nip:
-        query += f" OR {NIPS_COLUMN} : {_phrase(nip)}"
-    return f"{COMPANY_COLUMN} : {_phrase(f'<{company_id}>')} AND ({query})"
+def starting_terms(text: str, columns: tuple[str, ...]) -> Select:
+    """The FTS table's trigrams that begin with ``text`` (folded as the table folds it: lowered) in
+    any of ``columns``; ask for one more than ``MAX_SHORT_TERMS`` to know whether there are too many."""
+    terms = table(VOCABULARY_TABLE, column("term"), column("col"))
+    start = text.lower()
+    query = select(terms.c.term).distinct().where(terms.c.term >= start, terms.c.col.in_(columns))
+    if ord(start[-1]) < 0x10FFFF:
+        # Terms compare as UTF-8 bytes, in the order of code points: those that begin with the text
+        # lie before the text with its last character the next one.
+        query = query.where(terms.c.term < start[:-1] + chr(ord(start[-1]) + 1))
+    return query.limit(MAX_SHORT_TERMS + 1)
+
+
+def fts_query(company_id: int, matches: list[tuple[tuple[str, ...], str | list[str]]]) -> str:
+    """The FTS5 query for the company's documents where any of ``matches`` holds: ``(columns, text)``,
+    the text a phrase in one of the columns; or ``(columns, terms)``, any of those trigrams in one."""
+    found = []
+    for columns, wanted in matches:
+        phrase = _phrase(wanted) if isinstance(wanted, str) else f"({' OR '.join(map(_phrase, wanted))})"
+        found.append(f"{{{' '.join(columns)}}} : {phrase}")
+    return f"{COMPANY_COLUMN} : {_phrase(f'<{company_id}>')} AND ({' OR '.join(found)})"
 
 
 def fts_table():
