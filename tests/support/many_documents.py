@@ -33,7 +33,7 @@ def insert_documents(rows: Iterable[dict]) -> None:
             if batch:
                 db.session.execute(insert(Document), batch)
     db.session.commit()
-    db.session.execute(text("ANALYZE documents" if connection.dialect.name == "postgresql" else "ANALYZE"))
+    db.session.execute(text("ANALYZE"))  # PostgreSQL: documents and the search index's table of pieces
     db.session.commit()
 
 
