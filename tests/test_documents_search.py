@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from ekpanel.documents import queries, search_index
+from ekpanel.documents import queries, search, search_index
 from ekpanel.documents.models import Document
 from ekpanel.documents.queries import DocumentFilters, all_documents, document_page
 from ekpanel.documents.search import text_search
@@ -127,8 +127,13 @@ def test_every_text_finds_what_it_found_before_the_indexes(tricky, monkeypatch, 
     assert found_nothing == len(FIND_NOTHING)  # the others find something: the comparison says something
 
 
-def test_a_short_text_in_too_many_trigrams_is_searched_by_like(tricky, monkeypatch):
-    monkeypatch.setattr(search_index, "MAX_SHORT_TERMS", 0)
+@pytest.mark.parametrize(
+    ("module", "name", "value"),
+    [(search_index, "MAX_SHORT_TERMS", 0), (search, "COMMON_SHARE", 0.0)],
+    ids=["too-many-trigrams", "in-nearly-every-document"],
+)
+def test_a_common_short_text_is_searched_by_like(tricky, monkeypatch, module, name, value):
+    monkeypatch.setattr(module, name, value)
     for text in [text for text in TEXTS if search_index.is_short(text.strip())]:
         expected = found_before(tricky, text)
         forward, backward, total = found_now(tricky, text, size=2)

@@ -62,12 +62,14 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
+    and_,
     cast,
     column,
     event,
     func,
     literal,
     literal_column,
+    or_,
     select,
     table,
 )
@@ -88,8 +90,9 @@ SEPARATOR = "\x1f"  # between the haystack's columns (ASCII unit separator)
 PADDED_COLUMNS = (*TEXT_COLUMNS, NUMBER_COLUMN)
 PADDING = "char(31, 31)"
 VOCABULARY_TABLE = f"{FTS_TABLE}_terms"
-# More trigrams than this begin with a short text: it is common, and LIKE finds its page at once.
-MAX_SHORT_TERMS = 200
+# More trigrams than this begin with a short text ("7"): it is common, and LIKE finds its page at once
+# (an FTS query of many alternatives costs more than reading along the list).
+MAX_SHORT_TERMS = 40
 POSTGRES_INDEXES = (
     "ix_documents_search_text",
     "ix_documents_search_number",
@@ -272,6 +275,12 @@ def search_text() -> ColumnElement[str]:
     return literal_column(f"documents.{SEARCH_TEXT_COLUMN}")
 
 
+def is_short(text: str) -> bool:
+    """Too short to be a trigram: found through the trigrams it begins (SQLite, ``starting_terms``)
+    or through its pieces (PostgreSQL, ``with_pieces``)."""
+    return len(text) < MIN_TRIGRAM_CHARS
+
+
 def with_pieces(company_id: int, text: str = "", number: str = "") -> Select:
     """PostgreSQL: the ids of the company's documents whose lowered haystack holds ``text``, or whose
     normalised invoice number holds ``number`` (lowered: recheck its case), each of one or two
@@ -290,22 +299,21 @@ def with_pieces(company_id: int, text: str = "", number: str = "") -> Select:
 # --- SQLite: what the FTS table finds ---------------------------------------------------------------
 
 
-def is_short(text: str) -> bool:
-    """Too short to be a trigram: found through the trigrams it begins (``starting_terms``)."""
-    return len(text) < MIN_TRIGRAM_CHARS
-
-
-def starting_terms(text: str, columns: tuple[str, ...]) -> Select:
-    """The FTS table's trigrams that begin with ``text`` (folded as the table folds it: lowered) in
-    any of ``columns``; ask for one more than ``MAX_SHORT_TERMS`` to know whether there are too many."""
-    terms = table(VOCABULARY_TABLE, column("term"), column("col"))
-    start = text.lower()
-    query = select(terms.c.term).distinct().where(terms.c.term >= start, terms.c.col.in_(columns))
-    if ord(start[-1]) < 0x10FFFF:
-        # Terms compare as UTF-8 bytes, in the order of code points: those that begin with the text
-        # lie before the text with its last character the next one.
-        query = query.where(terms.c.term < start[:-1] + chr(ord(start[-1]) + 1))
-    return query.limit(MAX_SHORT_TERMS + 1)
+def starting_terms(texts: set[str], columns: tuple[str, ...]) -> Select:
+    """``(term, column)`` of the FTS table's trigrams that begin with any of ``texts`` (folded as the
+    table folds them: lowered) in any of ``columns``, in order. Reading a term's row costs as many
+    steps as the documents holding it: one lookup serves the text and its invoice number together."""
+    vocabulary = table(VOCABULARY_TABLE, column("term"), column("col"))
+    ranges = []
+    for start in {text.lower() for text in texts}:
+        if ord(start[-1]) < 0x10FFFF:
+            # Terms compare as UTF-8 bytes, in the order of code points: those that begin with the
+            # text lie before the text with its last character the next one.
+            after = start[:-1] + chr(ord(start[-1]) + 1)
+            ranges.append(and_(vocabulary.c.term >= start, vocabulary.c.term < after))
+        else:
+            ranges.append(vocabulary.c.term >= start)
+    return select(vocabulary.c.term, vocabulary.c.col).where(or_(*ranges), vocabulary.c.col.in_(columns))
 
 
 def fts_query(company_id: int, matches: list[tuple[tuple[str, ...], str | list[str]]]) -> str:
