@@ -109,15 +109,20 @@ def _narrowed_by_pieces(
 ) -> list[ColumnElement[bool]]:
     """PostgreSQL: the trigram indexes serve the matches of a text (or number) of three characters or
     more. One of one or two characters has no trigram: the table of pieces is asked which documents
-    hold it, and when they are few, the match is narrowed to their ids; when they are many, it is in
-    so many documents that the list finds a page of them at once, reading along its index."""
+    hold it (once for the text and its number), and when they are few, the match is narrowed to
+    their ids; when they are many, it is in so many documents that the list finds a page of them at
+    once, reading along its index."""
+    short_text = text if search_index.is_short(text) else ""
+    short_number = number if number and search_index.is_short(number) else ""
+    if not short_text and not short_number:
+        return matches
+    ids = list(db.session.scalars(search_index.with_pieces(company_id, short_text, short_number)))
+    if len(ids) > search_index.MAX_PIECE_IDS:
+        return matches
+    # The ids hold either piece: each match still tests its own.
     narrowed = list(matches)
-    for position, (text_part, number_part) in enumerate(((text, ""), ("", number))):
-        wanted = text_part or number_part
-        if not wanted or not search_index.is_short(wanted):
-            continue
-        ids = list(db.session.scalars(search_index.with_pieces(company_id, text_part, number_part)))
-        if len(ids) <= search_index.MAX_PIECE_IDS:
+    for position, short in enumerate((short_text, short_number)):
+        if short:
             narrowed[position] = and_(Document.id.in_(ids), matches[position])
     return narrowed
 
