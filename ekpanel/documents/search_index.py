@@ -30,8 +30,9 @@ digits, the NIPs it names. A substring, not a word: "dostaw" finds "faktury@dost
   this holds at a column's end too, and the trigrams that begin with the text are read off the FTS
   table's vocabulary (``documents_search_terms``, an ``fts5vocab`` table, its terms in order). The
   query is then those trigrams, any of them ("ł": "łód" or "łą " ...). A text with more such
-  trigrams than ``MAX_SHORT_TERMS`` ("a", a digit) is in so many documents that the list finds a
-  page of it at once by ``LIKE``: it is searched so, as is a text holding the separator.
+  trigrams than ``MAX_SHORT_TERMS`` (a digit), or found in nearly every recent document ("a", see
+  ``ekpanel.documents.search``), is in so many documents that the list finds a page of it at once
+  by ``LIKE``: it is searched so, as is a text holding the separator.
 
 The FTS table is *contentless* (``content=''``): it holds the index, not a second copy of the text,
 and triggers on ``documents`` keep it in step, handing it each row's values as they were (FTS5's
