@@ -136,7 +136,12 @@ def like_matches(text: str, number: str = "", nip: str = "", dialect: str = "") 
         # SQLite reads a short text this way only when it is common: the first column holding it
         # ends the row's test, instead of lowering all four joined (a count of "a": 56 -> 42 ms).
         columns = [Document.__table__.c[name] for name in search_index.TEXT_COLUMNS]
-        matches = [column.ilike(pattern, escape="\\") for column in columns]
+        if text.isascii() and text.lower() == text.upper():
+            # Digits and signs have no case, and no letter lowers into one: SQLite's own LIKE, not
+            # lower() called from SQL on every row (a count of "7": 128 -> 58 ms).
+            matches = [column.like(pattern, escape="\\") for column in columns]
+        else:
+            matches = [column.ilike(pattern, escape="\\") for column in columns]
     elif dialect == "postgresql":
         # ILIKE itself, but the haystack's side lowered once, when the document was written.
         matches = [search_index.search_text().like(func.lower(pattern), escape="\\")]
