@@ -67,6 +67,8 @@ SQLITE_DOWNGRADE = (*_sqlite_index(padded=False), "DROP TABLE documents_search_t
 # Each document's pieces in a table of their own (a hundred to a document: in ``documents`` they would
 # slow every walk along the list), kept by a trigger; filled here for the documents already there.
 POSTGRES_UPGRADE = (
+    # A larger sample of the searched text: the planner's guess of how many documents hold a text.
+    "ALTER TABLE documents ALTER COLUMN search_text SET STATISTICS 1000",
     "CREATE FUNCTION ekpanel_search_pieces(haystack text, number text) RETURNS text[]"
     " LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT array("
     " SELECT substr(haystack, i, n) FROM generate_series(1, length(haystack)) AS i,"
@@ -93,6 +95,7 @@ POSTGRES_DOWNGRADE = (
     "DROP TABLE documents_search_pieces",
     "DROP FUNCTION documents_search_pieces_write()",
     "DROP FUNCTION ekpanel_search_pieces(text, text)",
+    "ALTER TABLE documents ALTER COLUMN search_text SET STATISTICS -1",
 )
 
 
