@@ -40,6 +40,8 @@ TEXTS = [
     "\x1f", "x\x1fy",
     # one and two characters, and nothing to find
     "a", "zz", "pdf", "nic-takiego",
+    # found only where a capital outside ASCII folds into an ASCII letter (the Kelvin sign), or as itself
+    "ke", "K", "İ", "Lİ",
 ]  # fmt: skip
 FIND_NOTHING = {"0-1", "526", "zz", "nic-takiego"}  # "526": three digits are not looked for in NIPs
 
@@ -92,6 +94,7 @@ def tricky(app):
         {"subject": "x\x1fy", "filename": "a.pdf"},
         {"subject": "żółta", "received_at": None},
         {"sender": "ŁÓDŹ bez daty", "received_at": None},
+        {"sender": "KİLİM <\u212aelvin@example>"},
     ]  # fmt: skip
     for n, fields in enumerate(texts):
         make_document(company, **{"received_at": start - timedelta(hours=n), **fields})
@@ -153,6 +156,27 @@ def test_on_sqlite_a_short_text_is_looked_up_through_the_trigrams_it_begins(sqli
     # No trigram begins with it: nothing to look for, and no document read.
     nothing = text_search(company.id, "qx", "sqlite")
     assert not nothing.fts and db.session.scalars(select(Document.id).where(nothing.condition)).all() == []
+
+
+@pytest.mark.parametrize("common_share", [search.COMMON_SHARE, 0.0], ids=["fts", "like"])
+def test_on_sqlite_a_capital_that_lowers_into_two_characters_is_found_as_itself(
+    sqlite_app, monkeypatch, common_share
+):
+    """SQLite's FTS table folds one character into one: "İ", which lower() makes "i" and a combining
+    dot, stays itself there. So "ki" does not find "KİLİM" (it would compared lowered), and a LIKE,
+    for a short text in nearly every document, agrees with the FTS table."""
+    monkeypatch.setattr(search, "COMMON_SHARE", common_share)
+    company = make_company("Alfa")
+    kilim = make_document(company, sender="KİLİM Dış")
+
+    def found(text: str) -> list[int]:
+        page = document_page(company.id, DocumentFilters(text=text), timezone=TIMEZONE)
+        return [row.id for row in page.documents]
+
+    for text in ("kİ", "İ", "KİLİM", "kİlİm", "dış"):
+        assert found(text) == [kilim.id], text
+    for text in ("ki", "i", "kilim"):
+        assert found(text) == [], text
 
 
 def test_the_fts_table_follows_documents_added_changed_and_removed(sqlite_app):
