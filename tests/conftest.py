@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from werkzeug.security import generate_password_hash
 
 from ekpanel import create_app
@@ -24,7 +23,7 @@ from ekpanel.mail import connect
 from tests import hypothesis_settings  # noqa: F401  (loads the Hypothesis profiles)
 from tests.factories import PASSWORD, make_company, make_user
 from tests.support import postgres
-from tests.support.app_config import app_config, fresh_g_per_request
+from tests.support.app_config import app_config, empty_tables, fresh_g_per_request
 from tests.support.move_hook import calling_before_move
 
 pytest_plugins = [
@@ -114,10 +113,10 @@ def app(database_url, tmp_path):
     fresh_g_per_request(app)
     with app.app_context():
         db.create_all()
-        _empty_tables()
+        empty_tables()
         yield app
         db.session.remove()
-        _empty_tables()
+        empty_tables()
         db.engine.dispose()
 
 
@@ -131,17 +130,6 @@ def sqlite_app(sqlite_url, tmp_path):
         yield app
         db.session.remove()
         db.engine.dispose()
-
-
-def _empty_tables() -> None:
-    db.session.rollback()
-    if db.engine.dialect.name == "postgresql":
-        names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    else:
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(table.delete())
-    db.session.commit()
 
 
 @pytest.fixture

@@ -222,6 +222,8 @@ def test_the_controls_without_inline_handlers_still_work(page, live_server, offi
     # The language select submits itself (static/panel.js).
     page.get_by_label("Język").select_option("en")
     expect(page.get_by_role("link", name="Received documents - e-mail")).to_be_visible()
+    # The new page shows before its deferred scripts run: a change made then would go unheard.
+    page.wait_for_load_state("domcontentloaded")
     page.get_by_label("Language").select_option("pl")
     expect(page.get_by_role("link", name="Przekazane dokumenty - e-mail")).to_be_visible()
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 import itertools
 import random
 import re
+import shutil
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, select, text, tuple_
 
+from ekpanel import create_app
+from ekpanel.companies.models import Company
 from ekpanel.documents.models import Document
 from ekpanel.documents.queries import (
     DocumentFilters,
@@ -26,7 +29,8 @@ from ekpanel.documents.queries import (
 )
 from ekpanel.extensions import db
 from tests.factories import make_company
-from tests.support.many_documents import delete_documents, insert_documents
+from tests.support.app_config import app_config, empty_tables
+from tests.support.many_documents import insert_documents
 
 ROWS = 100_000
 INDEX = "ix_documents_company_received"
@@ -36,36 +40,63 @@ TIMEZONE = "Europe/Warsaw"
 SENDERS = ("faktury@dostawca.pl", "biuro@hurtownia.com.pl", "ksiegowosc@media.pl", "noreply@energia.pl")
 
 
-@pytest.fixture
-def filled(app):
-    """One company with 100 000 documents, a second with 10 000; statistics gathered.
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def filled_app(request, tmp_path_factory):
+    """An app on each database with one company of 100 000 documents and a second of 10 000,
+    statistics gathered: loaded once for the module, whose tests only read (a load takes half a
+    minute on PostgreSQL, its search index built).
 
     Every 5 000th document comes from a rare sender; each has an invoice number and NIPs.
     """
-    big, small = make_company("Duża"), make_company("Mała")
-    rng = random.Random(7)
+    folder = tmp_path_factory.mktemp("documents-index")
+    if request.param == "sqlite":
+        path = folder / "ekpanel.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_schema"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+    app = create_app(app_config(folder, url))
+    with app.app_context():
+        db.create_all()
+        empty_tables()
+        big, small = make_company("Duża"), make_company("Mała")
+        insert_documents(itertools.chain(rows(big.id, ROWS), rows(small.id, ROWS // 10)))
+        big_id = big.id
+        db.session.remove()
+    yield app, big_id
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            empty_tables()  # the test process's other tests share this database (a file on SQLite)
+        db.session.remove()
+        db.engine.dispose()
 
-    def rows(company, count):
-        for n in range(count):
-            yield {
-                "company_id": company.id,
-                "message_key": f"{company.id}-{n}",
-                "sender": rng.choice(SENDERS) if n % 5000 else f"Hurtownia ŁÓDŹ <rzadki{n}@nadawca.pl>",
-                "subject": f"Faktura {n}",
-                "received_at": datetime(2020, 1, 1) + timedelta(minutes=3 * n + rng.randint(0, 2)),
-                "filename": f"faktura_{n}.pdf",
-                "size": 1000,
-                "sha256": f"{n:064x}",
-                "status": "new" if rng.random() < 0.1 else "registered",
-                "invoice_number": f"FV/{n:06d}/{company.id}",
-                "invoice_number_normalised": f"FV/{n}/{company.id}",
-                "nips": [f"{company.id}{n:09d}", f"{rng.randrange(10**9, 10**10)}"],
-            }
 
-    insert_documents(itertools.chain(rows(big, ROWS), rows(small, ROWS // 10)))
-    yield big
-    if db.engine.dialect.name == "sqlite":
-        delete_documents()  # at once: row by row, the search index's triggers take seconds
+def rows(company_id: int, count: int):
+    rng = random.Random(7 + company_id)
+    for n in range(count):
+        yield {
+            "company_id": company_id,
+            "message_key": f"{company_id}-{n}",
+            "sender": rng.choice(SENDERS) if n % 5000 else f"Hurtownia ŁÓDŹ <rzadki{n}@nadawca.pl>",
+            "subject": f"Faktura {n}",
+            "received_at": datetime(2020, 1, 1) + timedelta(minutes=3 * n + rng.randint(0, 2)),
+            "filename": f"faktura_{n}.pdf",
+            "size": 1000,
+            "sha256": f"{n:064x}",
+            "status": "new" if rng.random() < 0.1 else "registered",
+            "invoice_number": f"FV/{n:06d}/{company_id}",
+            "invoice_number_normalised": f"FV/{n}/{company_id}",
+            "nips": [f"{company_id}{n:09d}", f"{rng.randrange(10**9, 10**10)}"],
+        }
+
+
+@pytest.fixture
+def filled(filled_app):
+    """The company of 100 000 documents, in the module's app."""
+    app, company_id = filled_app
+    with app.app_context():
+        yield db.session.get(Company, company_id)
+        db.session.remove()
 
 
 def plan(query) -> str:

@@ -1,10 +1,14 @@
-"""The settings every test app starts from, and a fresh ``g`` for each of its requests."""
+"""The settings every test app starts from, a fresh ``g`` for each of its requests, and its tables
+emptied."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from flask import g
+from sqlalchemy import text
+
+from ekpanel.extensions import db
 
 
 def app_config(tmp_path: Path, database_url: str, **extra) -> dict:
@@ -42,3 +46,16 @@ def fresh_g_per_request(app) -> None:
             delattr(g, name)
 
     app.before_request_funcs.setdefault(None, []).insert(0, clear_g)
+
+
+def empty_tables() -> None:
+    """Every table of the app's database emptied (one PostgreSQL database serves a test process's
+    tests one after another)."""
+    db.session.rollback()
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+    db.session.commit()

@@ -37,14 +37,6 @@ def insert_documents(rows: Iterable[dict]) -> None:
     db.session.commit()
 
 
-def delete_documents() -> None:
-    """Delete every document at once, with the search index's entries."""
-    connection = db.session.connection()
-    with search_index.built_afterwards(connection):
-        connection.execute(Document.__table__.delete())
-    db.session.commit()
-
-
 def _copy(connection, rows: Iterable[dict]) -> None:
     """PostgreSQL's COPY, in the session's own transaction, a batch at a time (the rows are made
     outside the COPY: one that reads the database meanwhile would wait for the connection forever)."""
