@@ -26,6 +26,7 @@ from ekpanel.mail.structure import (
     mime_structure,
     parts_from_bodystructure,
 )
+from ekpanel.mail.structure_walk import is_section
 from ekpanel.mail.texts import Note
 from tests.support.mail_users import new_box
 
@@ -285,3 +286,13 @@ def test_mutated_mime_gives_parts_or_a_structure_error(raw, edits):
 @given(st.lists(st.sampled_from(MIME_TOKENS) | st.binary(max_size=10), max_size=40).map(b"".join))
 def test_generated_mime_gives_parts_or_a_structure_error(raw):
     read_mime(raw)
+
+
+@pytest.mark.parametrize(
+    ("text", "is_one"),
+    [("1", True), ("2.1.3", True), ("", False), ("1.", False), (".1", False), ("1]", False),
+     ("1 BODY[]", False), ("1\n", False), ("١", False)],
+)  # fmt: skip
+def test_a_section_is_numbers_joined_by_dots_and_nothing_else(text, is_one):
+    """A part's stored reference goes into an IMAP command only when its section is one."""
+    assert is_section(text) is is_one

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import binascii
 import copy
-import re
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -34,10 +33,10 @@ from email.policy import compat32
 
 from ekpanel.mail.mailbox import AttachmentPart, MailboxError
 from ekpanel.mail.structure import parts_from_mime
+from ekpanel.mail.structure_walk import is_section
 from ekpanel.mail.texts import Text, note
 from ekpanel.mail.vocabulary import ErrorCode
 
-_SECTION = re.compile(r"\d+(\.\d+)*")
 _FORWARDED_TYPES = frozenset({"message/rfc822", "message/global"})
 
 Download = Callable[
@@ -83,7 +82,7 @@ class ForwardedMessages:
     def part_bytes(self, message_ref: str, part: AttachmentPart) -> bytes | None:
         """The decoded bytes of ``part``; None when it is not a part of a forwarded message."""
         attachment_id, _slash, section = part.ref.rpartition("/")
-        if not (part.in_forwarded and attachment_id and _SECTION.fullmatch(section)):
+        if not (part.in_forwarded and attachment_id and is_section(section)):
             return None
         forwarded = self._held.get(message_ref, {}).get(attachment_id)
         if forwarded is None:  # let go already: read it again rather than fail

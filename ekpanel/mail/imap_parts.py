@@ -13,10 +13,9 @@ from ekpanel.mail.fetch_response import FetchSyntaxError, parse_fetch
 from ekpanel.mail.imap_fetch import decode_transfer_encoding, sequence_set
 from ekpanel.mail.imap_session import ImapSession
 from ekpanel.mail.mailbox import AttachmentPart, MailboxError, MessageSummary, RemoteFolder
+from ekpanel.mail.structure_walk import is_section
 from ekpanel.mail.texts import Text, note
 from ekpanel.mail.vocabulary import ErrorCode
-
-_SECTION = re.compile(r"\d+(\.\d+)*")
 
 
 def fetch_part(
@@ -90,7 +89,7 @@ def _fetch_sections(
 ) -> dict[tuple[int, str], bytes] | None:
     """``{(uid, section): bytes}`` from one ``UID FETCH``, or None when the server would not
     answer it whole (then the parts go one by one)."""
-    if not all(_SECTION.fullmatch(section) for section in sections):
+    if not all(is_section(section) for section in sections):
         return None
     peek = "BINARY.PEEK" if binary else "BODY.PEEK"
     items = " ".join(f"{peek}[{section}]" for section in sections)
@@ -127,7 +126,7 @@ def _fetch_binary(session: ImapSession, uid: int, section: str) -> bytes | None:
     imapclient cannot parse the ``~{n}`` literal8 a BINARY answer carries, so this goes
     through imaplib, which reads the literal fine.
     """
-    if not _SECTION.fullmatch(section):
+    if not is_section(section):
         return None
     with session.errors():
         typ, data = session.client._imap.uid("FETCH", str(uid), f"(BINARY.PEEK[{section}])")

@@ -13,6 +13,7 @@ beyond a bound costs its count, not 500 decoded file names.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from functools import cached_property
@@ -165,3 +166,12 @@ class Walk:
 
 def join_section(prefix: str, number: int) -> str:
     return f"{prefix}.{number}" if prefix else str(number)
+
+
+_SECTION = re.compile(r"[0-9]+(\.[0-9]+)*")  # ASCII digits: \d would take any script's too
+
+
+def is_section(text: str) -> bool:
+    """``text`` is a part's section as ``join_section`` writes it ("1", "2.1.3"): a reference read
+    back from storage may go into an IMAP command, or pick a part, only then."""
+    return _SECTION.fullmatch(text) is not None
