@@ -161,6 +161,6 @@ def _sqlite_contains(column, text: str, forms: list[str]) -> ColumnElement[bool]
     capitals = [FOLDED_INTO_ASCII[small] for small in sorted(set(folded(text)) & FOLDED_INTO_ASCII.keys())]
     if not capitals:
         return found
-    # A value holding such a capital is compared lowered too: "kİ" holds "ki".
+    # A value holding such a capital is compared lowered too: "Kelvin" spelt with the sign holds "ke".
     holds_capital = or_(*(func.instr(column, capital) > 0 for capital in capitals))
     return or_(found, and_(holds_capital, column.ilike(contains_pattern(text), escape="\\")))

@@ -34,9 +34,10 @@ digits, the NIPs it names. A substring, not a word: "dostaw" finds "faktury@dost
   ``ekpanel.documents.search``), is in so many documents that the list finds a page of it at once
   by ``LIKE``: it is searched so, as is a text holding the separator. That LIKE looks for the text's
   forms in each case (``ekpanel.textsearch.case_forms``) with SQLite's own LIKE, not lowering every
-  row in Python, and reads the searched columns off an index of their own (``documents_search_columns``),
-  not the whole rows. The FTS table folds one character into one, and so does the search: "İ", which
-  Python's lower() makes "i" and a combining dot, stays itself ("ki" does not find "KİLİM").
+  row in Python, and reads the searched columns off an index of their own
+  (``documents_search_columns``), not the whole rows. The FTS table folds one character into one,
+  and so does the search: "İ", which Python's lower() makes "i" and a combining dot, stays itself
+  ("ki" does not find "KİLİM").
 
 The FTS table is *contentless* (``content=''``): it holds the index, not a second copy of the text,
 and triggers on ``documents`` keep it in step, handing it each row's values as they were (FTS5's
@@ -48,12 +49,12 @@ content* over a view of ``documents``: a view that names ``documents`` makes SQL
 rename by which a batch migration rebuilds that table.)
 
 ``metadata.create_all`` builds all of this through the DDL listeners below (the tests and the
-benchmarks use it); the migrations ``c4f1e7a2d9b3`` and after build the same for a database that migrates, and
-``tests/test_migrations.py`` checks that the two agree. On SQLite a later migration that rebuilds
-``documents`` in batch mode drops its triggers with the old table: it must create them again (and
-check that the index ``documents_search_columns`` came along). On PostgreSQL ``search_text`` is
-computed from the four text columns: changing one of their types means dropping it (and its index)
-first, and adding it again after.
+benchmarks use it); the migrations from ``c4f1e7a2d9b3`` on build the same for a database that
+migrates, and ``tests/test_migrations.py`` checks that the two agree. On SQLite a later migration
+that rebuilds ``documents`` in batch mode drops its triggers with the old table: it must create
+them again (and check that the index ``documents_search_columns`` came along). On PostgreSQL
+``search_text`` is computed from the four text columns: changing one of their types means dropping
+it (and its index) first, and adding it again after.
 """
 
 from __future__ import annotations
