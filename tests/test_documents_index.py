@@ -43,7 +43,7 @@ SENDERS = ("faktury@dostawca.pl", "biuro@hurtownia.com.pl", "ksiegowosc@media.pl
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def filled_app(request, tmp_path_factory):
     """An app on each database with one company of 100 000 documents and a second of 10 000,
-    statistics gathered: loaded once for the module, whose tests only read (a load takes half a
+    statistics gathered: loaded once for the module, whose tests only read (a load takes about a
     minute on PostgreSQL, its search index built).
 
     Every 5 000th document comes from a rare sender; each has an invoice number and NIPs.
