@@ -13,8 +13,8 @@ plain LIMIT/OFFSET page and an exact COUNT(*) would cost at the same depth.
 
 Then the search box: a mix of texts people type (a supplier, an e-mail domain, a rare sender, Polish
 capitals, invoice numbers and NIPs as printed and as typed, the company's own NIP, a year, one or
-two letters, a digit, nothing to find), each searched ``--search-repeat`` times as the list does it (first
-page and its count), through the search index and, in the same run, as before it
+two letters, a digit, nothing to find), each searched ``--search-repeat`` times as the list does it
+(first page and its count), through the search index and, in the same run, as before it
 (``tests/support/search_before.py``: a LIKE over every column; on PostgreSQL the trigram indexes
 cannot serve that query, so it runs as it did). It prints the median and p95 of each text, then of
 all the searches together and of those of three characters or more (a shorter text has no trigram

@@ -131,12 +131,13 @@ def like_matches(text: str, number: str = "", nip: str = "", dialect: str = "") 
     """The text in any text column (``ILIKE``: Polish capitals fold on both databases), ``number`` in
     the normalised invoice number (both upper case), ``nip`` in the JSON list of NIPs."""
     pattern = contains_pattern(text)
-    if search_index.SEPARATOR in text or (dialect == "sqlite" and search_index.is_short(text)):
+    short_on_sqlite = dialect == "sqlite" and search_index.is_short(text)
+    if search_index.SEPARATOR in text or short_on_sqlite:
         # In the haystack such a text could match across two columns: each column on its own then.
         # SQLite reads a short text this way only when it is common: the first column holding it
         # ends the row's test, and the columns are read off an index of their own (search_index).
         columns = [Document.__table__.c[name] for name in search_index.TEXT_COLUMNS]
-        forms = case_forms(text) if dialect == "sqlite" and search_index.is_short(text) else None
+        forms = case_forms(text) if short_on_sqlite else None
         if forms is None:
             matches = [column.ilike(pattern, escape="\\") for column in columns]
         else:

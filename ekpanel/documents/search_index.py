@@ -162,9 +162,10 @@ SQLITE_COLUMNS_INDEX_NAME = f"{FTS_TABLE}_columns"
 SQLITE_COLUMNS_INDEX = (
     f"CREATE INDEX {SQLITE_COLUMNS_INDEX_NAME} ON documents (company_id, {', '.join(PADDED_COLUMNS)})"
 )
+SQLITE_DROP_COLUMNS_INDEX = f"DROP INDEX IF EXISTS {SQLITE_COLUMNS_INDEX_NAME}"
 SQLITE_CREATE = (SQLITE_TABLE, SQLITE_VOCABULARY, *SQLITE_TRIGGERS, SQLITE_COLUMNS_INDEX)
 SQLITE_DROP = (
-    f"DROP INDEX IF EXISTS {SQLITE_COLUMNS_INDEX_NAME}",
+    SQLITE_DROP_COLUMNS_INDEX,
     *SQLITE_DROP_TRIGGERS,
     f"DROP TABLE IF EXISTS {VOCABULARY_TABLE}",
     f"DROP TABLE IF EXISTS {FTS_TABLE}",
@@ -190,16 +191,17 @@ POSTGRES_FUNCTION = (
     " generate_series(1, 2) AS n WHERE i + n <= length(number) + 1) $$"
 )
 _pieces_of_new = f"{PIECES_FUNCTION}(NEW.{SEARCH_TEXT_COLUMN}, lower(NEW.{NUMBER_COLUMN}))"
+POSTGRES_PIECES_TRIGGER = f"{PIECES_TABLE}_write"  # the trigger, and the function it runs
 POSTGRES_PIECES = (
     f"CREATE TABLE {PIECES_TABLE} (document_id integer PRIMARY KEY REFERENCES documents (id)"
     " ON DELETE CASCADE, company_id integer NOT NULL, pieces text[] NOT NULL)",
     # A document's row, written as the document is (in its transaction), deleted with it.
-    f"CREATE FUNCTION {PIECES_TABLE}_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    f"CREATE FUNCTION {POSTGRES_PIECES_TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
     f" INSERT INTO {PIECES_TABLE} (document_id, company_id, pieces)"
     f" VALUES (NEW.id, NEW.company_id, {_pieces_of_new}) ON CONFLICT (document_id) DO UPDATE"
     " SET company_id = excluded.company_id, pieces = excluded.pieces; RETURN NULL; END $$",
-    f"CREATE TRIGGER {PIECES_TABLE}_write AFTER INSERT OR UPDATE OF company_id, {', '.join(PADDED_COLUMNS)}"
-    f" ON documents FOR EACH ROW EXECUTE FUNCTION {PIECES_TABLE}_write()",
+    f"CREATE TRIGGER {POSTGRES_PIECES_TRIGGER} AFTER INSERT OR UPDATE OF company_id,"
+    f" {', '.join(PADDED_COLUMNS)} ON documents FOR EACH ROW EXECUTE FUNCTION {POSTGRES_PIECES_TRIGGER}()",
 )
 POSTGRES_PIECES_REBUILD = (
     f"DELETE FROM {PIECES_TABLE}",
@@ -225,10 +227,9 @@ POSTGRES_CREATE = (
 POSTGRES_DROP = tuple(f"DROP INDEX IF EXISTS {name}" for name in POSTGRES_INDEXES)
 POSTGRES_DROP_ALL = (*POSTGRES_DROP, f"DROP TABLE IF EXISTS {PIECES_TABLE}")
 POSTGRES_DROP_FUNCTIONS = (
-    f"DROP FUNCTION IF EXISTS {PIECES_TABLE}_write()",
+    f"DROP FUNCTION IF EXISTS {POSTGRES_PIECES_TRIGGER}()",
     f"DROP FUNCTION IF EXISTS {PIECES_FUNCTION}(text, text)",
 )
-POSTGRES_PIECES_TRIGGER = f"{PIECES_TABLE}_write"
 
 
 def attach(documents: Table) -> None:
@@ -269,7 +270,7 @@ def built_afterwards(connection: Connection) -> Iterator[None]:
     instead of row by row (on SQLite the triggers cost about three times as much)."""
     dialect = connection.dialect.name
     postgres_off = (*POSTGRES_DROP, f"ALTER TABLE documents DISABLE TRIGGER {POSTGRES_PIECES_TRIGGER}")
-    sqlite_off = (*SQLITE_DROP_TRIGGERS, f"DROP INDEX IF EXISTS {SQLITE_COLUMNS_INDEX_NAME}")
+    sqlite_off = (*SQLITE_DROP_TRIGGERS, SQLITE_DROP_COLUMNS_INDEX)
     for statement in {"sqlite": sqlite_off, "postgresql": postgres_off}.get(dialect, ()):
         connection.exec_driver_sql(statement)
     yield

@@ -33,11 +33,9 @@ from email.policy import compat32
 
 from ekpanel.mail.mailbox import AttachmentPart, MailboxError
 from ekpanel.mail.structure import parts_from_mime
-from ekpanel.mail.structure_walk import is_section
+from ekpanel.mail.structure_walk import FORWARDED_TYPES, is_section
 from ekpanel.mail.texts import Text, note
 from ekpanel.mail.vocabulary import ErrorCode
-
-_FORWARDED_TYPES = frozenset({"message/rfc822", "message/global"})
 
 Download = Callable[
     [str, str], Generator[bytes, None, None]
@@ -176,7 +174,7 @@ def _leaves(node: Message) -> Iterator[Message]:
     like hold header blocks, but are one part to structure.py, as here.
     """
     if node.is_multipart() and (
-        node.get_content_maintype() == "multipart" or node.get_content_type() in _FORWARDED_TYPES
+        node.get_content_maintype() == "multipart" or node.get_content_type() in FORWARDED_TYPES
     ):
         for child in node.get_payload():
             yield from _leaves(child)

@@ -31,6 +31,7 @@ from ekpanel.mail.pdf import decode_filename
 from ekpanel.mail.structure_walk import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_PARTS,
+    FORWARDED_TYPES,
     Leaf,
     StructureBoundExceeded,
     StructureError,
@@ -56,7 +57,6 @@ __all__ = [
 
 # Raw MIME is parsed this many bytes at a time, so parsing can stop soon after the parts bound.
 _FEED_CHUNK = 64 * 1024
-_FORWARDED_TYPES = frozenset({"message/rfc822", "message/global"})
 _MEDIA_TYPE = re.compile(r"\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+)")
 
 
@@ -235,7 +235,7 @@ def is_forwarded_type(maintype: Any, subtype: Any) -> bool:
     text = _nstring(maintype)
     if text is None or "message" not in text.lower():  # the media type's own letters: most parts
         return False
-    return _media_type(text, _nstring(subtype)) in _FORWARDED_TYPES
+    return _media_type(text, _nstring(subtype)) in FORWARDED_TYPES
 
 
 def _media_type(maintype: str | None, subtype: str | None) -> str:
@@ -314,7 +314,7 @@ def _mime_disposition(node: Message) -> str | None:
 
 
 def _mime_inner_message(node: Message) -> Message | None:
-    if _mime_content_type(node) not in _FORWARDED_TYPES or not node.is_multipart():
+    if _mime_content_type(node) not in FORWARDED_TYPES or not node.is_multipart():
         return None
     payload = node.get_payload()
     if isinstance(payload, list) and payload and isinstance(payload[0], Message):

@@ -164,6 +164,10 @@ class Walk:
         raise NotImplementedError
 
 
+# A forwarded message: the one kind of part whose inside the walk looks at too.
+FORWARDED_TYPES = frozenset({"message/rfc822", "message/global"})
+
+
 def join_section(prefix: str, number: int) -> str:
     return f"{prefix}.{number}" if prefix else str(number)
 
