@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import imaplib
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -17,6 +19,7 @@ from tests.support.dovecot import DovecotServer, decode_mailbox, encode_mailbox
 from tests.support.postgres import fresh_database, postgres_url
 from tests.support.redis_server import RedisServer
 from tests.support.service_fixtures import MailUser
+from tests.support.smtp_server import HOST, SmtpServer
 
 RAW = b"Message-ID: <invoice-1@example.test>\nFrom: a@example.test\nSubject: Faktura\n\nbody\n"
 
@@ -175,6 +178,27 @@ def test_redis_stop() -> None:
         assert pid is not None and redis.Redis.from_url(server.url).ping()
     assert not _alive(pid)
     assert server.pid is None
+
+
+@pytest.mark.parametrize("implicit_tls", [False, True], ids=["starttls", "tls"])
+@pytest.mark.parametrize("client_quits", [False, True], ids=["open", "quit-without-closing"])
+def test_smtp_stop_closes_the_connections_left_open(implicit_tls: bool, client_quits: bool) -> None:
+    """A socket left to the garbage collector warns in whichever later test collects it (CI failed so)."""
+    server = SmtpServer(implicit_tls=implicit_tls).start()
+    trusted = ssl.create_default_context(cafile=str(server.ca_path))
+    if implicit_tls:
+        client = smtplib.SMTP_SSL(HOST, server.port, context=trusted)
+    else:
+        client = smtplib.SMTP(HOST, server.port)
+        client.starttls(context=trusted)
+    if client_quits:  # the server's TLS goodbye then waits for the client's
+        client.putcmd("quit")
+        assert client.getreply()[0] == 221
+    try:
+        server.stop()
+        gc.collect()  # pytest fails the test on the ResourceWarning of a socket collected unclosed
+    finally:
+        client.close()
 
 
 @pytest.mark.postgres
