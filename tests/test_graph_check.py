@@ -8,6 +8,7 @@ emulator's log, so they are what really went over the wire.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -18,13 +19,14 @@ import pytest
 from sqlalchemy import select
 
 from ekpanel.checks.mailboxes import mailbox_access
-from ekpanel.checks.models import Check, Decision
+from ekpanel.checks.models import HELD_RETRYING, Check, Decision, HeldMessage
 from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
 from ekpanel.mail.connect import list_folders
 from ekpanel.mail.folders import year_folder_name
 from ekpanel.mail.mailbox import MailboxError
+from ekpanel.mail.texts import Text
 from tests.factories import make_graph_server
 from tests.support import messages as m
 from tests.support.ms_account import CLIENT_ID, MAILBOX
@@ -267,6 +269,60 @@ def test_graph_failing_message_after_message_is_an_outage_and_the_next_check_rea
 
     assert (second.outcome, second.counts.taken) == ("ok", 3)
     assert in_folder(ms_emulator, "inbox") == []
+
+
+def one_message(ref: str) -> str:
+    """The path of the GET that reads one message by its id (a held one, for instance)."""
+    return rf"/messages/{re.escape(ref)}$"
+
+
+def held_back(server_id: int) -> list[HeldMessage]:
+    rows = select(HeldMessage).filter_by(server_id=server_id).order_by(HeldMessage.id)
+    return list(db.session.scalars(rows))
+
+
+def test_held_message_graph_fails_to_read_again_stays_held_and_the_check_goes_on(graph_app, ms_emulator):
+    server = make_graph_server()
+    broken = deliver(ms_emulator, m.with_pdf(subject="zepsuta"))
+    ms_emulator.fail_attachments(MAILBOX, broken, status=500, times=1)
+    assert run_check(server.id, trigger="schedule").counts.errors == 1
+    deliver(ms_emulator, m.with_pdf(subject="nowa"))
+    ms_emulator.fail_next(one_message(broken), 500, method="GET")  # its read by id, this once
+
+    second = run_check(server.id, trigger="schedule")
+
+    assert (second.outcome, second.counts.taken) == ("partial", 1)
+    [warning] = second.warnings
+    assert warning.code == Text.NOT_READ_AGAIN and warning.params["ref"] == broken
+    assert "HTTP 500" in warning.polish()
+    [held] = held_back(server.id)
+    assert (held.message_ref, held.subject, held.attempts) == (broken, "zepsuta", 2)
+    assert held.state == HELD_RETRYING
+    assert "HTTP 500" in held.error.polish()
+
+    third = run_check(server.id, trigger="schedule")
+
+    assert (third.outcome, third.counts.taken) == ("ok", 1)
+    assert sorted(d.subject for d in documents()) == ["nowa", "zepsuta"] and held_back(server.id) == []
+
+
+def test_graph_failing_to_read_every_held_message_is_an_outage_and_they_stay_held(graph_app, ms_emulator):
+    server = make_graph_server()
+    refs = []
+    for number in range(3):  # each failing one between two read fine: each the message's own error
+        refs.append(deliver(ms_emulator, m.with_pdf(subject=f"FV {number}")))
+        ms_emulator.fail_attachments(MAILBOX, refs[-1], status=500, times=1)
+        deliver(ms_emulator, m.with_pdf(subject=f"dobra {number}"))
+    assert run_check(server.id, trigger="schedule").counts.errors == 3
+    for ref in refs:
+        ms_emulator.fail_next(one_message(ref), 500, method="GET")
+
+    result = run_check(server.id, trigger="schedule")
+
+    assert (result.outcome, result.error_code, result.transient) == ("failed", "graph_unavailable", True)
+    assert [(h.message_ref, h.attempts) for h in held_back(server.id)] == [(ref, 1) for ref in refs]
+    assert run_check(server.id, trigger="schedule").counts.taken == 3
+    assert held_back(server.id) == [] and len(documents()) == 6
 
 
 def test_forwarded_message_over_the_bound_is_an_error_naming_it_and_is_not_downloaded(graph_app, ms_emulator):

@@ -7,14 +7,17 @@ back as ``internetMessageHeaders`` in the message's order, as Graph does.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from ekpanel.checks import sender_exceptions
-from ekpanel.checks.models import Decision
+from ekpanel.checks.models import Decision, SenderException
 from ekpanel.checks.run import run_check
 from ekpanel.documents.models import Document
 from ekpanel.extensions import db
 from ekpanel.mail.authres import SenderCheck
+from ekpanel.mail.texts import Text
 from tests.factories import make_graph_server, make_user
 from tests.support import messages as m
 from tests.support.ms_fixtures import MAILBOX
@@ -130,3 +133,28 @@ def test_a_message_allowed_anyway_is_fetched_again_by_its_id_and_taken(graph_app
     assert [(d.allowed_by_id, d.sender_verdict) for d in allowed] == [(admin.id, "failed")]
     assert "podrobiony" not in inbox_subjects(ms_emulator)
     assert run_check(server.id, trigger="cli").counts.taken == 0
+
+
+def test_a_message_allowed_anyway_graph_fails_to_read_is_asked_for_again_by_the_next_check(
+    graph_app, ms_emulator
+):
+    server = make_graph_server()
+    server.sender_policy = "require"
+    db.session.commit()
+    deliver_all(ms_emulator)
+    admin = make_user("admin-graph", admin=True)
+    run_check(server.id, trigger="cli")
+    decision = db.session.scalars(select(Decision).filter_by(subject="podrobiony")).one()
+    sender_exceptions.allow(decision, admin.id)
+    db.session.commit()
+    ms_emulator.fail_next(rf"/messages/{re.escape(decision.message_ref)}$", 500, method="GET")
+
+    refused = run_check(server.id, trigger="cli")
+
+    assert (refused.outcome, refused.counts.taken) == ("partial", 0)
+    assert [warning.code for warning in refused.warnings] == [Text.NOT_READ_AGAIN]
+    exception = db.session.scalars(select(SenderException)).one()
+    assert (exception.used_at, exception.gone) == (None, False)
+
+    assert run_check(server.id, trigger="cli").counts.taken == 1
+    assert [d.allowed_by_id for d in documents() if d.subject == "podrobiony"] == [admin.id]

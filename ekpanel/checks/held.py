@@ -36,13 +36,7 @@ def record_failure(
     server_id: int, folder: RemoteFolder, message: MessageSummary, why: Note | None
 ) -> HeldMessage:
     """One more failed attempt at ``message``; after the last one it waits for a person."""
-    held = db.session.scalars(
-        select(HeldMessage).where(
-            HeldMessage.server_id == server_id,
-            HeldMessage.folder == folder.ref,
-            HeldMessage.message_ref == message.ref[:500],
-        )
-    ).first()
+    held = _held(server_id, folder, message.ref)
     if held is None:
         held = HeldMessage(
             server_id=server_id,
@@ -51,17 +45,39 @@ def record_failure(
             message_ref=message.ref[:500],
         )
         db.session.add(held)
-    if held.state == HELD_RETRY_REQUESTED:
-        held.state, held.attempts = HELD_RETRYING, HeldMessage.MAX_ATTEMPTS - 1  # one more try, as asked
-    held.attempts = (held.attempts or 0) + 1
     held.sender = (message.sender or "")[:320] or None
     held.subject = message.subject
     held.received_at = naive_utc(message.received_at)
+    _count_attempt(held, why)
+    return held
+
+
+def record_unreadable(server_id: int, folder: RemoteFolder, ref: str, why: Note) -> None:
+    """A held message the server failed to hand over this time: one more failed attempt at it.
+    What was known of it (sender, subject) stays."""
+    held = _held(server_id, folder, ref)
+    if held is not None:
+        _count_attempt(held, why)
+
+
+def _held(server_id: int, folder: RemoteFolder, ref: str) -> HeldMessage | None:
+    return db.session.scalars(
+        select(HeldMessage).where(
+            HeldMessage.server_id == server_id,
+            HeldMessage.folder == folder.ref,
+            HeldMessage.message_ref == ref[:500],
+        )
+    ).first()
+
+
+def _count_attempt(held: HeldMessage, why: Note | None) -> None:
+    if held.state == HELD_RETRY_REQUESTED:
+        held.state, held.attempts = HELD_RETRYING, HeldMessage.MAX_ATTEMPTS - 1  # one more try, as asked
+    held.attempts = (held.attempts or 0) + 1
     held.error_note = why.to_json() if why else None
     held.last_failed_at = utcnow()
     if held.attempts >= HeldMessage.MAX_ATTEMPTS:
         held.state = HELD_NEEDS_PERSON
-    return held
 
 
 def release(server_id: int, folder: RemoteFolder, refs: list[str]) -> None:

@@ -242,15 +242,23 @@ class _Run:
     def retry_held(self, mailbox: Mailbox, folder: RemoteFolder, refs: list[str]) -> None:
         self.held_refs = set(refs)
         found = mailbox.messages_by_ref(folder, refs, self.whitelist.admits)
-        held.release(self.server_id, folder, sorted(set(refs) - {message.ref for message in found}))
-        self.handle_again(mailbox, folder, found)
+        held.release(self.server_id, folder, sorted(found.gone(refs)))
+        for ref, why in found.unreadable.items():
+            held.record_unreadable(self.server_id, folder, ref, why)  # one more attempt, failed
+        self.tell_unreadable(folder, found.unreadable)
+        self.handle_again(mailbox, folder, found.messages)
 
     def take_allowed(self, mailbox: Mailbox, folder: RemoteFolder, refs: list[str]) -> None:
         """The messages an administrator allowed anyway, fetched again from behind the cursor."""
         found = mailbox.messages_by_ref(folder, refs, self.whitelist.admits)
-        sender_exceptions.mark_gone(self.server_id, folder, sorted(set(refs) - {m.ref for m in found}))
+        sender_exceptions.mark_gone(self.server_id, folder, sorted(found.gone(refs)))
         db.session.commit()
-        self.handle_again(mailbox, folder, found)
+        self.tell_unreadable(folder, found.unreadable)  # still allowed: the next check asks again
+        self.handle_again(mailbox, folder, found.messages)
+
+    def tell_unreadable(self, folder: RemoteFolder, unreadable: dict[str, Note]) -> None:
+        for ref, why in unreadable.items():
+            self.warnings.append(note(Text.NOT_READ_AGAIN, ref=ref, folder=folder.display, reason=why))
 
     def handle_again(self, mailbox: Mailbox, folder: RemoteFolder, found: list[MessageSummary]) -> None:
         """Messages fetched by their ids (held back, or allowed anyway): decided, taken, moved."""

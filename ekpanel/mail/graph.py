@@ -52,6 +52,7 @@ from ekpanel.mail.graph_items import (
 from ekpanel.mail.mailbox import (
     AttachmentPart,
     FolderCursor,
+    FoundByRef,
     MailboxError,
     MessageSummary,
     MoveOutcome,
@@ -278,24 +279,29 @@ class GraphMailbox:
         folder: RemoteFolder,
         refs: list[str],
         needs_structure: Callable[[str | None], bool] | None = None,
-    ) -> list[MessageSummary]:
-        """One request per message: these are the few a check could not decide before."""
-        found = []
+    ) -> FoundByRef:
+        """One request per message: these are the few a check could not decide before. A server
+        error (5xx) for one of them leaves it for the next check, unless Graph fails message after
+        message (:data:`MAX_UNREADABLE_IN_ROW`): then it is an outage, and the check's error."""
+        found = FoundByRef()
         for ref in refs:
             try:
-                with self._errors(message=True):
+                with self._reading_message():
                     item = self._graph.request(
                         "GET",
                         f"{self._users_url}/messages/{_segment(ref)}",
                         params={"$select": MESSAGE_FIELDS + ",parentFolderId"},
                     ).json()
+            except (ItemGone, MessageRefused):
+                continue  # deleted, or refused: not the folder's any more
             except MailboxError as error:
                 if error.code != ErrorCode.MESSAGE_MISSING:
                     raise
-                continue  # deleted, or refused: not the folder's any more
+                found.unreadable[ref] = error.note  # Graph's error, this once
+                continue
             if item.get("parentFolderId") not in (None, folder.ref):
                 continue  # moved to another folder by someone
-            found.append(self._summary(item))
+            found.messages.append(self._summary(item))
         return found
 
     def _summary(self, item: dict) -> MessageSummary:

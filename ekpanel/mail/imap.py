@@ -27,6 +27,7 @@ from ekpanel.mail.imap_session import ImapSession, ImapStats
 from ekpanel.mail.mailbox import (
     AttachmentPart,
     FolderCursor,
+    FoundByRef,
     MailboxError,
     MessageSummary,
     MoveOutcome,
@@ -194,12 +195,13 @@ class ImapMailbox:
         folder: RemoteFolder,
         refs: list[str],
         needs_structure: Callable[[str | None], bool] | None = None,
-    ) -> list[MessageSummary]:
+    ) -> FoundByRef:
+        # One FETCH for them all: a failure of it is the session's, never one message's.
         uids = sorted({int(ref) for ref in refs if ref.isdigit()})
         if not uids:
-            return []
+            return FoundByRef()
         self.session.select(folder, writable=False)
-        return imap_listing.read_summaries(self.session, uids, needs_structure)
+        return FoundByRef(imap_listing.read_summaries(self.session, uids, needs_structure))
 
     def newest_authentication_results(self, folder: RemoteFolder, count: int) -> list[tuple[str, ...]]:
         """The Authentication-Results fields of the folder's ``count`` newest messages (read-only)."""

@@ -67,6 +67,20 @@ class FolderCursor:
 
 
 @dataclass
+class FoundByRef:
+    """What :meth:`Mailbox.messages_by_ref` found: the messages still in the folder, and those the
+    server failed to hand over now (an error on its side), each with why. Any other ref is gone."""
+
+    messages: list[MessageSummary] = field(default_factory=list)
+    unreadable: dict[str, Note] = field(default_factory=dict)
+
+    def gone(self, refs: list[str]) -> list[str]:
+        """The refs among ``refs`` that are neither found nor unreadable, in order."""
+        kept = {message.ref for message in self.messages} | set(self.unreadable)
+        return [ref for ref in refs if ref not in kept]
+
+
+@dataclass
 class MoveOutcome:
     moved: dict[str, str] = field(default_factory=dict)  # old ref -> new ref ("" when unknown)
     failed: dict[str, Note] = field(default_factory=dict)  # ref -> why it stayed
@@ -117,9 +131,10 @@ class Mailbox(Protocol):
         folder: RemoteFolder,
         refs: list[str],
         needs_structure: Callable[[str | None], bool] | None = None,
-    ) -> list[MessageSummary]:
+    ) -> FoundByRef:
         """The messages among ``refs`` still in ``folder``, read as :meth:`new_messages` reads them;
-        those no longer there are left out. For messages a check could not decide before."""
+        those no longer there are left out, and those the server failed to read now are told apart
+        (their next check tries again). For messages a check could not decide before."""
         ...
 
     def fetch_part(self, folder: RemoteFolder, message: MessageSummary, part: AttachmentPart) -> bytes:

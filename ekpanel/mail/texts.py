@@ -28,6 +28,7 @@ class Text(StrEnum):
     FOLDER_NOT_FOUND = "folder_not_found"
     FOLDER_IS_YEAR_FOLDER = "folder_is_year_folder"
     NOT_MOVED = "not_moved"
+    NOT_READ_AGAIN = "not_read_again"
     SECRET_UNREADABLE = "secret_unreadable"
     FOLDER_LIST_UNEXPECTED = "folder_list_unexpected"
     PDFS_TOO_LARGE_SKIPPED = "pdfs_too_large_skipped"
@@ -108,6 +109,10 @@ MSGIDS: Mapping[Text, str] = {
     Text.FOLDER_NOT_FOUND: N_("Folder „%(name)s” nie istnieje na serwerze; pozostałe foldery sprawdzono."),
     Text.FOLDER_IS_YEAR_FOLDER: N_("Folder „%(name)s” to folder pobranych wiadomości; nie jest sprawdzany."),
     Text.NOT_MOVED: N_("Wiadomość %(ref)s w folderze %(folder)s nie została przeniesiona: %(reason)s"),
+    Text.NOT_READ_AGAIN: N_(
+        "Wiadomości %(ref)s w folderze %(folder)s nie udało się tym razem pobrać; następne sprawdzanie "
+        "spróbuje ponownie: %(reason)s"
+    ),
     Text.SECRET_UNREADABLE: N_(
         "Zapisanego hasła nie da się odczytać (zmienił się klucz szyfrowania). Wpisz je ponownie."
     ),
