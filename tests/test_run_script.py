@@ -116,6 +116,9 @@ def start_and_interrupt(env: dict[str, str], started_runs) -> str:
     assert len(redis_pids) == 1, by_pid
     # The terminal's Ctrl-C must not reach Redis: the worker and clock still need it while they stop.
     assert os.getpgid(redis_pids[0]) != run.pid
+    # Nor the web workers: it would end them in the middle of a request (the one up() just made, even).
+    web_pids = [pid for pid, command in by_pid.items() if "gunicorn" in command]
+    assert web_pids and all(os.getpgid(pid) != run.pid for pid in web_pids), by_pid
 
     os.killpg(run.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
 
