@@ -16,7 +16,7 @@ from flask import current_app
 from ekpanel.accounts.operations import create_user
 from ekpanel.checks.models import TRIGGER_SCHEDULE, Check, Decision, HeldMessage
 from ekpanel.companies.operations import save_company
-from ekpanel.documents.models import Document
+from ekpanel.documents.models import EXTRACTION_PENDING, Document
 from ekpanel.documents.storage import store_pdf
 from ekpanel.extensions import db
 from ekpanel.mail.texts import Note, Text, note
@@ -178,6 +178,8 @@ def make_document(
         "message_key": f"key-{n}",
     }
     values.update(fields)
+    if values.get("extraction_status", EXTRACTION_PENDING) != EXTRACTION_PENDING:
+        values.setdefault("first_read_at", values.get("created_at") or utcnow())  # read as it came
     document = Document(
         company_id=company.id,
         server_id=server.id if server is not None else None,

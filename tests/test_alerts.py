@@ -388,12 +388,13 @@ def test_the_digest_counts_the_new_documents_to_look_at_and_links_to_those_with_
     changed = {"code": "changed_account", "params": {"seller_nip": "5260250274", "new": "a", "old": "b"}}
     informs = {"code": "ksef", "params": {"ksef_number": "x"}}
     created = datetime(2026, 3, 10, 5, 0)
-    make_document(company, created_at=created, warnings=[same, changed])
-    make_document(company, created_at=created, warnings=[same_ksef, same])  # one document, counted once
-    make_document(company, created_at=created, warnings=[informs])  # KSeF only informs: no line
+    make_document(company, created_at=created, extraction_status="ok", warnings=[same, changed])
+    make_document(company, created_at=created, extraction_status="ok", warnings=[same_ksef, same])  # once
+    make_document(company, created_at=created, extraction_status="ok", warnings=[informs])  # KSeF: no line
     make_document(company, created_at=created, extraction_status="unreadable", extraction_failure="malformed")
     make_document(company, created_at=created, extraction_status="ok")
-    make_document(company, created_at=datetime(2026, 3, 8, 5, 0), warnings=[same])  # an earlier digest's
+    earlier = datetime(2026, 3, 8, 5, 0)
+    make_document(company, created_at=earlier, extraction_status="ok", warnings=[same])  # an earlier digest's
 
     detect.digests(settings(alerts_app), datetime(2026, 3, 10, 7, 0, tzinfo=WAW), NOW)
     send_due(NOW)
@@ -409,6 +410,48 @@ def test_the_digest_counts_the_new_documents_to_look_at_and_links_to_those_with_
     assert f"Dokumenty z ostrzeżeniami: {BASE_URL}/companies/{company.id}/documents?warnings=y" in text
     html = smtp_server.received[0].html()
     assert f'href="{BASE_URL}/companies/{company.id}/documents?warnings=y"' in html
+
+
+def test_a_document_read_after_the_digest_that_counted_it_is_looked_at_in_the_next_one_once(
+    alerts_app, smtp_server
+):
+    company = make_company("Zeta")
+    make_user("operator", email="op@biuro.example", companies=[company])
+    late = make_document(company, created_at=datetime(2026, 3, 10, 5, 0))  # not read by the digest
+    changed = {"code": "changed_account", "params": {"seller_nip": "5260250274", "new": "a", "old": "b"}}
+
+    def digest(day: int) -> None:
+        detect.digests(settings(alerts_app), datetime(2026, 3, day, 7, 0, tzinfo=WAW), NOW)
+        send_due(NOW)
+
+    digest(10)
+    late.extraction_status, late.warnings = "ok", [changed]
+    late.first_read_at = late.extracted_at = datetime(2026, 3, 10, 9, 0)  # read at last
+    db.session.commit()
+    digest(11)
+    late.extracted_at = datetime(2026, 3, 11, 9, 0)  # read again (documents extract --all)
+    db.session.commit()
+    digest(12)
+
+    first, second = smtp_server.received  # nothing new on the 12th: nothing sent
+    assert "- Nowe dokumenty: 1" in first.text() and "Uwaga" not in first.text()
+    assert second.message["Subject"] == "[ekpanel] Zeta: nowe dokumenty: 0"
+    lines = [line for line in second.text().splitlines() if line.startswith("- ")]
+    assert lines[:2] == ["- Nowe dokumenty: 0", "- Uwaga: zmieniony rachunek sprzedawcy: 1."]
+    assert f"{BASE_URL}/companies/{company.id}/documents?warnings=y" in second.text()
+
+
+def test_the_digest_looks_at_the_documents_of_the_operators_companies_only(alerts_app, smtp_server):
+    mine, theirs = make_company("Eta"), make_company("Theta")
+    make_user("operator", email="op@biuro.example", companies=[mine])
+    make_document(mine, created_at=datetime(2026, 3, 10, 5, 0), extraction_status="ok")
+    make_document(theirs, created_at=datetime(2026, 3, 10, 5, 0), extraction_status="unreadable")
+
+    detect.digests(settings(alerts_app), datetime(2026, 3, 10, 7, 0, tzinfo=WAW), NOW)
+    send_due(NOW)
+
+    [sent] = smtp_server.received
+    assert "Theta" not in sent.text() and "Uwaga" not in sent.text()
 
 
 def test_a_digest_with_nothing_to_look_at_has_no_warning_lines_and_no_warnings_link(alerts_app, smtp_server):

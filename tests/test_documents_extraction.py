@@ -69,6 +69,18 @@ def test_a_document_waits_to_be_read_and_then_carries_every_field(company):
     assert document.warnings is None  # the company's own invoice, its first from this seller
 
 
+def test_the_first_reading_stays_when_the_document_is_read_again(company):
+    document = make_document(company, data=invoice_pdfs.side_by_side_invoice())
+    assert document.first_read_at is None
+
+    read(document)
+    first = document.first_read_at
+    assert first is not None and first == document.extracted_at
+
+    read(document)  # again, as ``documents extract --all`` does after an update of the reader
+    assert document.first_read_at == first and document.extracted_at > first
+
+
 def test_a_scan_has_no_text_and_no_warnings(company):
     document = make_document(company, data=invoice_pdfs.scanned_invoice())
     read(document)

@@ -13,6 +13,7 @@ from ekpanel.documents.search_index import is_search_index
 from ekpanel.extensions import db
 
 BEFORE_SEARCH = "bc341b5c619e"  # the revision before the documents search index
+BEFORE_FIRST_READ = "e2c5a9d4b7f1"  # the revision before documents.first_read_at
 
 
 def _not_search_index(object_, name, type_, reflected, compare_to):
@@ -120,6 +121,50 @@ def test_the_search_index_takes_the_documents_already_there_and_goes_down_cleanl
             assert conn.exec_driver_sql("SELECT count(*) FROM documents").scalar() == 2
         upgrade()  # and up again, over the same documents
         assert _search_schema()
+    finally:
+        db.session.remove()
+        _drop_everything()
+        db.create_all()
+
+
+def test_documents_read_before_first_read_at_count_as_read_when_they_came(app):
+    _drop_everything()
+    try:
+        upgrade(revision=BEFORE_FIRST_READ)
+        search_schema = _search_schema()
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO companies (id, name, active, created_at) VALUES (1, 'Alfa', true, '2026-01-01')"
+            )
+            for n, status in enumerate(("ok", "pending")):
+                conn.execute(
+                    text(
+                        "INSERT INTO documents (company_id, server_label, source_folder, message_key, sender,"
+                        " filename, size, sha256, status, created_at, extraction_status, offline_mark)"
+                        " VALUES (1, '', 'INBOX', :key, 'faktury@dostawca.pl', 'f.pdf', 1, 'aa', 'new',"
+                        " :created_at, :status, false)"
+                    ),
+                    {"key": f"k{n}", "created_at": datetime(2026, 1, 1 + n), "status": status},
+                )
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT extraction_status, first_read_at = created_at, first_read_at IS NULL"
+                " FROM documents ORDER BY id"
+            )
+            assert [(status, bool(same), bool(unread)) for status, same, unread in rows] == [
+                ("ok", True, False),
+                ("pending", False, True),
+            ]
+        assert _search_schema() == search_schema  # the column came without touching the search index
+        page = document_page(1, DocumentFilters(text="dostawca"), timezone="Europe/Warsaw")
+        assert len(page.documents) == 2
+        db.session.remove()
+
+        downgrade(revision=BEFORE_FIRST_READ)
+        columns = {column["name"] for column in inspect(db.engine).get_columns("documents")}
+        assert "first_read_at" not in columns
+        assert _search_schema() == search_schema
     finally:
         db.session.remove()
         _drop_everything()

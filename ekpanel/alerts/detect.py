@@ -20,7 +20,7 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from ekpanel.accounts.models import User
 from ekpanel.alerts.events import raise_event, taken_keys
@@ -347,7 +347,7 @@ def digests(settings: AlertSettings, slot: datetime, now: datetime) -> Deliverie
         since = _last_digest_until(user.id) or first_since
         companies = _digest_companies(user, since, until)
         total = sum(company["count"] for company in companies)
-        if total == 0:
+        if not companies:
             continue
         params = {
             "since": since.isoformat(),
@@ -377,18 +377,22 @@ def _last_digest_until(user_id: int) -> datetime | None:
 
 
 def _digest_companies(user: User, since: datetime, until: datetime) -> list[dict]:
-    """Per company with new documents: the count, and what needs attention (failing, do wyjaśnienia)."""
-    query = (
-        select(Company.id, Company.name, func.count(Document.id))
-        .join(Document, Document.company_id == Company.id)
-        .where(Company.active.is_(True), Document.created_at > since, Document.created_at <= until)
-        .group_by(Company.id, Company.name)
-        .order_by(Company.name)
+    """Per company with new documents, or with documents to look at among those first read meanwhile:
+    the count of new ones, what to look at, and what needs attention (failing, do wyjaśnienia)."""
+    new_documents = (
+        select(Document.company_id, func.count(Document.id))
+        .where(Document.created_at > since, Document.created_at <= until)
+        .group_by(Document.company_id)
     )
-    if not user.is_admin:
-        query = query.where(Company.id.in_([company.id for company in user.companies]))
+    counts = dict(db.session.execute(_seen_by(user, new_documents)).all())
+    to_look_at = _documents_to_look_at(user, since, until)
+    names = db.session.execute(
+        select(Company.id, Company.name)
+        .where(Company.id.in_(set(counts) | set(to_look_at)), Company.active.is_(True))
+        .order_by(Company.name, Company.id)
+    )
     rows = []
-    for company_id, name, count in db.session.execute(query):
+    for company_id, name in names:
         failing = []
         held = 0
         for server in _watched_servers(MailServer.company_id == company_id):
@@ -405,13 +409,20 @@ def _digest_companies(user: User, since: datetime, until: datetime) -> list[dict
             {
                 "id": company_id,
                 "name": name,
-                "count": count,
+                "count": counts.get(company_id, 0),
                 "failing": failing,
                 "held": held,
-                "documents_to_look_at": _documents_to_look_at(company_id, since, until),
+                "documents_to_look_at": to_look_at.get(company_id, {}),
             }
         )
     return rows
+
+
+def _seen_by(user: User, query: Select) -> Select:
+    """``query`` of documents, narrowed to the companies ``user`` sees (an administrator sees all)."""
+    if user.is_admin:
+        return query
+    return query.where(Document.company_id.in_([company.id for company in user.companies]))
 
 
 # The warnings a bookkeeper acts on, by what the digest calls them; "KSeF" only informs.
@@ -423,21 +434,26 @@ DIGEST_WARNINGS = {
 }
 
 
-def _documents_to_look_at(company_id: int, since: datetime, until: datetime) -> dict[str, int]:
-    """Of the company's new documents, how many carry each warning, and how many could not be read.
+def _documents_to_look_at(user: User, since: datetime, until: datetime) -> dict[int, dict[str, int]]:
+    """Per company, of the documents first read since the last digest, how many carry each warning
+    and how many could not be read.
 
-    A document read after the digest was made is counted in no digest: warnings come with reading.
+    By the first reading, not the arrival: a document that arrived before the last digest and was
+    read after it is told of in this one. Reading it again (``documents extract --all``) leaves the
+    first reading where it was, so it is told of once.
     """
-    counts: Counter[str] = Counter()
-    new_documents = select(Document.warnings, Document.extraction_status).where(
-        Document.company_id == company_id, Document.created_at > since, Document.created_at <= until
+    counts: dict[int, Counter[str]] = {}
+    first_read = select(Document.company_id, Document.warnings, Document.extraction_status).where(
+        Document.first_read_at > since, Document.first_read_at <= until
     )
-    for warnings, extraction_status in db.session.execute(new_documents):
+    for company_id, warnings, extraction_status in db.session.execute(_seen_by(user, first_read)):
         kinds = {DIGEST_WARNINGS.get(warning.get("code")) for warning in warnings or ()}
-        counts.update(kind for kind in kinds if kind is not None)
+        kinds.discard(None)
         if extraction_status == Status.UNREADABLE:
-            counts["unreadable"] += 1
-    return dict(counts)
+            kinds.add("unreadable")
+        if kinds:
+            counts.setdefault(company_id, Counter()).update(kinds)
+    return {company_id: dict(kinds) for company_id, kinds in counts.items()}
 
 
 def _local_date(moment: datetime, zone: ZoneInfo) -> date:

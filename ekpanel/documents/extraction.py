@@ -121,6 +121,8 @@ def save_reading(document: Document, details: InvoiceDetails) -> None:
     document.extraction_status = details.status.value
     document.extraction_failure = details.failure.value if details.failure else None
     document.extracted_at = utcnow()
+    if document.first_read_at is None:
+        document.first_read_at = document.extracted_at
     document.extraction = reading
     document.invoice_number = number.value.value[:64] if number else None
     document.invoice_number_normalised = normalise_invoice_number(number.value.value)[:64] if number else None

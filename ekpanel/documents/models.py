@@ -81,7 +81,10 @@ class Document(db.Model):
     extraction_status: Mapped[str] = mapped_column(String(16), default=EXTRACTION_PENDING)
     # Why it could not be read (ekpanel.invoices.FailureReason, or ekpanel.documents.warnings').
     extraction_failure: Mapped[str | None] = mapped_column(String(32))
-    extracted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    extracted_at: Mapped[datetime | None] = mapped_column(DateTime)  # the latest reading
+    # The first reading's end, never moved by a reading again (``documents extract --all``): the
+    # daily digest tells of a document's warnings in the digest after it (ekpanel.alerts.detect).
+    first_read_at: Mapped[datetime | None] = mapped_column(DateTime)
     invoice_number: Mapped[str | None] = mapped_column(String(64))
     # As "the same invoice number" compares it (ekpanel.invoices.normalise_invoice_number).
     invoice_number_normalised: Mapped[str | None] = mapped_column(String(64))
