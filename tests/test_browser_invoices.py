@@ -78,9 +78,8 @@ def test_warnings_show_in_the_list_and_on_the_page_after_intake(
 
     log_in(page, "ewa")
     page.get_by_role("button", name="Odśwież").click()
-    make_worker(worker_app, simple=True, connection=redis_conn).work(
-        burst=True
-    )  # the check, then the reading
+    expect(page.locator("#refresh-progress")).to_contain_text("w kolejce")  # queued before a worker looks
+    make_worker(worker_app, simple=True, connection=redis_conn).work(burst=True)  # the check, the reading
     expect(page.locator("#refresh-progress")).to_contain_text("Sprawdzanie zakończone")
     page.reload()
     htmx_settled(page)
@@ -135,6 +134,7 @@ def test_the_warnings_filter_and_the_export_in_the_browser(
     make_user("ewa", companies=[server.company], can_refresh=True)
     log_in(page, "ewa")
     page.get_by_role("button", name="Odśwież").click()
+    expect(page.locator("#refresh-progress")).to_contain_text("w kolejce")
     make_worker(worker_app, simple=True, connection=redis_conn).work(burst=True)
     expect(page.locator("#refresh-progress")).to_contain_text("Sprawdzanie zakończone")
     page.reload()

@@ -388,7 +388,7 @@ def _digest_companies(user: User, since: datetime, until: datetime) -> list[dict
     to_look_at = _documents_to_look_at(user, since, until)
     names = db.session.execute(
         select(Company.id, Company.name)
-        .where(Company.id.in_(set(counts) | set(to_look_at)), Company.active.is_(True))
+        .where(Company.id.in_(sorted(set(counts) | set(to_look_at))), Company.active.is_(True))
         .order_by(Company.name, Company.id)
     )
     rows = []

@@ -29,12 +29,32 @@ def chromium_path() -> str:
     return path
 
 
+def closed_before_written(app):
+    """``app``, each of whose responses is read whole and closed before the server writes it.
+
+    Werkzeug's development server closes a response only after draining what the client still sends,
+    and a browser that resets the connection (a page left while it loads) makes that drain raise. The
+    response's file (a static one) was then left to the garbage collector, whose ResourceWarning
+    failed whichever test ran next. The tests' responses are small; none needs streaming.
+    """
+
+    def wsgi(environ, start_response):
+        response = app(environ, start_response)
+        try:
+            return [b"".join(response)]
+        finally:
+            if hasattr(response, "close"):
+                response.close()
+
+    return wsgi
+
+
 class LiveServer:
     """The Flask app in a thread of this process, so tests share its database and objects."""
 
     def __init__(self, app):
         self.app = app
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self._server = make_server("127.0.0.1", 0, closed_before_written(app), threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
