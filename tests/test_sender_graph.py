@@ -11,6 +11,7 @@ import re
 
 from sqlalchemy import select
 
+from ekpanel.accounts.models import User
 from ekpanel.checks import sender_exceptions
 from ekpanel.checks.models import Decision, SenderException
 from ekpanel.checks.run import run_check
@@ -18,6 +19,7 @@ from ekpanel.documents.models import Document
 from ekpanel.extensions import db
 from ekpanel.mail.authres import SenderCheck
 from ekpanel.mail.texts import Text
+from ekpanel.servers.models import MailServer
 from tests.factories import make_graph_server, make_user
 from tests.support import messages as m
 from tests.support.ms_fixtures import MAILBOX
@@ -115,16 +117,22 @@ def test_mark_keeps_microsofts_evidence_on_each_document(graph_app, ms_emulator)
     assert found["podrobiony"].dmarc.result == "fail"
 
 
-def test_a_message_allowed_anyway_is_fetched_again_by_its_id_and_taken(graph_app, ms_emulator):
+def forged_one_allowed_anyway(emulator) -> tuple[MailServer, User, Decision]:
+    """Under "Wymagaj" the check keeps "podrobiony" out; an administrator then allows it anyway."""
     server = make_graph_server()
     server.sender_policy = "require"
     db.session.commit()
-    deliver_all(ms_emulator)
+    deliver_all(emulator)
     admin = make_user("admin-graph", admin=True)
     run_check(server.id, trigger="cli")
     decision = db.session.scalars(select(Decision).filter_by(subject="podrobiony")).one()
     sender_exceptions.allow(decision, admin.id)
     db.session.commit()
+    return server, admin, decision
+
+
+def test_a_message_allowed_anyway_is_fetched_again_by_its_id_and_taken(graph_app, ms_emulator):
+    server, admin, _decision = forged_one_allowed_anyway(ms_emulator)
 
     result = run_check(server.id, trigger="cli")
 
@@ -138,15 +146,7 @@ def test_a_message_allowed_anyway_is_fetched_again_by_its_id_and_taken(graph_app
 def test_a_message_allowed_anyway_graph_fails_to_read_is_asked_for_again_by_the_next_check(
     graph_app, ms_emulator
 ):
-    server = make_graph_server()
-    server.sender_policy = "require"
-    db.session.commit()
-    deliver_all(ms_emulator)
-    admin = make_user("admin-graph", admin=True)
-    run_check(server.id, trigger="cli")
-    decision = db.session.scalars(select(Decision).filter_by(subject="podrobiony")).one()
-    sender_exceptions.allow(decision, admin.id)
-    db.session.commit()
+    server, admin, decision = forged_one_allowed_anyway(ms_emulator)
     ms_emulator.fail_next(rf"/messages/{re.escape(decision.message_ref)}$", 500, method="GET")
 
     refused = run_check(server.id, trigger="cli")
