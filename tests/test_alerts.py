@@ -435,7 +435,7 @@ def test_a_document_read_after_the_digest_that_counted_it_is_looked_at_in_the_ne
 
     first, second = smtp_server.received  # nothing new on the 12th: nothing sent
     assert "- Nowe dokumenty: 1" in first.text() and "Uwaga" not in first.text()
-    assert second.message["Subject"] == "[ekpanel] Zeta: nowe dokumenty: 0"
+    assert second.message["Subject"] == "[ekpanel] Dokumenty do sprawdzenia, firmy: Zeta"
     lines = [line for line in second.text().splitlines() if line.startswith("- ")]
     assert lines[:2] == ["- Nowe dokumenty: 0", "- Uwaga: zmieniony rachunek sprzedawcy: 1."]
     assert f"{BASE_URL}/companies/{company.id}/documents?warnings=y" in second.text()

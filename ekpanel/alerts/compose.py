@@ -269,7 +269,12 @@ class Composer:
 
     def _digest(self, p: dict) -> MailContent:
         companies, count = p["companies"], p["count"]
-        if len(companies) == 1:
+        if count == 0:  # only documents read since the last digest, to look at
+            subject = _(
+                "[ekpanel] Dokumenty do sprawdzenia, firmy: %(names)s",
+                names=", ".join(company["name"] for company in companies),
+            )
+        elif len(companies) == 1:
             subject = _(
                 "[ekpanel] %(company)s: nowe dokumenty: %(count)s", company=companies[0]["name"], count=count
             )
