@@ -306,5 +306,6 @@ def test_no_secret_goes_back_to_the_browser_or_stays_in_the_tab(page, live_serve
 
     page.get_by_role("button", name="Wyloguj").click()
     expect(page.get_by_role("button", name="Zaloguj")).to_be_visible()
+    page.wait_for_load_state("domcontentloaded")  # the login page's deferred panel.js has cleared it
     assert page.evaluate("() => sessionStorage.length") == 0
     assert PASSWORD not in page.evaluate("() => JSON.stringify(Object.entries(localStorage))")
