@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from ekpanel.alerts import detect
+from ekpanel.alerts import daily_events, detect
 from ekpanel.alerts.jobs import evaluate_server_job
 from ekpanel.alerts.models import AlertDelivery, AlertEvent
 from ekpanel.alerts.recipients import choose_topics
@@ -204,14 +204,14 @@ def test_a_reminder_once_a_day_while_it_keeps_failing_and_none_after_it_works(al
         day_one + timedelta(days=1),
         day_one + timedelta(days=2),
     ):
-        detect.daily(settings(alerts_app), day, NOW + (day - day_one))
+        daily_events.daily(settings(alerts_app), day, NOW + (day - day_one))
         send_due(NOW + (day - day_one))
 
     subjects = [m.message["Subject"] for m in smtp_server.received]
     still = "[ekpanel] Firma X sp. z o.o.: skrzynka faktury@firma-x.pl (imap.firma-x.pl) nadal nie działa"
     assert subjects[1:] == [f"{still} (od 2026-03-10 12:00)"] * 2  # 11 and 12 March; none on the 10th
     make_check(server, started_at=FAILED_AT + timedelta(days=2, hours=5), outcome=Outcome.OK)
-    detect.daily(settings(alerts_app), day_one + timedelta(days=3), NOW + timedelta(days=3))
+    daily_events.daily(settings(alerts_app), day_one + timedelta(days=3), NOW + timedelta(days=3))
     assert len(smtp_server.received) == 3
 
 
@@ -242,7 +242,7 @@ def test_a_client_secret_is_announced_30_7_and_1_days_ahead_once_each(alerts_app
 
     for days_before in (31, 30, 29, 8, 7, 7, 2, 1, 0):
         slot = datetime.combine(date(2026, 5, 1) - timedelta(days=days_before), datetime.min.time(), WAW)
-        detect.expiring_secrets(settings(alerts_app), slot.date(), NOW)
+        daily_events.expiring_secrets(settings(alerts_app), slot.date(), NOW)
     send_due(NOW)
 
     assert [m.message["Subject"] for m in smtp_server.received] == [
@@ -258,7 +258,7 @@ def test_a_secret_first_seen_five_days_ahead_gets_the_seven_day_message_only(ale
     server.secret_expires_on = date(2026, 5, 6)
     db.session.commit()
 
-    detect.expiring_secrets(settings(alerts_app), date(2026, 5, 1), NOW)
+    daily_events.expiring_secrets(settings(alerts_app), date(2026, 5, 1), NOW)
     send_due(NOW)
 
     assert len(smtp_server.received) == 1
@@ -342,7 +342,7 @@ def test_the_digest_counts_each_operators_companies_since_the_last_one_and_is_sk
     make_document(theirs, created_at=datetime(2026, 3, 10, 5, 0))
 
     def digest(day):
-        detect.digests(settings(alerts_app), day, NOW)
+        daily_events.digests(settings(alerts_app), day, NOW)
         send_due(NOW)
 
     digest(day_one)
@@ -367,7 +367,7 @@ def test_the_digest_warns_of_a_failing_mailbox_of_the_company(alerts_app, smtp_s
     fail(server, at=datetime(2026, 3, 9, 16, 0))
     make_document(server.company, created_at=datetime(2026, 3, 9, 10, 0))
 
-    detect.digests(settings(alerts_app), datetime(2026, 3, 10, 7, 0, tzinfo=WAW), NOW)
+    daily_events.digests(settings(alerts_app), datetime(2026, 3, 10, 7, 0, tzinfo=WAW), NOW)
     send_due(NOW)
 
     text = smtp_server.received[0].text()
@@ -396,7 +396,7 @@ def test_the_digest_counts_the_new_documents_to_look_at_and_links_to_those_with_
     earlier = datetime(2026, 3, 8, 5, 0)
     make_document(company, created_at=earlier, extraction_status="ok", warnings=[same])  # an earlier digest's
 
-    detect.digests(settings(alerts_app), datetime(2026, 3, 10, 7, 0, tzinfo=WAW), NOW)
+    daily_events.digests(settings(alerts_app), datetime(2026, 3, 10, 7, 0, tzinfo=WAW), NOW)
     send_due(NOW)
 
     text = smtp_server.received[0].text()
@@ -421,7 +421,7 @@ def test_a_document_read_after_the_digest_that_counted_it_is_looked_at_in_the_ne
     changed = {"code": "changed_account", "params": {"seller_nip": "5260250274", "new": "a", "old": "b"}}
 
     def digest(day: int) -> None:
-        detect.digests(settings(alerts_app), datetime(2026, 3, day, 7, 0, tzinfo=WAW), NOW)
+        daily_events.digests(settings(alerts_app), datetime(2026, 3, day, 7, 0, tzinfo=WAW), NOW)
         send_due(NOW)
 
     digest(10)
@@ -447,7 +447,7 @@ def test_the_digest_looks_at_the_documents_of_the_operators_companies_only(alert
     make_document(mine, created_at=datetime(2026, 3, 10, 5, 0), extraction_status="ok")
     make_document(theirs, created_at=datetime(2026, 3, 10, 5, 0), extraction_status="unreadable")
 
-    detect.digests(settings(alerts_app), datetime(2026, 3, 10, 7, 0, tzinfo=WAW), NOW)
+    daily_events.digests(settings(alerts_app), datetime(2026, 3, 10, 7, 0, tzinfo=WAW), NOW)
     send_due(NOW)
 
     [sent] = smtp_server.received
@@ -459,7 +459,7 @@ def test_a_digest_with_nothing_to_look_at_has_no_warning_lines_and_no_warnings_l
     make_user("operator", email="op@biuro.example", companies=[company])
     make_document(company, created_at=datetime(2026, 3, 10, 5, 0), extraction_status="ok")
 
-    detect.digests(settings(alerts_app), datetime(2026, 3, 10, 7, 0, tzinfo=WAW), NOW)
+    daily_events.digests(settings(alerts_app), datetime(2026, 3, 10, 7, 0, tzinfo=WAW), NOW)
     send_due(NOW)
 
     text = smtp_server.received[0].text()

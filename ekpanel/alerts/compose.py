@@ -23,7 +23,8 @@ from ekpanel.checks.models import stored_note
 from ekpanel.templating import render_note
 from ekpanel.timeutil import utcnow
 
-# The digest's lines about its new documents (kinds from ekpanel.alerts.detect.DIGEST_WARNINGS), in order.
+# The digest's lines about its documents to look at (kinds: ekpanel.alerts.daily_events.DIGEST_WARNINGS),
+# in order.
 DIGEST_DOCUMENT_LINES = {
     "same_invoice": lambda count: _(
         "Uwaga: ta sama faktura co we wcześniejszym dokumencie: %(count)s.", count=count

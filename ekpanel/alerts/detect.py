@@ -9,38 +9,28 @@ After each check (``evaluate_server``):
 - **messages "do wyjaśnienia"** and **forged senders rejected**: each message its own key, several
   new ones in one message.
 
-Once a day at EKPANEL_DIGEST_TIME (``daily``): a reminder per failing server, client secrets that
-expire within 30, 7 or 1 days, and each person's digest of new documents.
+What is told once a day is in ``ekpanel.alerts.daily_events``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
-from ekpanel.accounts.models import User
 from ekpanel.alerts.events import raise_event, taken_keys
 from ekpanel.alerts.models import AlertEvent, AlertKey
-from ekpanel.alerts.recipients import recipients
 from ekpanel.alerts.settings import AlertSettings
 from ekpanel.alerts.topics import EventKind, Topic
 from ekpanel.checks.models import HELD_NEEDS_PERSON, Check, Decision, HeldMessage
-from ekpanel.companies.models import Company
-from ekpanel.documents.models import Document
-from ekpanel.documents.warnings import WarningCode
 from ekpanel.extensions import db
-from ekpanel.invoices import Status
 from ekpanel.mail.vocabulary import ErrorCode, Outcome, Reason
 from ekpanel.servers.models import MailServer
 from ekpanel.timeutil import utcnow
 
 FINISHED = (Outcome.OK, Outcome.PARTIAL, Outcome.FAILED)
 GOOD = (Outcome.OK, Outcome.PARTIAL)
-SECRET_WARNING_DAYS = (1, 7, 30)
 # Reason.SENDER_FAILED of sender verification ("niezgodny", under the policy Wymagaj): the receiving
 # server's DMARC or DKIM says the From is forged.
 FORGED_REASON = Reason.SENDER_FAILED
@@ -60,7 +50,7 @@ def evaluate_server(settings: AlertSettings, server_id: int, now: datetime | Non
     if server is None:
         return []
     found: Deliveries = []
-    latest = _latest_finished(server_id)
+    latest = latest_finished(server_id)
     if latest is not None and latest.outcome == Outcome.FAILED:
         found += _failing(settings, server, latest, now)
     elif latest is not None:
@@ -70,7 +60,7 @@ def evaluate_server(settings: AlertSettings, server_id: int, now: datetime | Non
     return found
 
 
-def _latest_finished(server_id: int) -> Check | None:
+def latest_finished(server_id: int) -> Check | None:
     return db.session.scalar(
         select(Check)
         .where(Check.server_id == server_id, Check.outcome.in_(FINISHED))
@@ -98,11 +88,11 @@ def episode_start(server_id: int, failed_check_id: int) -> Check:
     return db.session.get(Check, first_id)
 
 
-def _episode_key(server_id: int, start: Check, what: str) -> str:
+def episode_key(server_id: int, start: Check, what: str) -> str:
     return f"server:{server_id}:episode:{start.id}:{what}"
 
 
-def _server_params(server: MailServer) -> dict:
+def server_params(server: MailServer) -> dict:
     return {
         "server_id": server.id,
         "company_id": server.company_id,
@@ -120,11 +110,11 @@ def _failing(settings: AlertSettings, server: MailServer, latest: Check, now: da
     if not _watched(server):
         return []
     start = episode_start(server.id, latest.id)
-    key = _episode_key(server.id, start, "start")
+    key = episode_key(server.id, start, "start")
     if taken_keys([key]):
         return []
     consent = start.error_code == ErrorCode.CONSENT_MISSING
-    params = _server_params(server) | {
+    params = server_params(server) | {
         "since": start.started_at.isoformat(),
         "error_code": start.error_code,
         "error_note": start.error_note,
@@ -143,8 +133,8 @@ def _failing(settings: AlertSettings, server: MailServer, latest: Check, now: da
     )
 
 
-def _start_event(server_id: int, start: Check) -> AlertEvent | None:
-    key = db.session.get(AlertKey, _episode_key(server_id, start, "start"))
+def start_event(server_id: int, start: Check) -> AlertEvent | None:
+    key = db.session.get(AlertKey, episode_key(server_id, start, "start"))
     return db.session.get(AlertEvent, key.event_id) if key is not None else None
 
 
@@ -157,13 +147,13 @@ def _recovered(settings: AlertSettings, server: MailServer, latest: Check, now: 
     if last_failed is None:
         return []
     start = episode_start(server.id, last_failed)
-    announced = _start_event(server.id, start)
+    announced = start_event(server.id, start)
     if announced is None:  # nobody was told it failed: nobody needs telling it works
         return []
-    key = _episode_key(server.id, start, "end")
+    key = episode_key(server.id, start, "end")
     if taken_keys([key]):
         return []
-    params = _server_params(server) | {
+    params = server_params(server) | {
         "since": start.started_at.isoformat(),
         "recovered_at": latest.started_at.isoformat(),
     }
@@ -196,7 +186,7 @@ def _raise_group(
         new = [(key, item) for key, item in items if key not in taken]
         if not new:
             return []
-        params = _server_params(server) | {
+        params = server_params(server) | {
             "count": len(new),
             "messages": [item for _key, item in new[:LISTED_MESSAGES]],
         }
@@ -257,204 +247,3 @@ def recently_checked_servers(since: datetime) -> list[int]:
     """Servers whose checks finished since ``since``: the clock's catch-up of lost evaluations."""
     query = select(Check.server_id).where(Check.finished_at >= since).distinct().order_by(Check.server_id)
     return list(db.session.scalars(query))
-
-
-# --- once a day -----------------------------------------------------------------------------------
-
-
-def daily(settings: AlertSettings, slot: datetime, now: datetime | None = None) -> Deliveries:
-    """The day's events for the slot (aware, at EKPANEL_DIGEST_TIME): reminders, secrets, digests."""
-    now = now or utcnow()
-    day = slot.astimezone(ZoneInfo(settings.timezone)).date()
-    found = []
-    found += reminders(settings, day, now)
-    found += expiring_secrets(settings, day, now)
-    found += digests(settings, slot, now)
-    return found
-
-
-def _watched_servers(*conditions) -> list[MailServer]:
-    query = (
-        select(MailServer)
-        .join(Company, MailServer.company_id == Company.id)
-        .where(MailServer.active.is_(True), Company.active.is_(True), *conditions)
-        .order_by(MailServer.id)
-    )
-    return list(db.session.scalars(query))
-
-
-def reminders(settings: AlertSettings, day: date, now: datetime) -> Deliveries:
-    """One a day per server still failing, from the day after its failure was announced."""
-    found = []
-    zone = ZoneInfo(settings.timezone)
-    for server in _watched_servers():
-        latest = _latest_finished(server.id)
-        if latest is None or latest.outcome != Outcome.FAILED:
-            continue
-        start = episode_start(server.id, latest.id)
-        announced = _start_event(server.id, start)
-        if announced is None or _local_date(announced.created_at, zone) >= day:
-            continue
-        params = _server_params(server) | {
-            "since": start.started_at.isoformat(),
-            "last_check_at": latest.started_at.isoformat(),
-            "error_code": latest.error_code,
-            "error_note": latest.error_note,
-        }
-        key = _episode_key(server.id, start, f"reminder:{day.isoformat()}")
-        found += raise_event(
-            settings, EventKind.SERVER_REMINDER, Topic(announced.topic), [key], params,
-            company_id=server.company_id, server_id=server.id, now=now,
-        ) or []  # fmt: skip
-    return found
-
-
-def expiring_secrets(settings: AlertSettings, day: date, now: datetime) -> Deliveries:
-    """An Outlook 365 client secret that expires within 30, 7 or 1 days: once per step, per date.
-
-    A secret first seen 5 days before its expiry gets the 7-day message only, not the 30-day one too.
-    """
-    found = []
-    for server in _watched_servers(MailServer.secret_expires_on.is_not(None)):
-        days_left = (server.secret_expires_on - day).days
-        steps = [step for step in SECRET_WARNING_DAYS if days_left <= step]
-        if not steps:
-            continue
-        key = f"secret:{server.id}:{server.secret_expires_on.isoformat()}:{steps[0]}"
-        params = _server_params(server) | {
-            "expires_on": server.secret_expires_on.isoformat(),
-            "days_left": days_left,
-        }
-        found += raise_event(
-            settings, EventKind.SECRET_EXPIRING, Topic.SECRET_EXPIRY, [key], params,
-            company_id=server.company_id, server_id=server.id, now=now,
-        ) or []  # fmt: skip
-    return found
-
-
-def digests(settings: AlertSettings, slot: datetime, now: datetime) -> Deliveries:
-    """Each person's new documents since their last digest, per company they see; none when nothing is new."""
-    zone = ZoneInfo(settings.timezone)
-    until = slot.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-    day = slot.astimezone(zone).date()
-    # A first digest covers the day before: from the same wall-clock time (23 or 25 hours across DST).
-    first_since = (slot.astimezone(zone) - timedelta(days=1)).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-    found = []
-    people = {
-        user.id: user for company_id in _active_company_ids() for user in recipients(Topic.DIGEST, company_id)
-    }
-    for user in sorted(people.values(), key=lambda u: u.login):
-        since = _last_digest_until(user.id) or first_since
-        companies = _digest_companies(user, since, until)
-        total = sum(company["count"] for company in companies)
-        if not companies:
-            continue
-        params = {
-            "since": since.isoformat(),
-            "until": until.isoformat(),
-            "count": total,
-            "companies": companies,
-        }
-        found += raise_event(
-            settings, EventKind.DIGEST, Topic.DIGEST, [f"digest:{user.id}:{day.isoformat()}"], params,
-            for_user=user, now=now,
-        ) or []  # fmt: skip
-    return found
-
-
-def _active_company_ids() -> list[int]:
-    return list(db.session.scalars(select(Company.id).where(Company.active.is_(True)).order_by(Company.id)))
-
-
-def _last_digest_until(user_id: int) -> datetime | None:
-    event = db.session.scalar(
-        select(AlertEvent)
-        .where(AlertEvent.user_id == user_id, AlertEvent.kind == EventKind.DIGEST)
-        .order_by(AlertEvent.id.desc())
-        .limit(1)
-    )
-    return datetime.fromisoformat(event.params["until"]) if event is not None else None
-
-
-def _digest_companies(user: User, since: datetime, until: datetime) -> list[dict]:
-    """Per company with new documents, or with documents to look at among those first read meanwhile:
-    the count of new ones, what to look at, and what needs attention (failing, do wyjaśnienia)."""
-    new_documents = (
-        select(Document.company_id, func.count(Document.id))
-        .where(Document.created_at > since, Document.created_at <= until)
-        .group_by(Document.company_id)
-    )
-    counts = dict(db.session.execute(_seen_by(user, new_documents)).all())
-    to_look_at = _documents_to_look_at(user, since, until)
-    names = db.session.execute(
-        select(Company.id, Company.name)
-        .where(Company.id.in_(sorted(set(counts) | set(to_look_at))), Company.active.is_(True))
-        .order_by(Company.name, Company.id)
-    )
-    rows = []
-    for company_id, name in names:
-        failing = []
-        held = 0
-        for server in _watched_servers(MailServer.company_id == company_id):
-            latest = _latest_finished(server.id)
-            if latest is not None and latest.outcome == Outcome.FAILED:
-                start = episode_start(server.id, latest.id)
-                failing.append({"mailbox": server.label, "since": start.started_at.isoformat()})
-            held += db.session.scalar(
-                select(func.count(HeldMessage.id)).where(
-                    HeldMessage.server_id == server.id, HeldMessage.state == HELD_NEEDS_PERSON
-                )
-            )
-        rows.append(
-            {
-                "id": company_id,
-                "name": name,
-                "count": counts.get(company_id, 0),
-                "failing": failing,
-                "held": held,
-                "documents_to_look_at": to_look_at.get(company_id, {}),
-            }
-        )
-    return rows
-
-
-def _seen_by(user: User, query: Select) -> Select:
-    """``query`` of documents, narrowed to the companies ``user`` sees (an administrator sees all)."""
-    if user.is_admin:
-        return query
-    return query.where(Document.company_id.in_([company.id for company in user.companies]))
-
-
-# The warnings a bookkeeper acts on, by what the digest calls them; "KSeF" only informs.
-DIGEST_WARNINGS = {
-    WarningCode.OTHER_COMPANY: "other_company",
-    WarningCode.SAME_INVOICE: "same_invoice",
-    WarningCode.SAME_KSEF_NUMBER: "same_invoice",
-    WarningCode.CHANGED_ACCOUNT: "changed_account",
-}
-
-
-def _documents_to_look_at(user: User, since: datetime, until: datetime) -> dict[int, dict[str, int]]:
-    """Per company, of the documents first read since the last digest, how many carry each warning
-    and how many could not be read.
-
-    By the first reading, not the arrival: a document that arrived before the last digest and was
-    read after it is told of in this one. Reading it again (``documents extract --all``) leaves the
-    first reading where it was, so it is told of once.
-    """
-    counts: dict[int, Counter[str]] = {}
-    first_read = select(Document.company_id, Document.warnings, Document.extraction_status).where(
-        Document.first_read_at > since, Document.first_read_at <= until
-    )
-    for company_id, warnings, extraction_status in db.session.execute(_seen_by(user, first_read)):
-        kinds = {DIGEST_WARNINGS.get(warning.get("code")) for warning in warnings or ()}
-        kinds.discard(None)
-        if extraction_status == Status.UNREADABLE:
-            kinds.add("unreadable")
-        if kinds:
-            counts.setdefault(company_id, Counter()).update(kinds)
-    return {company_id: dict(kinds) for company_id, kinds in counts.items()}
-
-
-def _local_date(moment: datetime, zone: ZoneInfo) -> date:
-    return moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).date()

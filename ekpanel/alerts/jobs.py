@@ -21,7 +21,7 @@ import redis
 from flask import current_app
 from rq.exceptions import DuplicateJobError
 
-from ekpanel.alerts import delivery, detect
+from ekpanel.alerts import daily_events, delivery, detect
 from ekpanel.alerts.models import PENDING, AlertDelivery
 from ekpanel.alerts.settings import alert_settings
 from ekpanel.checks.keys import check_queue, redis_connection
@@ -65,7 +65,7 @@ def daily_job(slot_iso: str) -> int:
     settings = alert_settings(current_app.config)
     if settings is None:
         return 0
-    ids = detect.daily(settings, datetime.fromisoformat(slot_iso))
+    ids = daily_events.daily(settings, datetime.fromisoformat(slot_iso))
     enqueue_deliveries(ids)
     return len(ids)
 

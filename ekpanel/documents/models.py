@@ -83,7 +83,7 @@ class Document(db.Model):
     extraction_failure: Mapped[str | None] = mapped_column(String(32))
     extracted_at: Mapped[datetime | None] = mapped_column(DateTime)  # the latest reading
     # The first reading's end, never moved by a reading again (``documents extract --all``): the
-    # daily digest tells of a document's warnings in the digest after it (ekpanel.alerts.detect).
+    # daily digest tells of a document's warnings in the digest after it (ekpanel.alerts.daily_events).
     first_read_at: Mapped[datetime | None] = mapped_column(DateTime)
     invoice_number: Mapped[str | None] = mapped_column(String(64))
     # As "the same invoice number" compares it (ekpanel.invoices.normalise_invoice_number).
